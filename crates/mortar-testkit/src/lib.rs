@@ -1,0 +1,535 @@
+//! Real-service test support for the Mortar crates.
+//!
+//! Each function hands a test its own isolated piece of a real service, found through an
+//! environment variable:
+//!
+//! | function | variable | isolation |
+//! | --- | --- | --- |
+//! | [`postgres`] | `MORTAR_TEST_POSTGRES_URL` | a fresh schema, set as the connection's `search_path` |
+//! | [`mysql`] | `MORTAR_TEST_MYSQL_URL` | a fresh database |
+//! | [`redis`] | `MORTAR_TEST_REDIS_URL` | a fresh key prefix |
+//! | [`s3()`] | `MORTAR_TEST_S3_ENDPOINT`, `MORTAR_TEST_S3_ACCESS_KEY`, `MORTAR_TEST_S3_SECRET_KEY` (and optionally `MORTAR_TEST_S3_REGION`) | a fresh bucket |
+//! | [`sqlite`] | none | a fresh database file in the temp directory |
+//!
+//! When a variable is unset the function prints that the test skipped and why, and returns
+//! `None`; with `MORTAR_REQUIRE_SERVICES=1` (set by `.ci/run`) it panics instead, so CI never
+//! passes on a skipped real-service test.
+//!
+//! Isolation is by naming (a random suffix), never by dropping what another test may be using.
+//! Names carry their creation time, and schemas and databases older than a day are removed the
+//! next time one is created, so repeated runs do not pile them up.
+//!
+//! ```no_run
+//! # async fn t() {
+//! let Some(db) = mortar_testkit::postgres().await else { return };
+//! let conn = db.connect().await;
+//! // … run migrations and the test against `conn` …
+//! # }
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng as _;
+use s3::creds::Credentials;
+use s3::{Bucket, BucketConfiguration, Region};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+
+/// `MORTAR_REQUIRE_SERVICES`: when `1`, a missing service fails the test instead of skipping it.
+pub const REQUIRE_SERVICES: &str = "MORTAR_REQUIRE_SERVICES";
+
+/// The prefix of every schema, database, key prefix and bucket the testkit creates.
+const PREFIX: &str = "mortar_t";
+
+/// Schemas and databases older than this are garbage from earlier runs.
+const STALE_AFTER: Duration = Duration::from_hours(24);
+
+/// Whether real services are required (`MORTAR_REQUIRE_SERVICES=1`).
+pub fn services_required() -> bool {
+    std::env::var(REQUIRE_SERVICES).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// Reads a service variable; prints the skip (or panics when services are required) if unset.
+fn service_var(var: &str, service: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => {
+            let msg = format!("{service} test skipped: {var} is not set");
+            assert!(
+                !services_required(),
+                "{msg}, and {REQUIRE_SERVICES}=1 forbids skipping"
+            );
+            eprintln!("SKIPPED: {msg}");
+            None
+        }
+    }
+}
+
+/// A unique name: `mortar_t_<unix seconds>_<12 random hex digits>`, safe as a schema, database,
+/// key prefix and (with `-` for `_`) bucket name.
+pub fn unique_name() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let suffix: u64 = rand::rng().random::<u64>() & 0xffff_ffff_ffff;
+    format!("{PREFIX}_{secs}_{suffix:012x}")
+}
+
+/// Whether a name made by [`unique_name`] is older than [`STALE_AFTER`].
+fn is_stale(name: &str) -> bool {
+    let Some(secs) = name
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let created = UNIX_EPOCH + Duration::from_secs(secs);
+    SystemTime::now()
+        .duration_since(created)
+        .is_ok_and(|age| age > STALE_AFTER)
+}
+
+/// The database backend of a [`TestDatabase`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// MariaDB / MySQL.
+    MySql,
+    /// SQLite.
+    Sqlite,
+}
+
+/// An isolated database for one test: a PostgreSQL schema, a MariaDB database or a SQLite file.
+pub struct TestDatabase {
+    backend: Backend,
+    url: String,
+    name: String,
+}
+
+impl fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password; the name is enough to find the schema.
+        f.debug_struct("TestDatabase")
+            .field("backend", &self.backend)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestDatabase {
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection URL that lands in this test's schema / database / file, usable by sea-orm,
+    /// sqlx or the starter's `MORTAR_DATABASE_URL`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema, database or file name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Connects with sea-orm.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be reached (this is test support: failing loudly is the point).
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(self.url.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("connecting to test database {}: {e}", self.name))
+    }
+}
+
+/// Appends a query parameter to a URL.
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+/// A fresh PostgreSQL schema from `MORTAR_TEST_POSTGRES_URL`; its [`TestDatabase::url`] sets the
+/// `search_path` to it, so unqualified tables land there.
+///
+/// # Panics
+///
+/// When the variable is unset and [`REQUIRE_SERVICES`] is on, or the server refuses.
+pub async fn postgres() -> Option<TestDatabase> {
+    let base = service_var("MORTAR_TEST_POSTGRES_URL", "PostgreSQL")?;
+    let name = unique_name();
+    let conn = Database::connect(base.as_str())
+        .await
+        .unwrap_or_else(|e| panic!("connecting to MORTAR_TEST_POSTGRES_URL: {e}"));
+    let stale = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            format!(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE '{PREFIX}\\_%' ORDER BY nspname"
+            ),
+        ))
+        .await
+        .unwrap_or_default();
+    for row in stale {
+        if let Ok(old) = row.try_get::<String>("", "nspname")
+            && is_stale(&old)
+        {
+            let _ = conn
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{old}\" CASCADE"))
+                .await;
+        }
+    }
+    conn.execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
+        .await
+        .unwrap_or_else(|e| panic!("creating schema {name}: {e}"));
+    let _ = conn.close().await;
+    Some(TestDatabase {
+        backend: Backend::Postgres,
+        url: with_param(&base, &format!("options=-c%20search_path%3D{name}")),
+        name,
+    })
+}
+
+/// A fresh MariaDB / MySQL database from `MORTAR_TEST_MYSQL_URL` (whose own database is only
+/// used to connect).
+///
+/// # Panics
+///
+/// When the variable is unset and [`REQUIRE_SERVICES`] is on, or the server refuses.
+pub async fn mysql() -> Option<TestDatabase> {
+    let base = service_var("MORTAR_TEST_MYSQL_URL", "MariaDB")?;
+    let name = unique_name();
+    let conn = Database::connect(base.as_str())
+        .await
+        .unwrap_or_else(|e| panic!("connecting to MORTAR_TEST_MYSQL_URL: {e}"));
+    let stale = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            format!(
+                "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{PREFIX}\\_%'"
+            ),
+        ))
+        .await
+        .unwrap_or_default();
+    for row in stale {
+        if let Ok(old) = row.try_get::<String>("", "name")
+            && is_stale(&old)
+        {
+            let _ = conn
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{old}`"))
+                .await;
+        }
+    }
+    conn.execute_unprepared(&format!(
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+    let _ = conn.close().await;
+    Some(TestDatabase {
+        backend: Backend::MySql,
+        url: replace_database(&base, &name),
+        name,
+    })
+}
+
+/// Replaces the database (path) of a `mysql://user@host:port/db?params` URL.
+fn replace_database(url: &str, db: &str) -> String {
+    let (head, query) = url
+        .split_once('?')
+        .map_or((url, None), |(h, q)| (h, Some(q)));
+    let authority_start = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[authority_start..].find('/') {
+        Some(slash) => &head[..authority_start + slash],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// A fresh SQLite database file in the temporary directory (always available).
+pub fn sqlite() -> TestDatabase {
+    let name = unique_name();
+    let path = std::env::temp_dir().join(format!("{name}.db"));
+    TestDatabase {
+        backend: Backend::Sqlite,
+        url: format!("sqlite://{}?mode=rwc", path.display()),
+        name,
+    }
+}
+
+/// An isolated Redis key space for one test: every key the test writes starts with
+/// [`TestRedis::prefix`].
+pub struct TestRedis {
+    url: String,
+    prefix: String,
+    pool: deadpool_redis::Pool,
+}
+
+impl fmt::Debug for TestRedis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestRedis")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestRedis {
+    /// The server URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The key prefix, ending in `:`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A connection pool to the server.
+    pub fn pool(&self) -> deadpool_redis::Pool {
+        self.pool.clone()
+    }
+}
+
+/// A fresh Redis key prefix from `MORTAR_TEST_REDIS_URL`, after checking the server answers.
+///
+/// # Panics
+///
+/// When the variable is unset and [`REQUIRE_SERVICES`] is on, or the server does not answer.
+pub async fn redis() -> Option<TestRedis> {
+    let url = service_var("MORTAR_TEST_REDIS_URL", "Redis")?;
+    let pool = deadpool_redis::Config::from_url(url.as_str())
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .unwrap_or_else(|e| panic!("MORTAR_TEST_REDIS_URL: {e}"));
+    let mut conn = pool
+        .get()
+        .await
+        .unwrap_or_else(|e| panic!("connecting to MORTAR_TEST_REDIS_URL: {e}"));
+    let pong: String = deadpool_redis::redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("PING to MORTAR_TEST_REDIS_URL: {e}"));
+    assert_eq!(pong, "PONG");
+    drop(conn);
+    Some(TestRedis {
+        url,
+        prefix: format!("{}:", unique_name()),
+        pool,
+    })
+}
+
+/// An isolated S3 bucket for one test.
+pub struct TestS3 {
+    endpoint: String,
+    region: String,
+    access_key: String,
+    secret_key: String,
+    bucket: Box<Bucket>,
+}
+
+impl fmt::Debug for TestS3 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestS3")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestS3 {
+    /// The S3 endpoint URL.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The region name.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The access key id.
+    pub fn access_key(&self) -> &str {
+        &self.access_key
+    }
+
+    /// The secret key.
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
+    }
+
+    /// The bucket's name.
+    pub fn bucket_name(&self) -> String {
+        self.bucket.name()
+    }
+
+    /// A rust-s3 handle on the bucket (path-style addressing).
+    pub fn bucket(&self) -> Box<Bucket> {
+        self.bucket.clone()
+    }
+}
+
+/// A fresh bucket on the S3 server at `MORTAR_TEST_S3_ENDPOINT`, with
+/// `MORTAR_TEST_S3_ACCESS_KEY` / `MORTAR_TEST_S3_SECRET_KEY` (region `MORTAR_TEST_S3_REGION`,
+/// default `us-east-1`; path-style addressing).
+///
+/// # Panics
+///
+/// When a variable is unset and [`REQUIRE_SERVICES`] is on, or the bucket cannot be created.
+pub async fn s3() -> Option<TestS3> {
+    let endpoint = service_var("MORTAR_TEST_S3_ENDPOINT", "S3")?;
+    let access_key = service_var("MORTAR_TEST_S3_ACCESS_KEY", "S3")?;
+    let secret_key = service_var("MORTAR_TEST_S3_SECRET_KEY", "S3")?;
+    let region_name =
+        std::env::var("MORTAR_TEST_S3_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    let region = Region::Custom {
+        region: region_name.clone(),
+        endpoint: endpoint.clone(),
+    };
+    let credentials = Credentials::new(Some(&access_key), Some(&secret_key), None, None, None)
+        .unwrap_or_else(|e| panic!("S3 credentials: {e}"));
+    let name = unique_name().replace('_', "-");
+    let created =
+        Bucket::create_with_path_style(&name, region, credentials, BucketConfiguration::private())
+            .await
+            .unwrap_or_else(|e| panic!("creating bucket {name} at {endpoint}: {e}"));
+    assert!(
+        created.success(),
+        "creating bucket {name} at {endpoint}: status {}",
+        created.response_code
+    );
+    Some(TestS3 {
+        endpoint,
+        region: region_name,
+        access_key,
+        secret_key,
+        bucket: created.bucket,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_dated() {
+        let a = unique_name();
+        assert_ne!(a, unique_name());
+        assert!(a.starts_with("mortar_t_"));
+        assert!(!is_stale(&a));
+        assert!(is_stale("mortar_t_1000_abcdef"));
+        assert!(!is_stale("someone_elses_schema"));
+    }
+
+    #[test]
+    fn mysql_urls() {
+        assert_eq!(
+            replace_database("mysql://root@127.0.0.1:3306/test", "x"),
+            "mysql://root@127.0.0.1:3306/x"
+        );
+        assert_eq!(
+            replace_database("mysql://root@127.0.0.1:3306", "x"),
+            "mysql://root@127.0.0.1:3306/x"
+        );
+        assert_eq!(
+            replace_database("mysql://u:p@h/test?ssl-mode=disabled", "x"),
+            "mysql://u:p@h/x?ssl-mode=disabled"
+        );
+    }
+
+    #[test]
+    fn params() {
+        assert_eq!(with_param("postgres://h/db", "a=b"), "postgres://h/db?a=b");
+        assert_eq!(
+            with_param("postgres://h/db?x=y", "a=b"),
+            "postgres://h/db?x=y&a=b"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_is_always_there() {
+        let db = sqlite();
+        assert_eq!(db.backend(), Backend::Sqlite);
+        let conn = db.connect().await;
+        conn.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn postgres_schema_is_isolated() {
+        let Some(db) = postgres().await else { return };
+        let conn = db.connect().await;
+        conn.execute_unprepared("CREATE TABLE isolated (id INT)")
+            .await
+            .unwrap();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'isolated' AND table_schema = current_schema()",
+            ))
+            .await
+            .unwrap()
+            .expect("table lands in the test schema");
+        assert_eq!(
+            row.try_get::<String>("", "table_schema").unwrap(),
+            db.name()
+        );
+    }
+
+    #[tokio::test]
+    async fn mysql_database_is_isolated() {
+        let Some(db) = mysql().await else { return };
+        let conn = db.connect().await;
+        conn.execute_unprepared("CREATE TABLE isolated (id INT)")
+            .await
+            .unwrap();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT CAST(DATABASE() AS CHAR) AS db",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<String>("", "db").unwrap(), db.name());
+    }
+
+    #[tokio::test]
+    async fn redis_answers() {
+        let Some(redis) = redis().await else { return };
+        let mut conn = redis.pool().get().await.unwrap();
+        let key = format!("{}k", redis.prefix());
+        let () = deadpool_redis::redis::cmd("SET")
+            .arg(&key)
+            .arg("v")
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let v: String = deadpool_redis::redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(v, "v");
+    }
+
+    #[tokio::test]
+    async fn s3_bucket_round_trip() {
+        let Some(s3) = s3().await else { return };
+        let bucket = s3.bucket();
+        bucket.put_object("hello.txt", b"hi").await.unwrap();
+        let got = bucket.get_object("hello.txt").await.unwrap();
+        assert_eq!(got.bytes().as_ref(), b"hi");
+        assert!(!format!("{s3:?}").contains(s3.secret_key()));
+    }
+}

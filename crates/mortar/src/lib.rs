@@ -1,0 +1,34 @@
+//! Mortar: the features every serious Rust web backend needs, one crate per capability.
+//!
+//! This facade re-exports each Mortar crate as a module behind a cargo feature named for the
+//! capability, so one dependency line brings what an application uses:
+//!
+//! ```toml
+//! [dependencies]
+//! mortar = { version = "0.1", features = ["axum"] }
+//! ```
+//!
+//! | module | crate | feature |
+//! | --- | --- | --- |
+//! | [`core`] | `mortar-core`: `Principal`, `Problem`, `ProblemBody`, `Clock`, audit events, attempt limiting | always |
+//!
+//! Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
+//! `actix` (middleware, extractors, `ResponseError`), `garde` (validation reports as problem
+//! documents). `full` turns everything on.
+//!
+//! The capability crates (auth, rbac, ratelimit, storage, jobs, audit, flags, i18n) join this
+//! table as they are released; each can also be used on its own.
+//!
+//! ```
+//! use mortar::core::{Principal, Problem};
+//!
+//! let principal = Principal::user("user-1").role("admin").build();
+//! assert!(principal.has_role("admin"));
+//! assert_eq!(Problem::not_found().status(), 404);
+//! ```
+
+#[doc(inline)]
+pub use mortar_core as core;
+
+#[doc(no_inline)]
+pub use mortar_core::{Principal, Problem};

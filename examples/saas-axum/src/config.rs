@@ -1,0 +1,220 @@
+//! Configuration from environment variables (and an optional `.env` file), read with figment.
+//!
+//! Every variable is optional: with none set the starter runs on a SQLite file in the working
+//! directory and listens on 127.0.0.1:3000. `.env.example` lists them all.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The starter's configuration. Secrets (database and Redis URLs may hold passwords, the S3
+/// secret key) are [`SecretString`]s: they print as `[REDACTED]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`MORTAR_LISTEN`, default `127.0.0.1:3000`).
+    pub listen: SocketAddr,
+    /// Database URL (`MORTAR_DATABASE_URL`, default `sqlite://mortar.db?mode=rwc`): `sqlite://`,
+    /// `postgres://` or `mysql://`.
+    pub database_url: SecretString,
+    /// Database connection pool size (`MORTAR_DATABASE_MAX_CONNECTIONS`, default 10).
+    pub database_max_connections: u32,
+    /// Redis URL (`MORTAR_REDIS_URL`); unset: in-process backends.
+    pub redis_url: Option<SecretString>,
+    /// S3 endpoint URL (`MORTAR_S3_ENDPOINT`), e.g. `http://127.0.0.1:8333`; unset: local disk.
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket (`MORTAR_S3_BUCKET`, default `mortar`).
+    pub s3_bucket: Option<String>,
+    /// S3 region (`MORTAR_S3_REGION`, default `us-east-1`).
+    pub s3_region: Option<String>,
+    /// S3 access key id (`MORTAR_S3_ACCESS_KEY`).
+    pub s3_access_key: Option<String>,
+    /// S3 secret key (`MORTAR_S3_SECRET_KEY`).
+    pub s3_secret_key: Option<SecretString>,
+    /// Log output (`MORTAR_LOG_FORMAT`): `json` (default) or `pretty`.
+    pub log_format: LogFormat,
+    /// Log filter (`MORTAR_LOG`, `tracing_subscriber::EnvFilter` syntax, default `info`).
+    pub log: String,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (for log shippers).
+    #[default]
+    Json,
+    /// Human-readable lines (for a terminal).
+    Pretty,
+}
+
+/// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
+const KEYS: [&str; 11] = [
+    "listen",
+    "database_url",
+    "database_max_connections",
+    "redis_url",
+    "s3_endpoint",
+    "s3_bucket",
+    "s3_region",
+    "s3_access_key",
+    "s3_secret_key",
+    "log_format",
+    "log",
+];
+
+/// The defaults, as figment's base layer.
+#[derive(Serialize)]
+struct Defaults {
+    listen: SocketAddr,
+    database_url: &'static str,
+    database_max_connections: u32,
+    log_format: LogFormat,
+    log: &'static str,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database_url: "sqlite://mortar.db?mode=rwc",
+            database_max_connections: 10,
+            log_format: LogFormat::Json,
+            log: "info",
+        }
+    }
+}
+
+/// The configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Reads `.env` (if present, without overriding variables already set) and then the
+    /// `MORTAR_*` environment variables over the defaults.
+    ///
+    /// # Errors
+    ///
+    /// When a variable does not parse (e.g. `MORTAR_LISTEN=nonsense`) or is unknown.
+    pub fn load() -> Result<Self, ConfigError> {
+        // A missing .env is the normal case; a malformed one is reported by figment below only
+        // through the variables it did set, so report it here.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            eprintln!("warning: ignoring .env: {e}");
+        }
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if let Some(name) = key.strip_prefix("MORTAR_") {
+                let name = name.to_ascii_lowercase();
+                let ours = KEYS.contains(&name.as_str());
+                let tooling = name.starts_with("test_") || name == "require_services";
+                if !ours && !tooling {
+                    eprintln!("warning: unknown configuration variable {key} is ignored");
+                }
+            }
+        }
+        Self::from_figment(Figment::new().merge(Env::prefixed("MORTAR_").only(&KEYS)))
+    }
+
+    /// Reads the configuration from the given figment layered over the defaults (for tests and
+    /// for applications that add their own providers).
+    ///
+    /// # Errors
+    ///
+    /// When a value does not parse or a key is unknown.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(Defaults::default()))
+            .merge(figment)
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// The defaults with another database URL (tests use this).
+    #[must_use]
+    pub fn with_database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = SecretString::from(url.into());
+        self
+    }
+
+    /// The kind of database the URL selects, for logs: `sqlite`, `postgres`, `mysql`.
+    pub fn database_kind(&self) -> &str {
+        let url = self.database_url.expose_secret();
+        url.split_once(':').map_or("unknown", |(scheme, _)| scheme)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The defaults are valid by construction.
+        Self::from_figment(Figment::new()).unwrap_or_else(|e| unreachable!("defaults: {e}"))
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &self.database_kind())
+            .field("database_max_connections", &self.database_max_connections)
+            .field("redis", &self.redis_url.as_ref().map(|_| "[REDACTED]"))
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("log_format", &self.log_format)
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::providers::Serialized;
+
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_kind(), "sqlite");
+        assert!(c.redis_url.is_none());
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn overrides_and_errors() {
+        let c = Config::from_figment(Figment::from(Serialized::defaults(serde_json::json!({
+            "listen": "0.0.0.0:8080",
+            "database_url": "postgres://app:hunter2@db/app",
+            "redis_url": "redis://:s3cret@cache",
+            "s3_endpoint": "http://127.0.0.1:8333",
+            "s3_secret_key": "very-secret",
+            "log_format": "pretty"
+        }))))
+        .unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.database_kind(), "postgres");
+        let debug = format!("{c:?}");
+        for secret in ["hunter2", "s3cret", "very-secret"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+
+        let bad = Config::from_figment(Figment::from(Serialized::defaults(
+            serde_json::json!({"listen": "nonsense"}),
+        )));
+        assert!(bad.is_err());
+        let unknown = Config::from_figment(Figment::from(Serialized::defaults(
+            serde_json::json!({"databse_url": "typo"}),
+        )));
+        assert!(
+            unknown.is_err(),
+            "a misspelt variable is an error, not ignored"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The Mortar SaaS starter on axum: copy this crate and grow it.
+//!
+//! With no configuration at all it creates a SQLite database file, runs migrations and listens on
+//! 127.0.0.1:3000; `MORTAR_DATABASE_URL`, `MORTAR_REDIS_URL` and `MORTAR_S3_*` select real
+//! backends (see `.env.example`). The library half (this crate's `lib.rs`) builds the router so
+//! tests drive it in process; `main.rs` only reads the configuration, sets up logging and serves.
+//!
+//! ```no_run
+//! use example_saas_axum::{App, Config};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let app = App::build(Config::load()?).await?;
+//! let router = app.router(); // mount it in your own server, or:
+//! app.serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod migration;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use sea_orm::{ConnectOptions, Database};
+use sea_orm_migration::MigratorTrait as _;
+use secrecy::ExposeSecret as _;
+
+pub use config::{Config, LogFormat};
+pub use state::AppState;
+
+/// The starter could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The database could not be reached.
+    #[error("connecting to the database failed")]
+    Database(#[source] sea_orm::DbErr),
+    /// A migration failed.
+    #[error("running database migrations failed")]
+    Migration(#[source] sea_orm::DbErr),
+    /// The Redis configuration is invalid.
+    #[error("the Redis configuration is invalid")]
+    Redis(#[source] deadpool_redis::CreatePoolError),
+    /// The S3 configuration is invalid.
+    #[error("the S3 configuration is invalid: {0}")]
+    S3(String),
+    /// Serving failed (e.g. the listener broke).
+    #[error("serving failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// The assembled application: configuration, connections and router.
+#[derive(Clone, Debug)]
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    /// Connects to the configured backends (creating the SQLite file if needed) and runs the
+    /// migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError`] when a backend cannot be reached or a migration fails. Redis and S3 are
+    /// not contacted here: `/ready` reports whether they answer.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
+        options
+            .max_connections(config.database_max_connections)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            // SQL statements are logged at DEBUG by sqlx; they carry no secrets, but keep them
+            // out of the default INFO output.
+            .sqlx_logging_level(log::LevelFilter::Debug);
+        let db = Database::connect(options)
+            .await
+            .map_err(StartError::Database)?;
+        migration::Migrator::up(&db, None)
+            .await
+            .map_err(StartError::Migration)?;
+        tracing::info!(database = config.database_kind(), "database ready");
+        let state = AppState::new(config, db)?;
+        Ok(Self { state })
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The application's router with every route and middleware.
+    pub fn router(&self) -> Router {
+        routes::router(self.state.clone())
+    }
+
+    /// Serves the router on `listener` until `shutdown` completes, then lets in-flight requests
+    /// finish and closes the database pool.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Serve`] when the listener fails.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let addr = listener.local_addr().map_err(StartError::Serve)?;
+        tracing::info!(%addr, "listening");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartError::Serve)?;
+        tracing::info!("shutting down");
+        if let Err(error) = self.state.db().clone().close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!(signal = "SIGINT", "shutdown requested"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "shutdown requested"),
+    }
+}

@@ -1,0 +1,54 @@
+//! The Mortar SaaS starter.
+//!
+//! Run it with no configuration (a SQLite file `mortar.db` is created in the working directory):
+//!
+//! ```sh
+//! cargo run -p example-saas-axum
+//! ```
+//!
+//! Then, in another terminal:
+//!
+//! ```sh
+//! curl -i http://127.0.0.1:3000/health    # 200 {"status":"pass"}
+//! curl -i http://127.0.0.1:3000/ready     # 200, each backend checked
+//! curl -i http://127.0.0.1:3000/nowhere   # 404 application/problem+json
+//! ```
+//!
+//! Real backends: `MORTAR_DATABASE_URL=postgres://…`, `MORTAR_REDIS_URL=redis://…`,
+//! `MORTAR_S3_ENDPOINT=…` (see `.env.example`). Ctrl-C or SIGTERM stops it gracefully.
+
+use std::process::ExitCode;
+
+use example_saas_axum::{App, Config, shutdown_signal, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&config);
+    let listen = config.listen;
+    tracing::info!(?config, "starting");
+
+    let result = async {
+        let app = App::build(config).await?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(example_saas_axum::StartError::Serve)?;
+        app.serve(listener, shutdown_signal()).await
+    }
+    .await;
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let source = std::error::Error::source(&error).map(ToString::to_string);
+            tracing::error!(%error, source, "the starter stopped");
+            ExitCode::FAILURE
+        }
+    }
+}

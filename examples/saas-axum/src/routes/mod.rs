@@ -1,0 +1,60 @@
+//! The router: routes, fallbacks and the middleware stack.
+
+mod health;
+
+use axum::Router;
+use axum::http::{HeaderName, Request, Uri};
+use axum::routing::get;
+use mortar::core::Problem;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route of the starter with its middleware.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        // Outermost last: request id first, so the trace span and every response carry it.
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let request_id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Unknown routes answer a 404 problem document naming the path.
+async fn not_found(uri: Uri) -> Problem {
+    Problem::not_found().with_instance(uri.path().to_owned())
+}
+
+/// Known routes with the wrong method answer a 405 problem document.
+async fn method_not_allowed(uri: Uri) -> Problem {
+    Problem::method_not_allowed().with_instance(uri.path().to_owned())
+}
+
+/// A panicking handler answers a plain 500 problem; the panic is logged, never sent.
+// The signature is fixed by `CatchPanicLayer::custom`.
+#[allow(clippy::needless_pass_by_value)]
+fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned());
+    tracing::error!(panic = message, "handler panicked");
+    Problem::internal_error().into_response()
+}

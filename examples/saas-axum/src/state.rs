@@ -1,0 +1,103 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+
+use s3::creds::Credentials;
+use s3::{Bucket, Region};
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+
+use crate::StartError;
+use crate::config::Config;
+
+/// Connections and configuration, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    db: DatabaseConnection,
+    redis: Option<deadpool_redis::Pool>,
+    s3: Option<Box<Bucket>>,
+}
+
+impl AppState {
+    /// Builds the state from the configuration and an open database connection. Redis and S3
+    /// clients are created (not contacted) when configured.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Redis`] or [`StartError::S3`] when their settings are invalid.
+    pub fn new(config: Config, db: DatabaseConnection) -> Result<Self, StartError> {
+        let redis = config
+            .redis_url
+            .as_ref()
+            .map(|url| {
+                deadpool_redis::Config::from_url(url.expose_secret())
+                    .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            })
+            .transpose()
+            .map_err(StartError::Redis)?;
+        let s3 = config
+            .s3_endpoint
+            .as_ref()
+            .map(|endpoint| s3_bucket(&config, endpoint))
+            .transpose()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                redis,
+                s3,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// The Redis pool, when configured.
+    pub fn redis(&self) -> Option<&deadpool_redis::Pool> {
+        self.inner.redis.as_ref()
+    }
+
+    /// The S3 bucket, when configured.
+    pub fn s3(&self) -> Option<&Bucket> {
+        self.inner.s3.as_deref()
+    }
+}
+
+fn s3_bucket(config: &Config, endpoint: &str) -> Result<Box<Bucket>, StartError> {
+    let region = Region::Custom {
+        region: config
+            .s3_region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+        endpoint: endpoint.to_owned(),
+    };
+    let credentials = Credentials::new(
+        config.s3_access_key.as_deref(),
+        config
+            .s3_secret_key
+            .as_ref()
+            .map(ExposeSecret::expose_secret),
+        None,
+        None,
+        None,
+    )
+    .map_err(|e| StartError::S3(e.to_string()))?;
+    let name = config.s3_bucket.as_deref().unwrap_or("mortar");
+    Bucket::new(name, region, credentials)
+        .map(|b| b.with_path_style())
+        .map_err(|e| StartError::S3(e.to_string()))
+}

@@ -1,0 +1,167 @@
+//! The starter's router, driven in process with `oneshot`: liveness, readiness on SQLite and on
+//! PostgreSQL (and MariaDB, Redis and S3 when configured), and problem documents for unknown
+//! routes and methods.
+
+use axum::body::Body;
+use example_saas_axum::{App, Config};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use sea_orm::ConnectionTrait as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+async fn call(app: &App, method: &str, uri: &str) -> (StatusCode, http::HeaderMap, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{uri}: body is not JSON ({e}): {bytes:?}"));
+    (status, headers, json)
+}
+
+async fn sqlite_app() -> App {
+    App::build(Config::default().with_database_url(mortar_testkit::sqlite().url()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_is_200() {
+    let app = sqlite_app().await;
+    let (status, headers, body) = call(&app, "GET", "/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/health+json");
+    assert_eq!(body["status"], "pass");
+    assert!(
+        headers.contains_key("x-request-id"),
+        "every response carries a request id"
+    );
+}
+
+#[tokio::test]
+async fn ready_is_200_on_sqlite() {
+    let app = sqlite_app().await;
+    let (status, _, body) = call(&app, "GET", "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pass");
+    assert_eq!(body["checks"]["database"]["status"], "pass");
+}
+
+#[tokio::test]
+async fn ready_is_200_on_postgres() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    let app = App::build(Config::default().with_database_url(db.url()))
+        .await
+        .unwrap();
+    let (status, _, body) = call(&app, "GET", "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["database"]["status"], "pass");
+    // The migrations ran in the test's own schema.
+    let conn = db.connect().await;
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'seaql_migrations'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+}
+
+#[tokio::test]
+async fn ready_is_200_on_mariadb() {
+    let Some(db) = mortar_testkit::mysql().await else {
+        return;
+    };
+    let app = App::build(Config::default().with_database_url(db.url()))
+        .await
+        .unwrap();
+    let (status, _, body) = call(&app, "GET", "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn ready_checks_redis_and_s3_when_configured() {
+    let (Some(redis), Some(s3)) = (mortar_testkit::redis().await, mortar_testkit::s3().await)
+    else {
+        return;
+    };
+    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    config.redis_url = Some(redis.url().to_owned().into());
+    config.s3_endpoint = Some(s3.endpoint().to_owned());
+    config.s3_bucket = Some(s3.bucket_name());
+    config.s3_access_key = Some(s3.access_key().to_owned());
+    config.s3_secret_key = Some(s3.secret_key().to_owned().into());
+    let app = App::build(config.clone()).await.unwrap();
+    let (status, _, body) = call(&app, "GET", "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["redis"]["status"], "pass");
+    assert_eq!(body["checks"]["s3"]["status"], "pass");
+
+    // A wrong S3 secret makes the service unready, without the error text in the answer.
+    config.s3_secret_key = Some("wrong-secret".to_owned().into());
+    let app = App::build(config).await.unwrap();
+    let (status, headers, body) = call(&app, "GET", "/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["content-type"], "application/health+json");
+    assert_eq!(body["status"], "fail");
+    assert_eq!(body["checks"]["s3"]["status"], "fail");
+    assert_eq!(body["checks"]["database"]["status"], "pass");
+    assert!(!body.to_string().contains("Signature"), "{body}");
+}
+
+#[tokio::test]
+async fn ready_is_503_when_redis_is_unreachable() {
+    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    // Port 1 on loopback: nothing listens there.
+    config.redis_url = Some("redis://127.0.0.1:1".to_owned().into());
+    let app = App::build(config).await.unwrap();
+    let (status, _, body) = call(&app, "GET", "/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["checks"]["redis"]["status"], "fail");
+}
+
+#[tokio::test]
+async fn unknown_route_is_a_404_problem() {
+    let app = sqlite_app().await;
+    let (status, headers, body) = call(&app, "GET", "/no/such/route").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "type": "about:blank",
+            "title": "Not Found",
+            "status": 404,
+            "instance": "/no/such/route"
+        })
+    );
+}
+
+#[tokio::test]
+async fn wrong_method_is_a_405_problem() {
+    let app = sqlite_app().await;
+    let (status, headers, body) = call(&app, "DELETE", "/health").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(body["status"], 405);
+}
+
+#[tokio::test]
+async fn unreachable_database_fails_to_start_without_leaking_the_url() {
+    let config =
+        Config::default().with_database_url("postgres://mortar:hunter2@127.0.0.1:1/nowhere");
+    let err = App::build(config).await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("database"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}

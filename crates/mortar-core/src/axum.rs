@@ -54,7 +54,7 @@ use crate::problem::Problem;
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let (parts, bytes) = self.to_parts();
+        let (parts, bytes) = self.into_parts();
         Response::from_parts(parts, Body::from(bytes))
     }
 }

@@ -353,8 +353,23 @@ impl Problem {
 
     /// The document as `application/problem+json` bytes.
     pub fn to_json(&self) -> Bytes {
-        // Serializing a map of strings and JSON values cannot fail.
-        serde_json::to_vec(self).map_or_else(|_| Bytes::new(), Bytes::from)
+        // Sized for a typical document, so serializing does not reallocate on the way.
+        let estimate = 64
+            + self.type_uri.len()
+            + self.title.len()
+            + self.detail.as_ref().map_or(0, |d| d.len())
+            + self.instance.as_ref().map_or(0, String::len)
+            + if self.errors.is_empty() && self.extensions.is_empty() {
+                0
+            } else {
+                128
+            };
+        let mut buf = Vec::with_capacity(estimate);
+        // Serializing a map of strings and JSON values into memory cannot fail.
+        match serde_json::to_writer(&mut buf, self) {
+            Ok(()) => Bytes::from(buf),
+            Err(_) => Bytes::new(),
+        }
     }
 
     /// The document as an `http` response with the problem's status, `Content-Type:
@@ -375,19 +390,32 @@ impl Problem {
         http::Response::from_parts(parts, ProblemBody::from_json(bytes))
     }
 
+    /// Like [`Problem::to_http_response`], consuming the problem so its headers are moved rather
+    /// than copied: the cheaper call on a hot rejection path.
+    pub fn into_http_response<B>(self) -> http::Response<ProblemBody<B>> {
+        let (parts, bytes) = self.into_parts();
+        http::Response::from_parts(parts, ProblemBody::from_json(bytes))
+    }
+
     /// The response head (status, headers) and body bytes, for integrations that build their
     /// own response type.
     pub fn to_parts(&self) -> (http::response::Parts, Bytes) {
+        self.head(self.headers.clone())
+    }
+
+    /// Like [`Problem::to_parts`], consuming the problem.
+    pub fn into_parts(mut self) -> (http::response::Parts, Bytes) {
+        let headers = std::mem::take(&mut self.headers);
+        self.head(headers)
+    }
+
+    fn head(&self, mut headers: HeaderMap) -> (http::response::Parts, Bytes) {
         let bytes = self.to_json();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = self.status;
-        parts.headers = self.headers.clone();
-        parts
-            .headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        parts
-            .headers
-            .insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        parts.headers = headers;
         (parts, bytes)
     }
 }

@@ -6,7 +6,6 @@ use axum::body::Body;
 use example_saas_axum::{App, Config};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use sea_orm::ConnectionTrait as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
@@ -25,10 +24,22 @@ async fn call(app: &App, method: &str, uri: &str) -> (StatusCode, http::HeaderMa
     (status, headers, json)
 }
 
-async fn sqlite_app() -> App {
-    App::build(Config::default().with_database_url(mortar_testkit::sqlite().url()))
+async fn app_on(database_url: &str) -> App {
+    App::build(Config::default().with_database_url(database_url))
         .await
         .unwrap()
+}
+
+async fn sqlite_app() -> App {
+    app_on(mortar_testkit::sqlite().url()).await
+}
+
+/// `/ready` answers 200 with the database check passing.
+async fn assert_ready(app: &App) {
+    let (status, _, body) = call(app, "GET", "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pass");
+    assert_eq!(body["checks"]["database"]["status"], "pass");
 }
 
 #[tokio::test]
@@ -46,11 +57,7 @@ async fn health_is_200() {
 
 #[tokio::test]
 async fn ready_is_200_on_sqlite() {
-    let app = sqlite_app().await;
-    let (status, _, body) = call(&app, "GET", "/ready").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "pass");
-    assert_eq!(body["checks"]["database"]["status"], "pass");
+    assert_ready(&sqlite_app().await).await;
 }
 
 #[tokio::test]
@@ -58,23 +65,15 @@ async fn ready_is_200_on_postgres() {
     let Some(db) = mortar_testkit::postgres().await else {
         return;
     };
-    let app = App::build(Config::default().with_database_url(db.url()))
-        .await
-        .unwrap();
-    let (status, _, body) = call(&app, "GET", "/ready").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["checks"]["database"]["status"], "pass");
+    assert_ready(&app_on(db.url()).await).await;
     // The migrations ran in the test's own schema.
-    let conn = db.connect().await;
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'seaql_migrations'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    let n: i64 = mortar_testkit::scalar(
+        &db.connect().await,
+        "SELECT count(*) AS v FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_name = 'seaql_migrations'",
+    )
+    .await;
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]
@@ -82,11 +81,7 @@ async fn ready_is_200_on_mariadb() {
     let Some(db) = mortar_testkit::mysql().await else {
         return;
     };
-    let app = App::build(Config::default().with_database_url(db.url()))
-        .await
-        .unwrap();
-    let (status, _, body) = call(&app, "GET", "/ready").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ready(&app_on(db.url()).await).await;
 }
 
 #[tokio::test]

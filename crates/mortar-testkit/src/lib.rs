@@ -16,8 +16,8 @@
 //! passes on a skipped real-service test.
 //!
 //! Isolation is by naming (a random suffix), never by dropping what another test may be using.
-//! Names carry their creation time, and schemas and databases older than a day are removed the
-//! next time one is created, so repeated runs do not pile them up.
+//! Names carry their creation time, and schemas, databases and buckets older than a day are
+//! removed the next time one is created, so repeated runs do not pile them up.
 //!
 //! ```no_run
 //! # async fn t() {
@@ -148,10 +148,65 @@ impl TestDatabase {
     }
 }
 
+/// Runs a query returning one row and reads its first column, named `v`: `SELECT count(*) AS v
+/// FROM …`. For assertions in tests.
+///
+/// # Panics
+///
+/// When the query fails, returns no row, or `v` does not convert to `T`.
+pub async fn scalar<T: sea_orm::TryGetable>(conn: &impl ConnectionTrait, sql: &str) -> T {
+    let row = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_else(|| panic!("{sql}: no row"));
+    row.try_get::<T>("", "v")
+        .unwrap_or_else(|e| panic!("{sql}: column v: {e}"))
+}
+
 /// Appends a query parameter to a URL.
 fn with_param(url: &str, param: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{param}")
+}
+
+/// How one SQL server names, lists, drops and creates the namespace a test gets.
+struct Namespace {
+    /// The environment variable holding the server's URL.
+    var: &'static str,
+    /// Lists existing test namespaces, in a column named `name`.
+    list: String,
+    /// Drops one, given its name.
+    drop: fn(&str) -> String,
+    /// Creates one, given its name.
+    create: fn(&str) -> String,
+}
+
+/// Creates a fresh namespace on the server at `base`, after dropping stale ones; returns its name.
+async fn create_namespace(base: &str, ns: &Namespace) -> String {
+    let name = unique_name();
+    let conn = Database::connect(base)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", ns.var));
+    let existing = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            ns.list.clone(),
+        ))
+        .await
+        .unwrap_or_default();
+    for row in existing {
+        if let Ok(old) = row.try_get::<String>("", "name")
+            && is_stale(&old)
+        {
+            let _ = conn.execute_unprepared(&(ns.drop)(&old)).await;
+        }
+    }
+    conn.execute_unprepared(&(ns.create)(&name))
+        .await
+        .unwrap_or_else(|e| panic!("creating {name} on {}: {e}", ns.var));
+    let _ = conn.close().await;
+    name
 }
 
 /// A fresh PostgreSQL schema from `MORTAR_TEST_POSTGRES_URL`; its [`TestDatabase::url`] sets the
@@ -161,33 +216,14 @@ fn with_param(url: &str, param: &str) -> String {
 ///
 /// When the variable is unset and [`REQUIRE_SERVICES`] is on, or the server refuses.
 pub async fn postgres() -> Option<TestDatabase> {
-    let base = service_var("MORTAR_TEST_POSTGRES_URL", "PostgreSQL")?;
-    let name = unique_name();
-    let conn = Database::connect(base.as_str())
-        .await
-        .unwrap_or_else(|e| panic!("connecting to MORTAR_TEST_POSTGRES_URL: {e}"));
-    let stale = conn
-        .query_all_raw(Statement::from_string(
-            conn.get_database_backend(),
-            format!(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE '{PREFIX}\\_%' ORDER BY nspname"
-            ),
-        ))
-        .await
-        .unwrap_or_default();
-    for row in stale {
-        if let Ok(old) = row.try_get::<String>("", "nspname")
-            && is_stale(&old)
-        {
-            let _ = conn
-                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{old}\" CASCADE"))
-                .await;
-        }
-    }
-    conn.execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
-        .await
-        .unwrap_or_else(|e| panic!("creating schema {name}: {e}"));
-    let _ = conn.close().await;
+    let ns = Namespace {
+        var: "MORTAR_TEST_POSTGRES_URL",
+        list: format!("SELECT nspname AS name FROM pg_namespace WHERE nspname LIKE '{PREFIX}\\_%'"),
+        drop: |name| format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"),
+        create: |name| format!("CREATE SCHEMA \"{name}\""),
+    };
+    let base = service_var(ns.var, "PostgreSQL")?;
+    let name = create_namespace(&base, &ns).await;
     Some(TestDatabase {
         backend: Backend::Postgres,
         url: with_param(&base, &format!("options=-c%20search_path%3D{name}")),
@@ -202,35 +238,19 @@ pub async fn postgres() -> Option<TestDatabase> {
 ///
 /// When the variable is unset and [`REQUIRE_SERVICES`] is on, or the server refuses.
 pub async fn mysql() -> Option<TestDatabase> {
-    let base = service_var("MORTAR_TEST_MYSQL_URL", "MariaDB")?;
-    let name = unique_name();
-    let conn = Database::connect(base.as_str())
-        .await
-        .unwrap_or_else(|e| panic!("connecting to MORTAR_TEST_MYSQL_URL: {e}"));
-    let stale = conn
-        .query_all_raw(Statement::from_string(
-            conn.get_database_backend(),
-            format!(
-                "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{PREFIX}\\_%'"
-            ),
-        ))
-        .await
-        .unwrap_or_default();
-    for row in stale {
-        if let Ok(old) = row.try_get::<String>("", "name")
-            && is_stale(&old)
-        {
-            let _ = conn
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{old}`"))
-                .await;
-        }
-    }
-    conn.execute_unprepared(&format!(
-        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
-    let _ = conn.close().await;
+    let ns = Namespace {
+        var: "MORTAR_TEST_MYSQL_URL",
+        list: format!(
+            "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
+             WHERE SCHEMA_NAME LIKE '{PREFIX}\\_%'"
+        ),
+        drop: |name| format!("DROP DATABASE IF EXISTS `{name}`"),
+        create: |name| {
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        },
+    };
+    let base = service_var(ns.var, "MariaDB")?;
+    let name = create_namespace(&base, &ns).await;
     Some(TestDatabase {
         backend: Backend::MySql,
         url: replace_database(&base, &name),
@@ -376,6 +396,30 @@ impl TestS3 {
     }
 }
 
+/// Empties and removes test buckets older than [`STALE_AFTER`]: on SeaweedFS each bucket holds
+/// volumes of its own, so leftovers from earlier runs would eventually exhaust the server.
+/// Best effort: a failure here never fails the test.
+async fn remove_stale_buckets(region: &Region, credentials: &Credentials) {
+    let Ok(listing) = Bucket::list_buckets(region.clone(), credentials.clone()).await else {
+        return;
+    };
+    for name in listing.bucket_names() {
+        if !is_stale(&name.replace('-', "_")) {
+            continue;
+        }
+        let Ok(bucket) = Bucket::new(&name, region.clone(), credentials.clone()) else {
+            continue;
+        };
+        let bucket = bucket.with_path_style();
+        if let Ok(pages) = bucket.list(String::new(), None).await {
+            for object in pages.iter().flat_map(|page| page.contents.iter()) {
+                let _ = bucket.delete_object(&object.key).await;
+            }
+        }
+        let _ = bucket.delete().await;
+    }
+}
+
 /// A fresh bucket on the S3 server at `MORTAR_TEST_S3_ENDPOINT`, with
 /// `MORTAR_TEST_S3_ACCESS_KEY` / `MORTAR_TEST_S3_SECRET_KEY` (region `MORTAR_TEST_S3_REGION`,
 /// default `us-east-1`; path-style addressing).
@@ -395,6 +439,7 @@ pub async fn s3() -> Option<TestS3> {
     };
     let credentials = Credentials::new(Some(&access_key), Some(&secret_key), None, None, None)
         .unwrap_or_else(|e| panic!("S3 credentials: {e}"));
+    remove_stale_buckets(&region, &credentials).await;
     let name = unique_name().replace('_', "-");
     let created =
         Bucket::create_with_path_style(&name, region, credentials, BucketConfiguration::private())
@@ -470,17 +515,35 @@ mod tests {
         conn.execute_unprepared("CREATE TABLE isolated (id INT)")
             .await
             .unwrap();
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                conn.get_database_backend(),
-                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'isolated' AND table_schema = current_schema()",
-            ))
+        let schema: String = scalar(
+            &conn,
+            "SELECT table_schema AS v FROM information_schema.tables \
+             WHERE table_name = 'isolated' AND table_schema = current_schema()",
+        )
+        .await;
+        assert_eq!(schema, db.name());
+    }
+
+    #[tokio::test]
+    async fn stale_postgres_schemas_are_removed() {
+        let Some(url) = std::env::var("MORTAR_TEST_POSTGRES_URL").ok() else {
+            let _ = service_var("MORTAR_TEST_POSTGRES_URL", "PostgreSQL");
+            return;
+        };
+        let stale = format!(
+            "{PREFIX}_1000_{:012x}",
+            rand::rng().random::<u64>() & 0xffff_ffff_ffff
+        );
+        let conn = Database::connect(url.as_str()).await.unwrap();
+        conn.execute_unprepared(&format!("CREATE SCHEMA \"{stale}\""))
             .await
-            .unwrap()
-            .expect("table lands in the test schema");
+            .unwrap();
+        let _fresh = postgres().await.unwrap();
+        let sql = format!("SELECT count(*) AS v FROM pg_namespace WHERE nspname = '{stale}'");
         assert_eq!(
-            row.try_get::<String>("", "table_schema").unwrap(),
-            db.name()
+            scalar::<i64>(&conn, &sql).await,
+            0,
+            "{stale} was not removed"
         );
     }
 
@@ -491,15 +554,8 @@ mod tests {
         conn.execute_unprepared("CREATE TABLE isolated (id INT)")
             .await
             .unwrap();
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                conn.get_database_backend(),
-                "SELECT CAST(DATABASE() AS CHAR) AS db",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(row.try_get::<String>("", "db").unwrap(), db.name());
+        let current: String = scalar(&conn, "SELECT CAST(DATABASE() AS CHAR) AS v").await;
+        assert_eq!(current, db.name());
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@
 //! | module | crate | feature |
 //! | --- | --- | --- |
 //! | [`core`] | `mortar-core`: `Principal`, `Problem`, `ProblemBody`, `Clock`, audit events, attempt limiting | always |
+//! | `auth` | `mortar-auth`: password hashing and policy (users, tokens, API keys and sessions to come) | `auth` |
 //!
 //! Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
 //! `actix` (middleware, extractors, `ResponseError`), `garde` (validation reports as problem
@@ -32,3 +33,7 @@ pub use mortar_core as core;
 
 #[doc(no_inline)]
 pub use mortar_core::{Principal, Problem};
+
+#[cfg(feature = "auth")]
+#[doc(inline)]
+pub use mortar_auth as auth;

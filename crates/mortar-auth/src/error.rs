@@ -1,0 +1,81 @@
+//! The crate's error type and its problem documents.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use mortar_core::{FieldError, Problem};
+
+use crate::password::PolicyViolation;
+
+/// Everything that can go wrong in mortar-auth.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Password hashing is saturated; try again shortly. A 503 with `Retry-After: 1`.
+    #[error("password hashing is busy")]
+    Busy,
+    /// A new password does not meet the policy. A 422 listing each violation on `#/password`.
+    #[error("the password does not meet the policy")]
+    WeakPassword(Vec<PolicyViolation>),
+    /// The configuration is invalid (reported when it is built, never at request time).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An unexpected failure inside a dependency. A 500 without details.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl Error {
+    pub(crate) fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
+/// Every error is a problem document with a stable `type` (see docs/problems.md).
+impl From<Error> for Problem {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Busy => Problem::mortar(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "The service is busy; try again shortly.",
+            )
+            .with_retry_after(Duration::from_secs(1)),
+            Error::WeakPassword(violations) => Problem::mortar(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "weak-password",
+                "The password does not meet the password policy.",
+            )
+            .with_errors(
+                violations
+                    .iter()
+                    .map(|v| FieldError::new("/password", v.to_string()).with_code(v.code())),
+            ),
+            err @ (Error::Config(_) | Error::Internal(_)) => {
+                Problem::internal_error().with_source(err)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems() {
+        let busy = Problem::from(Error::Busy);
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.retry_after(), Some(1));
+
+        let weak = Problem::from(Error::WeakPassword(vec![PolicyViolation::Common]));
+        assert_eq!(weak.status(), 422);
+        assert_eq!(weak.type_uri(), "urn:mortar:problem:weak-password");
+        assert_eq!(weak.errors()[0].pointer(), "#/password");
+        assert_eq!(weak.errors()[0].code(), Some("common"));
+
+        let internal = Problem::from(Error::Config("pepper id too long".into()));
+        assert_eq!(internal.status(), 500);
+        assert!(!String::from_utf8_lossy(&internal.to_json()).contains("pepper"));
+    }
+}

@@ -17,6 +17,16 @@ pub enum Error {
     /// A new password does not meet the policy. A 422 listing each violation on `#/password`.
     #[error("the password does not meet the policy")]
     WeakPassword(Vec<PolicyViolation>),
+    /// A unique value is already taken; names the field (`"email"`, `"username"`). A 409.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// The record does not exist. A 404.
+    #[error("not found")]
+    NotFound,
+    /// The storage backend failed (database or Redis unreachable, a query failed). A 503
+    /// without details.
+    #[error("the storage backend failed")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The configuration is invalid (reported when it is built, never at request time).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -28,6 +38,11 @@ pub enum Error {
 impl Error {
     pub(crate) fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(e))
+    }
+
+    #[cfg_attr(not(feature = "sql"), allow(dead_code))]
+    pub(crate) fn store(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Store(Box::new(e))
     }
 }
 
@@ -51,6 +66,19 @@ impl From<Error> for Problem {
                     .iter()
                     .map(|v| FieldError::new("/password", v.to_string()).with_code(v.code())),
             ),
+            Error::Conflict(field) => Problem::mortar(
+                StatusCode::CONFLICT,
+                "conflict",
+                "The resource already exists.",
+            )
+            .with_detail(format!("{field} is already taken")),
+            Error::NotFound => Problem::not_found(),
+            err @ Error::Store(_) => Problem::mortar(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                "The service is temporarily unavailable.",
+            )
+            .with_source(err),
             err @ (Error::Config(_) | Error::Internal(_)) => {
                 Problem::internal_error().with_source(err)
             }

@@ -24,6 +24,9 @@
 
 mod error;
 pub mod password;
+#[cfg(feature = "sql")]
+pub mod sql;
+pub mod user;
 
 pub use error::Error;
 

@@ -11,9 +11,10 @@
 //! | module | crate | feature |
 //! | --- | --- | --- |
 //! | [`core`] | `mortar-core`: `Principal`, `Problem`, `ProblemBody`, `Clock`, audit events, attempt limiting | always |
-//! | `auth` | `mortar-auth`: password hashing and policy (users, tokens, API keys and sessions to come) | `auth` |
+//! | `auth` | `mortar-auth`: password hashing and policy, users and their stores (tokens, API keys and sessions to come) | `auth` |
 //!
-//! Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
+//! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,
+//! `mysql` (through sea-orm). Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
 //! `actix` (middleware, extractors, `ResponseError`), `garde` (validation reports as problem
 //! documents). `full` turns everything on.
 //!

@@ -1,0 +1,46 @@
+//! sea-orm entities of mortar-auth's tables, for applications that query them directly
+//! (admin screens, reports). Times are milliseconds since the Unix epoch.
+
+/// The `mortar_users` table.
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_users`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_users")]
+    pub struct Model {
+        /// The user id (UUID v7).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The e-mail address as entered.
+        pub email: String,
+        /// The e-mail address normalized (unique).
+        pub email_normalized: String,
+        /// The user name as entered.
+        pub username: Option<String>,
+        /// The user name normalized (unique).
+        pub username_normalized: Option<String>,
+        /// The phone number.
+        pub phone: Option<String>,
+        /// The password hash.
+        pub password_hash: Option<String>,
+        /// When the e-mail address was verified (ms).
+        pub email_verified_at: Option<i64>,
+        /// When the phone number was verified (ms).
+        pub phone_verified_at: Option<i64>,
+        /// When the account was disabled (ms).
+        pub disabled_at: Option<i64>,
+        /// Tokens issued before this are invalid (ms).
+        pub tokens_valid_after: Option<i64>,
+        /// Creation time (ms).
+        pub created_at: i64,
+        /// Last change (ms).
+        pub updated_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,92 @@
+//! Storage in the application's own SQL database through sea-orm (features `sqlite`,
+//! `postgres`, `mysql`): migrations, entities and the stores.
+//!
+//! Add [`migrations`] to your migrator (or run [`Migrator`] when mortar-auth is the only crate
+//! with tables), then hand the connection to the stores:
+//!
+//! ```no_run
+//! use mortar_auth::sql::{Migrator, SeaOrmUserStore};
+//! use sea_orm_migration::MigratorTrait as _;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = sea_orm::Database::connect("sqlite://app.db?mode=rwc").await?;
+//! Migrator::up(&db, None).await?;
+//! let users = SeaOrmUserStore::new(db);
+//! # Ok(()) }
+//! ```
+//!
+//! Times are stored as milliseconds since the Unix epoch (`BIGINT`), the one representation that
+//! behaves identically on SQLite, PostgreSQL and MariaDB.
+
+pub mod entity;
+mod migration;
+mod user_store;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+pub use user_store::SeaOrmUserStore;
+
+/// mortar-auth's migrations, in order, for the application's own migrator.
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(migration::CreateUsers)]
+}
+
+/// A migrator with only mortar-auth's migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        migrations()
+    }
+}
+
+/// A time as stored: milliseconds since the Unix epoch (negative before it).
+pub(crate) fn to_millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A stored time back as a `SystemTime`.
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+/// Maps a backend error: unique-constraint violations become [`crate::Error::Conflict`] naming
+/// the field (found in the constraint or column name), the rest [`crate::Error::Store`].
+pub(crate) fn map_err(err: sea_orm::DbErr, fields: &[&'static str]) -> crate::Error {
+    if let Some(sea_orm::SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
+        let detail = detail.to_lowercase();
+        for field in fields {
+            if detail.contains(field) {
+                return crate::Error::Conflict(field);
+            }
+        }
+        return crate::Error::Conflict(fields.first().copied().unwrap_or("key"));
+    }
+    crate::Error::store(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_trip() {
+        for t in [
+            UNIX_EPOCH,
+            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            UNIX_EPOCH - Duration::from_millis(5),
+        ] {
+            assert_eq!(from_millis(to_millis(t)), t);
+        }
+    }
+}

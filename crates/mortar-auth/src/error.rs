@@ -17,6 +17,19 @@ pub enum Error {
     /// A new password does not meet the policy. A 422 listing each violation on `#/password`.
     #[error("the password does not meet the policy")]
     WeakPassword(Vec<PolicyViolation>),
+    /// The login failed: unknown account, wrong password, locked or disabled account, all
+    /// alike. A 401 whose body never says which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A code or link is unknown, used, expired or for another purpose. A 400.
+    #[error("the code is invalid or has expired")]
+    InvalidCode,
+    /// The e-mail address is not plausible. A 422 on `#/email`.
+    #[error("the e-mail address is not valid")]
+    InvalidEmail,
+    /// The attempt limiter cannot answer; login-type flows fail closed. A 503.
+    #[error("the attempt limiter is unavailable")]
+    LimiterUnavailable(#[source] mortar_core::AttemptError),
     /// A unique value is already taken; names the field (`"email"`, `"username"`). A 409.
     #[error("{0} is already taken")]
     Conflict(&'static str),
@@ -66,6 +79,23 @@ impl From<Error> for Problem {
                     .iter()
                     .map(|v| FieldError::new("/password", v.to_string()).with_code(v.code())),
             ),
+            Error::InvalidCredentials => Problem::unauthorized()
+                .with_type(format!(
+                    "{}invalid-credentials",
+                    mortar_core::problem::TYPE_PREFIX
+                ))
+                .with_title("The credentials are not valid."),
+            Error::InvalidCode => Problem::mortar(
+                StatusCode::BAD_REQUEST,
+                "invalid-code",
+                "The code is invalid or has expired.",
+            ),
+            Error::InvalidEmail => {
+                Problem::validation([
+                    FieldError::new("/email", "must be an e-mail address").with_code("email")
+                ])
+            }
+            Error::LimiterUnavailable(err) => Problem::from(err),
             Error::Conflict(field) => Problem::mortar(
                 StatusCode::CONFLICT,
                 "conflict",

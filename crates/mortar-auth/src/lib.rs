@@ -22,6 +22,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
+pub mod attempts;
+pub mod code;
 mod error;
 pub mod password;
 #[cfg(feature = "sql")]

@@ -44,3 +44,31 @@ pub mod user {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `mortar_codes` table: hashes of single-use codes.
+pub mod code {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_codes`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_codes")]
+    pub struct Model {
+        /// SHA-256 of the code, lower-case hex.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hash: String,
+        /// What the code is for.
+        pub purpose: String,
+        /// The user it belongs to.
+        pub user_id: Uuid,
+        /// When it stops working (ms).
+        pub expires_at: i64,
+        /// When it was issued (ms).
+        pub created_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -2,6 +2,22 @@
 
 use sea_orm_migration::prelude::*;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migration_names_are_unique_and_ordered() {
+        let names: Vec<String> = super::super::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert!(names.iter().all(|n| n.contains("mortar_auth")));
+    }
+}
+
 #[derive(DeriveIden)]
 enum MortarUsers {
     Table,
@@ -21,8 +37,15 @@ enum MortarUsers {
 }
 
 /// `mortar_users`, with unique normalized e-mail and user name.
-#[derive(DeriveMigrationName)]
 pub(crate) struct CreateUsers;
+
+// Named explicitly: `DeriveMigrationName` uses the file name, which both migrations share, and the
+// crate prefix keeps the names apart from the application's own migrations.
+impl MigrationName for CreateUsers {
+    fn name(&self) -> &'static str {
+        "m20261124_000001_mortar_auth_create_users"
+    }
+}
 
 // `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
 #[allow(elided_lifetimes_in_paths)]
@@ -117,6 +140,89 @@ impl MigrationTrait for CreateUsers {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(MortarUsers::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum MortarCodes {
+    Table,
+    Hash,
+    Purpose,
+    UserId,
+    ExpiresAt,
+    CreatedAt,
+}
+
+/// `mortar_codes`: hashes of single-use codes, by hash, with an index per user and purpose.
+pub(crate) struct CreateCodes;
+
+impl MigrationName for CreateCodes {
+    fn name(&self) -> &'static str {
+        "m20261124_000002_mortar_auth_create_codes"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateCodes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarCodes::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarCodes::Hash)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarCodes::Purpose)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MortarCodes::UserId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(MortarCodes::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarCodes::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("mortar_codes_user_purpose_idx")
+                    .table(MortarCodes::Table)
+                    .col(MortarCodes::UserId)
+                    .col(MortarCodes::Purpose)
+                    .to_owned(),
+            )
+            .await?;
+        // Expired codes are pruned by time.
+        manager
+            .create_index(
+                Index::create()
+                    .name("mortar_codes_expires_idx")
+                    .table(MortarCodes::Table)
+                    .col(MortarCodes::ExpiresAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(MortarCodes::Table).to_owned())
             .await
     }
 }

@@ -18,6 +18,7 @@
 //! Times are stored as milliseconds since the Unix epoch (`BIGINT`), the one representation that
 //! behaves identically on SQLite, PostgreSQL and MariaDB.
 
+mod code_store;
 pub mod entity;
 mod migration;
 mod user_store;
@@ -26,11 +27,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
+pub use code_store::SeaOrmCodeStore;
 pub use user_store::SeaOrmUserStore;
 
 /// mortar-auth's migrations, in order, for the application's own migrator.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(migration::CreateUsers)]
+    vec![
+        Box::new(migration::CreateUsers),
+        Box::new(migration::CreateCodes),
+    ]
 }
 
 /// A migrator with only mortar-auth's migrations.

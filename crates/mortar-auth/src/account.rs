@@ -1,0 +1,921 @@
+//! Account flows: registration, login, e-mail verification, password reset and change.
+//!
+//! [`Accounts`] ties the pieces together — a [`UserStore`], a [`CodeStore`], [`Passwords`], the
+//! [`PasswordPolicy`], an [`AttemptLimiter`], a [`CodeSender`] and an [`AuditRecorder`] — and
+//! holds the security decisions so applications do not have to:
+//!
+//! - **No account enumeration.** Login answers [`Error::InvalidCredentials`] alike for an unknown
+//!   account, a wrong password, a locked and a disabled account, and spends the same Argon2 time
+//!   in each case (a dummy hash for unknown accounts). Registration of a taken address answers
+//!   [`Registered::AlreadyRegistered`], which the HTTP edge renders exactly like a new
+//!   registration, and tells the owner by a message instead. Reset requests answer `Ok(())`
+//!   whether or not the address exists.
+//! - **Brute force.** Failures count per account and per client address in the
+//!   [`AttemptLimiter`]; while either is locked, even the right password is refused with the same
+//!   error; a success resets both. A limiter that cannot answer fails closed
+//!   ([`Error::LimiterUnavailable`]).
+//! - **Codes** are single-use, bound to their purpose, expiring, and stored as hashes.
+//! - **A completed reset or password change** invalidates every token issued before it
+//!   ([`UserChange::RevokeTokens`]) and every outstanding reset link.
+//! - **Audit.** Every outcome is reported: `auth.user.registered`, `auth.login` (success or
+//!   failure with a reason), `auth.lockout`, `auth.email.verified`, `auth.password.reset`,
+//!   `auth.password.changed`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mortar_auth::account::{Accounts, Client, LoginOutcome, Registration};
+//! use mortar_auth::code::{DevConsoleSender, MemoryCodeStore};
+//! use mortar_auth::user::MemoryUserStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mortar_auth::Error> {
+//! let accounts = Accounts::builder(Arc::new(MemoryUserStore::new()), Arc::new(MemoryCodeStore::new()))
+//!     .sender(DevConsoleSender)
+//!     .build();
+//! let client = Client::default();
+//! accounts
+//!     .register(Registration::new("alice@example.com", "correct horse battery staple"), &client)
+//!     .await?;
+//! match accounts.login("alice@example.com", "correct horse battery staple", &client).await? {
+//!     LoginOutcome::Authenticated { principal, .. } => assert!(!principal.subject().is_empty()),
+//!     LoginOutcome::SecondFactorRequired { .. } => unreachable!("no second factor configured"),
+//!     other => unreachable!("{other:?}"),
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use mortar_core::{
+    AttemptKey, AttemptLimiter, AuditEvent, AuditRecorder, AuthMethod, Outcome, Principal,
+    PrincipalKind, SharedClock, SharedRecorder, SystemClock, TracingRecorder,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::attempts::MemoryAttemptLimiter;
+use crate::code::{
+    CodeMessage, CodeRecord, CodeSender, CodeStore, DevConsoleSender, Purpose, hash_token,
+    new_token,
+};
+use crate::error::Error;
+use crate::password::{PasswordPolicy, Passwords, Verification};
+use crate::user::{NewUser, User, UserChange, UserId, UserStore, normalize_email};
+
+/// Who is asking: the client's address, user agent and request id, for limits and audit.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    /// The client address (after trusted-proxy resolution).
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+}
+
+/// A registration request.
+#[derive(Clone)]
+pub struct Registration {
+    /// E-mail address.
+    pub email: String,
+    /// Chosen password.
+    pub password: SecretString,
+    /// Optional user name.
+    pub username: Option<String>,
+}
+
+impl Registration {
+    /// A registration with an e-mail address and password.
+    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            password: SecretString::from(password.into()),
+            username: None,
+        }
+    }
+
+    /// Sets a user name.
+    #[must_use]
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// The outcome of a registration. Render both alike at the HTTP edge ("check your e-mail").
+// Returned once per request and matched at once: boxing the user would only cost an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Registered {
+    /// A new account; a verification link was sent.
+    Created(User),
+    /// The address was taken; its owner was told by a message.
+    AlreadyRegistered,
+}
+
+/// The outcome of a successful password check.
+// Returned once per request and matched at once: boxing the user would only cost an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoginOutcome {
+    /// Logged in.
+    Authenticated {
+        /// The account.
+        user: User,
+        /// The principal to issue tokens or a session for.
+        principal: Principal,
+    },
+    /// The password was right, and the account needs a second factor: complete the login with
+    /// this short-lived challenge and a factor.
+    SecondFactorRequired {
+        /// The account.
+        user_id: UserId,
+        /// The challenge, shown once.
+        challenge: SecretString,
+        /// When the challenge expires.
+        expires_at: SystemTime,
+    },
+}
+
+/// Decides whether an account needs a second factor after its password. The second-factor
+/// features implement it from the enrolled factors; the default requires none.
+#[async_trait]
+pub trait SecondFactorPolicy: Send + Sync + fmt::Debug + 'static {
+    /// Whether `user` must present a second factor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the factors cannot be read.
+    async fn required(&self, user: &User) -> Result<bool, Error>;
+}
+
+/// No account needs a second factor.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoSecondFactor;
+
+#[async_trait]
+impl SecondFactorPolicy for NoSecondFactor {
+    async fn required(&self, _user: &User) -> Result<bool, Error> {
+        Ok(false)
+    }
+}
+
+/// How long codes live.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeLifetimes {
+    /// E-mail verification links (default 24 hours).
+    pub verify_email: Duration,
+    /// Password reset links (default 30 minutes).
+    pub reset_password: Duration,
+    /// Login challenges after the password (default 5 minutes).
+    pub login_challenge: Duration,
+}
+
+impl Default for CodeLifetimes {
+    fn default() -> Self {
+        Self {
+            verify_email: Duration::from_hours(24),
+            reset_password: Duration::from_mins(30),
+            login_challenge: Duration::from_mins(5),
+        }
+    }
+}
+
+struct Inner {
+    users: Arc<dyn UserStore>,
+    codes: Arc<dyn CodeStore>,
+    passwords: Passwords,
+    policy: PasswordPolicy,
+    limiter: Arc<dyn AttemptLimiter>,
+    sender: Arc<dyn CodeSender>,
+    recorder: SharedRecorder,
+    clock: SharedClock,
+    second_factor: Arc<dyn SecondFactorPolicy>,
+    lifetimes: CodeLifetimes,
+}
+
+/// The account flows; cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accounts")
+            .field("users", &self.inner.users)
+            .field("codes", &self.inner.codes)
+            .field("passwords", &self.inner.passwords)
+            .field("limiter", &self.inner.limiter)
+            .field("lifetimes", &self.inner.lifetimes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds [`Accounts`]; see [`Accounts::builder`].
+#[must_use]
+pub struct AccountsBuilder {
+    users: Arc<dyn UserStore>,
+    codes: Arc<dyn CodeStore>,
+    passwords: Option<Passwords>,
+    policy: PasswordPolicy,
+    limiter: Option<Arc<dyn AttemptLimiter>>,
+    sender: Option<Arc<dyn CodeSender>>,
+    recorder: SharedRecorder,
+    clock: SharedClock,
+    second_factor: Arc<dyn SecondFactorPolicy>,
+    lifetimes: CodeLifetimes,
+}
+
+impl fmt::Debug for AccountsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountsBuilder").finish_non_exhaustive()
+    }
+}
+
+impl AccountsBuilder {
+    /// The password hasher (default: [`Passwords::new`], OWASP parameters).
+    pub fn passwords(mut self, passwords: Passwords) -> Self {
+        self.passwords = Some(passwords);
+        self
+    }
+
+    /// The password policy (default: [`PasswordPolicy::default`]).
+    pub fn policy(mut self, policy: PasswordPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The attempt limiter (default: a [`MemoryAttemptLimiter`] on the builder's clock).
+    pub fn limiter(mut self, limiter: impl AttemptLimiter) -> Self {
+        self.limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// Delivers codes (default: [`DevConsoleSender`], which prints them: development only).
+    pub fn sender(mut self, sender: impl CodeSender) -> Self {
+        self.sender = Some(Arc::new(sender));
+        self
+    }
+
+    /// Receives security events (default: [`TracingRecorder`]).
+    pub fn recorder(mut self, recorder: impl AuditRecorder) -> Self {
+        self.recorder = Arc::new(recorder);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: impl mortar_core::Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Decides when a second factor is needed (default: never).
+    pub fn second_factor(mut self, policy: impl SecondFactorPolicy) -> Self {
+        self.second_factor = Arc::new(policy);
+        self
+    }
+
+    /// How long codes live.
+    pub fn lifetimes(mut self, lifetimes: CodeLifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// Finishes.
+    pub fn build(self) -> Accounts {
+        let limiter = self
+            .limiter
+            .unwrap_or_else(|| Arc::new(MemoryAttemptLimiter::new().clock(self.clock.clone())));
+        let sender = self.sender.unwrap_or_else(|| {
+            tracing::warn!(
+                target: "mortar::auth",
+                "no CodeSender configured: codes are printed to stderr (development only)"
+            );
+            Arc::new(DevConsoleSender)
+        });
+        Accounts {
+            inner: Arc::new(Inner {
+                users: self.users,
+                codes: self.codes,
+                passwords: self.passwords.unwrap_or_default(),
+                policy: self.policy,
+                limiter,
+                sender,
+                recorder: self.recorder,
+                clock: self.clock,
+                second_factor: self.second_factor,
+                lifetimes: self.lifetimes,
+            }),
+        }
+    }
+}
+
+/// Why a login failed, for the audit log only (the client always sees the same error).
+#[derive(Clone, Copy)]
+enum Failure {
+    UnknownAccount,
+    WrongPassword,
+    Locked,
+    Disabled,
+    NoPassword,
+}
+
+impl Failure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownAccount => "unknown_account",
+            Self::WrongPassword => "wrong_password",
+            Self::Locked => "locked",
+            Self::Disabled => "disabled",
+            Self::NoPassword => "no_password",
+        }
+    }
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    let email = email.trim();
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && email.len() <= 320
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+impl Accounts {
+    /// Starts building the flows on these stores.
+    pub fn builder(users: Arc<dyn UserStore>, codes: Arc<dyn CodeStore>) -> AccountsBuilder {
+        AccountsBuilder {
+            users,
+            codes,
+            passwords: None,
+            policy: PasswordPolicy::default(),
+            limiter: None,
+            sender: None,
+            recorder: Arc::new(TracingRecorder),
+            clock: SystemClock::shared(),
+            second_factor: Arc::new(NoSecondFactor),
+            lifetimes: CodeLifetimes::default(),
+        }
+    }
+
+    /// The user store.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.inner.users
+    }
+
+    /// The password hasher.
+    pub fn passwords(&self) -> &Passwords {
+        &self.inner.passwords
+    }
+
+    fn event(&self, action: &'static str, outcome: Outcome, client: &Client) -> AuditEvent {
+        let mut event = AuditEvent::new(action, outcome).at(self.inner.clock.now());
+        if let Some(ip) = client.ip {
+            event = event.ip(ip);
+        }
+        if let Some(ua) = &client.user_agent {
+            event = event.user_agent(ua.clone());
+        }
+        if let Some(id) = &client.request_id {
+            event = event.request_id(id.clone());
+        }
+        event
+    }
+
+    fn user_event(
+        &self,
+        action: &'static str,
+        outcome: Outcome,
+        user: &User,
+        client: &Client,
+    ) -> AuditEvent {
+        self.event(action, outcome, client)
+            .actor_subject(user.id.to_string(), PrincipalKind::User)
+            .target("user", user.id.to_string())
+    }
+
+    /// Issues a link token for `user` and hands it to the sender.
+    async fn send_link(
+        &self,
+        user: &User,
+        purpose: Purpose,
+        stored_as: Purpose,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let now = self.inner.clock.now();
+        let token = new_token();
+        let expires_at = now + ttl;
+        self.inner
+            .codes
+            .put(
+                &hash_token(token.expose_secret()),
+                CodeRecord {
+                    purpose: stored_as,
+                    user_id: user.id,
+                    expires_at,
+                    created_at: now,
+                },
+            )
+            .await?;
+        self.inner
+            .sender
+            .send(CodeMessage {
+                purpose,
+                user: user.clone(),
+                secret: token,
+                expires_at,
+            })
+            .await
+    }
+
+    /// Registers an account: checks the address and the password policy, hashes the password,
+    /// creates the user and sends an e-mail verification link.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEmail`], [`Error::WeakPassword`], [`Error::Conflict`] for a taken user
+    /// name (user names are public; addresses are not, see [`Registered::AlreadyRegistered`]),
+    /// [`Error::Busy`], [`Error::Store`], or the sender's error.
+    pub async fn register(
+        &self,
+        registration: Registration,
+        client: &Client,
+    ) -> Result<Registered, Error> {
+        if !is_plausible_email(&registration.email) {
+            return Err(Error::InvalidEmail);
+        }
+        let mut inputs = vec![registration.email.as_str()];
+        inputs.extend(registration.username.as_deref());
+        self.inner
+            .policy
+            .check(registration.password.expose_secret(), &inputs)
+            .map_err(Error::WeakPassword)?;
+        let hash = self
+            .inner
+            .passwords
+            .hash(registration.password.expose_secret())
+            .await?;
+        let mut new = NewUser::new(registration.email.clone()).password_hash(hash);
+        if let Some(username) = registration.username {
+            new = new.username(username);
+        }
+        match self.inner.users.create(new, self.inner.clock.now()).await {
+            Ok(user) => {
+                self.inner.recorder.record(self.user_event(
+                    "auth.user.registered",
+                    Outcome::Success,
+                    &user,
+                    client,
+                ));
+                self.send_link(
+                    &user,
+                    Purpose::VerifyEmail,
+                    Purpose::VerifyEmail,
+                    self.inner.lifetimes.verify_email,
+                )
+                .await?;
+                Ok(Registered::Created(user))
+            }
+            Err(Error::Conflict("email")) => {
+                if let Some(owner) = self.inner.users.by_email(&registration.email).await? {
+                    // The owner gets a reset link: "was this you? reset your password here".
+                    self.send_link(
+                        &owner,
+                        Purpose::AccountExists,
+                        Purpose::ResetPassword,
+                        self.inner.lifetimes.reset_password,
+                    )
+                    .await?;
+                }
+                self.inner.recorder.record(
+                    self.event("auth.user.registered", Outcome::Failure, client)
+                        .meta("reason", "address_taken"),
+                );
+                Ok(Registered::AlreadyRegistered)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Checks a password login by e-mail address (or user name, when `identifier` has no `@`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCredentials`] for an unknown account, a wrong password, a locked or a
+    /// disabled account, alike; [`Error::LimiterUnavailable`] when the attempt limiter cannot
+    /// answer (fail closed); [`Error::Busy`]; [`Error::Store`].
+    pub async fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<LoginOutcome, Error> {
+        let account_key = AttemptKey::account(normalize_email(identifier));
+        let client_key = client.ip.map(AttemptKey::client);
+        let keys: Vec<&AttemptKey> = std::iter::once(&account_key)
+            .chain(client_key.as_ref())
+            .collect();
+
+        let mut locked = false;
+        for key in &keys {
+            if !self
+                .inner
+                .limiter
+                .check(key)
+                .await
+                .map_err(Error::LimiterUnavailable)?
+                .is_allowed()
+            {
+                locked = true;
+            }
+        }
+        let user = if identifier.contains('@') {
+            self.inner.users.by_email(identifier).await?
+        } else {
+            self.inner.users.by_username(identifier).await?
+        };
+        match (self.judge(user.as_ref(), locked, password).await?, user) {
+            (None, Some(user)) => self.succeed(user, &keys, client).await,
+            (failure, user) => Err(self
+                .fail(
+                    failure.unwrap_or(Failure::UnknownAccount),
+                    user.as_ref(),
+                    &keys,
+                    client,
+                )
+                .await),
+        }
+    }
+
+    /// Decides a login attempt, spending exactly one Argon2 verification on every path so timing
+    /// does not tell them apart; stores an upgraded hash on success. `None` means success.
+    async fn judge(
+        &self,
+        user: Option<&User>,
+        locked: bool,
+        password: &str,
+    ) -> Result<Option<Failure>, Error> {
+        let stored = user.and_then(|u| u.password_hash.as_deref());
+        let (Some(user), Some(stored), false) = (user, stored, locked) else {
+            self.inner.passwords.verify_dummy(password).await?;
+            return Ok(Some(match (user, locked) {
+                (_, true) => Failure::Locked,
+                (None, false) => Failure::UnknownAccount,
+                (Some(_), false) => Failure::NoPassword,
+            }));
+        };
+        match self.inner.passwords.verify(password, stored).await? {
+            Verification::Invalid => Ok(Some(Failure::WrongPassword)),
+            Verification::Valid { .. } if user.is_disabled() => Ok(Some(Failure::Disabled)),
+            Verification::Valid { upgraded } => {
+                if let Some(new_hash) = upgraded {
+                    self.inner
+                        .users
+                        .update(
+                            user.id,
+                            UserChange::PasswordHash(new_hash),
+                            self.inner.clock.now(),
+                        )
+                        .await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Counts a failed login, audits it (and a lockout it causes) and returns the one error every
+    /// failure gets.
+    async fn fail(
+        &self,
+        failure: Failure,
+        user: Option<&User>,
+        keys: &[&AttemptKey],
+        client: &Client,
+    ) -> Error {
+        let mut newly_locked = false;
+        if !matches!(failure, Failure::Locked | Failure::Disabled) {
+            for key in keys {
+                match self.inner.limiter.record_failure(key).await {
+                    Ok(status) => newly_locked |= !status.is_allowed(),
+                    Err(e) => return Error::LimiterUnavailable(e),
+                }
+            }
+        }
+        let mut event = self
+            .event("auth.login", Outcome::Failure, client)
+            .meta("reason", failure.as_str());
+        if let Some(user) = user {
+            event = event
+                .actor_subject(user.id.to_string(), PrincipalKind::User)
+                .target("user", user.id.to_string());
+        }
+        if newly_locked {
+            let mut lockout = self.event("auth.lockout", Outcome::Denied, client);
+            lockout.target.clone_from(&event.target);
+            self.inner.recorder.record(event);
+            self.inner.recorder.record(lockout);
+        } else {
+            self.inner.recorder.record(event);
+        }
+        Error::InvalidCredentials
+    }
+
+    /// Resets the failure counts and finishes the login: a principal, or a second-factor
+    /// challenge.
+    async fn succeed(
+        &self,
+        user: User,
+        keys: &[&AttemptKey],
+        client: &Client,
+    ) -> Result<LoginOutcome, Error> {
+        for key in keys {
+            self.inner
+                .limiter
+                .reset(key)
+                .await
+                .map_err(Error::LimiterUnavailable)?;
+        }
+        let now = self.inner.clock.now();
+        if self.inner.second_factor.required(&user).await? {
+            let challenge = new_token();
+            let expires_at = now + self.inner.lifetimes.login_challenge;
+            self.inner
+                .codes
+                .put(
+                    &hash_token(challenge.expose_secret()),
+                    CodeRecord {
+                        purpose: Purpose::LoginChallenge,
+                        user_id: user.id,
+                        expires_at,
+                        created_at: now,
+                    },
+                )
+                .await?;
+            self.inner.recorder.record(
+                self.user_event("auth.login", Outcome::Success, &user, client)
+                    .meta("second_factor", "required"),
+            );
+            return Ok(LoginOutcome::SecondFactorRequired {
+                user_id: user.id,
+                challenge,
+                expires_at,
+            });
+        }
+        self.inner
+            .recorder
+            .record(self.user_event("auth.login", Outcome::Success, &user, client));
+        let principal = Principal::user(user.id.to_string())
+            .method(AuthMethod::Password)
+            .authenticated_at(now)
+            .build();
+        Ok(LoginOutcome::Authenticated { user, principal })
+    }
+
+    /// Confirms an e-mail address with the link token sent at registration.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCode`] when the token is unknown, used, expired or for another purpose;
+    /// [`Error::Store`].
+    pub async fn verify_email(&self, token: &str, client: &Client) -> Result<User, Error> {
+        let now = self.inner.clock.now();
+        let record = self
+            .inner
+            .codes
+            .take(&hash_token(token), Purpose::VerifyEmail, now)
+            .await?
+            .ok_or(Error::InvalidCode)?;
+        let user = self
+            .inner
+            .users
+            .update(record.user_id, UserChange::EmailVerified, now)
+            .await
+            .map_err(|e| {
+                if matches!(e, Error::NotFound) {
+                    Error::InvalidCode
+                } else {
+                    e
+                }
+            })?;
+        self.inner.recorder.record(self.user_event(
+            "auth.email.verified",
+            Outcome::Success,
+            &user,
+            client,
+        ));
+        Ok(user)
+    }
+
+    /// Sends a new verification link, when the address belongs to an unverified account.
+    /// Answers `Ok(())` in every case, so it reveals nothing about the address.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] or the sender's error.
+    pub async fn resend_verification(&self, email: &str) -> Result<(), Error> {
+        if let Some(user) = self.inner.users.by_email(email).await?
+            && !user.is_email_verified()
+            && !user.is_disabled()
+        {
+            self.inner
+                .codes
+                .revoke(user.id, Purpose::VerifyEmail)
+                .await?;
+            self.send_link(
+                &user,
+                Purpose::VerifyEmail,
+                Purpose::VerifyEmail,
+                self.inner.lifetimes.verify_email,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a password reset: sends a reset link when the address belongs to an active
+    /// account. Answers `Ok(())` in every case. Requests per address are limited through the
+    /// attempt limiter (scope `reset`), so the mailbox cannot be flooded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimiterUnavailable`], [`Error::Store`] or the sender's error.
+    pub async fn request_password_reset(&self, email: &str, client: &Client) -> Result<(), Error> {
+        let key = AttemptKey::new("reset", normalize_email(email));
+        let status = self
+            .inner
+            .limiter
+            .record_failure(&key)
+            .await
+            .map_err(Error::LimiterUnavailable)?;
+        if !status.is_allowed() {
+            return Ok(());
+        }
+        if let Some(user) = self.inner.users.by_email(email).await?
+            && !user.is_disabled()
+        {
+            self.inner
+                .codes
+                .revoke(user.id, Purpose::ResetPassword)
+                .await?;
+            self.send_link(
+                &user,
+                Purpose::ResetPassword,
+                Purpose::ResetPassword,
+                self.inner.lifetimes.reset_password,
+            )
+            .await?;
+            self.inner.recorder.record(self.user_event(
+                "auth.password.reset_requested",
+                Outcome::Success,
+                &user,
+                client,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Completes a password reset with the link token: checks the policy, stores the new hash,
+    /// invalidates every earlier token and every other reset link, and clears the account's
+    /// login failures.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCode`], [`Error::WeakPassword`] (the token is then spent: request a new
+    /// one), [`Error::Busy`], [`Error::Store`].
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+        client: &Client,
+    ) -> Result<User, Error> {
+        let now = self.inner.clock.now();
+        let record = self
+            .inner
+            .codes
+            .take(&hash_token(token), Purpose::ResetPassword, now)
+            .await?
+            .ok_or(Error::InvalidCode)?;
+        let user = self
+            .inner
+            .users
+            .by_id(record.user_id)
+            .await?
+            .filter(|u| !u.is_disabled())
+            .ok_or(Error::InvalidCode)?;
+        let user = self.set_password(&user, new_password).await?;
+        self.inner
+            .codes
+            .revoke(user.id, Purpose::ResetPassword)
+            .await?;
+        self.inner
+            .limiter
+            .reset(&AttemptKey::account(normalize_email(&user.email)))
+            .await
+            .map_err(Error::LimiterUnavailable)?;
+        self.inner.recorder.record(self.user_event(
+            "auth.password.reset",
+            Outcome::Success,
+            &user,
+            client,
+        ));
+        Ok(user)
+    }
+
+    /// Changes a password, given the current one; invalidates every earlier token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCredentials`] when the current password is wrong (counted as a login
+    /// failure), [`Error::WeakPassword`], [`Error::NotFound`], [`Error::Busy`], [`Error::Store`].
+    pub async fn change_password(
+        &self,
+        user_id: UserId,
+        current: &str,
+        new_password: &str,
+        client: &Client,
+    ) -> Result<User, Error> {
+        let user = self
+            .inner
+            .users
+            .by_id(user_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let key = AttemptKey::account(normalize_email(&user.email));
+        if !self
+            .inner
+            .limiter
+            .check(&key)
+            .await
+            .map_err(Error::LimiterUnavailable)?
+            .is_allowed()
+        {
+            return Err(Error::InvalidCredentials);
+        }
+        let valid = match &user.password_hash {
+            Some(stored) => self
+                .inner
+                .passwords
+                .verify(current, stored)
+                .await?
+                .is_valid(),
+            None => false,
+        };
+        if !valid {
+            self.inner
+                .limiter
+                .record_failure(&key)
+                .await
+                .map_err(Error::LimiterUnavailable)?;
+            self.inner.recorder.record(
+                self.user_event("auth.password.changed", Outcome::Failure, &user, client)
+                    .meta("reason", "wrong_password"),
+            );
+            return Err(Error::InvalidCredentials);
+        }
+        let user = self.set_password(&user, new_password).await?;
+        self.inner.recorder.record(self.user_event(
+            "auth.password.changed",
+            Outcome::Success,
+            &user,
+            client,
+        ));
+        Ok(user)
+    }
+
+    /// Policy, hash, store, and revoke earlier tokens.
+    async fn set_password(&self, user: &User, new_password: &str) -> Result<User, Error> {
+        let mut inputs = vec![user.email.as_str()];
+        inputs.extend(user.username.as_deref());
+        self.inner
+            .policy
+            .check(new_password, &inputs)
+            .map_err(Error::WeakPassword)?;
+        let hash = self.inner.passwords.hash(new_password).await?;
+        let now = self.inner.clock.now();
+        self.inner
+            .users
+            .update(user.id, UserChange::PasswordHash(hash), now)
+            .await?;
+        self.inner
+            .users
+            .update(user.id, UserChange::RevokeTokens, now)
+            .await
+    }
+}

@@ -29,6 +29,7 @@ mod error;
 pub mod password;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod token;
 pub mod user;
 
 pub use error::Error;

@@ -21,6 +21,10 @@ pub enum Error {
     /// alike. A 401 whose body never says which.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A bearer token is invalid, expired, revoked or of another kind. A 401 with
+    /// `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1); the reason is for logs.
+    #[error("invalid token: {0}")]
+    InvalidToken(crate::token::TokenError),
     /// A code or link is unknown, used, expired or for another purpose. A 400.
     #[error("the code is invalid or has expired")]
     InvalidCode,
@@ -85,6 +89,16 @@ impl From<Error> for Problem {
                     mortar_core::problem::TYPE_PREFIX
                 ))
                 .with_title("The credentials are not valid."),
+            Error::InvalidToken(_) => Problem::unauthorized()
+                .with_type(format!(
+                    "{}invalid-token",
+                    mortar_core::problem::TYPE_PREFIX
+                ))
+                .with_title("The access token is invalid or has expired.")
+                .with_header(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                ),
             Error::InvalidCode => Problem::mortar(
                 StatusCode::BAD_REQUEST,
                 "invalid-code",

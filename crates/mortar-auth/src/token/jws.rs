@@ -109,15 +109,10 @@ pub fn verify_jws(ring: &KeyRing, token: &str) -> Result<VerifiedJws, JwsError> 
     else {
         return Err(JwsError::Malformed);
     };
-    if header_b64.is_empty() || signature_b64.is_empty() {
+    if header_b64.is_empty() {
         return Err(JwsError::Malformed);
     }
     let header_bytes = b64(header_b64)?;
-    let payload = b64(payload_b64)?;
-    let signature = b64(signature_b64)?;
-    if signature.is_empty() {
-        return Err(JwsError::Malformed);
-    }
     let header = match serde_json::from_slice::<StrictObject>(&header_bytes) {
         Ok(StrictObject(header)) => header,
         Err(e) if e.to_string().contains("duplicate member") => {
@@ -131,6 +126,11 @@ pub fn verify_jws(ring: &KeyRing, token: &str) -> Result<VerifiedJws, JwsError> 
         .ok_or(JwsError::Malformed)?;
     if alg.eq_ignore_ascii_case("none") {
         return Err(JwsError::AlgNone);
+    }
+    // Checked after `alg`, so an unsecured JWS (`none`, empty signature) is named as such.
+    let payload = b64(payload_b64)?;
+    if signature_b64.is_empty() || b64(signature_b64)?.is_empty() {
+        return Err(JwsError::Malformed);
     }
     if header.contains_key("crit") || header.get("b64").is_some_and(|v| v != &Value::Bool(true)) {
         return Err(JwsError::UnsupportedHeader);

@@ -4,9 +4,16 @@
 //! random values kept (hashed) in their own stores with a purpose each, so no token of one kind
 //! can ever be presented as another.
 
+mod access;
+mod claims;
 mod jws;
 mod keys;
 
+pub use access::{
+    ACCESS_TOKEN_TYPE, AccessTokens, AccessTokensBuilder, IssuedToken, MemoryRevocations,
+    Revocations,
+};
+pub use claims::{Audience, RegisteredClaims, TokenError, Validation, validate};
 pub use jws::{JwsError, VerifiedJws, verify_jws};
 pub use keys::{KeyRing, SigningKey, VerifyingKey};
 

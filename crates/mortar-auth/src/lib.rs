@@ -27,6 +27,7 @@ pub mod attempts;
 pub mod code;
 mod error;
 pub mod password;
+pub mod session;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod token;

@@ -85,6 +85,32 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// The method an `amr` value names: the inverse of [`AuthMethod::amr`] (`fed` cannot name its
+    /// provider and comes back as `Other("fed")`; unknown values too).
+    ///
+    /// ```
+    /// use mortar_core::AuthMethod;
+    ///
+    /// for m in [AuthMethod::Password, AuthMethod::Totp, AuthMethod::Passkey, AuthMethod::ApiKey] {
+    ///     assert_eq!(AuthMethod::from_amr(m.amr()), m);
+    /// }
+    /// assert_eq!(AuthMethod::from_amr("retina"), AuthMethod::Other("retina".into()));
+    /// ```
+    pub fn from_amr(amr: &str) -> Self {
+        match amr {
+            "pwd" => Self::Password,
+            "otp" => Self::Totp,
+            "hwk" => Self::Passkey,
+            "sms" => Self::Sms,
+            "kba" => Self::RecoveryCode,
+            "email" => Self::EmailCode,
+            "jwt" => Self::Jwt,
+            "api_key" => Self::ApiKey,
+            "session" => Self::Session,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
     /// The RFC 8176 "Authentication Method Reference" value for this method, used in the `amr`
     /// claim of tokens. Methods that RFC 8176 does not name use Mortar's own short names.
     pub fn amr(&self) -> &str {

@@ -72,3 +72,45 @@ pub mod code {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `mortar_sessions` table: sessions and their refresh-token hashes.
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_sessions`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_sessions")]
+    pub struct Model {
+        /// Session id (128-bit hex).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Whose.
+        pub user_id: Uuid,
+        /// Start (ms).
+        pub created_at: i64,
+        /// Last refresh (ms).
+        pub last_seen_at: i64,
+        /// Absolute end (ms).
+        pub expires_at: i64,
+        /// Client address at the last use.
+        pub ip: Option<String>,
+        /// Client user agent at the last use.
+        pub user_agent: Option<String>,
+        /// Authentication methods, space-separated `amr` values.
+        pub methods: String,
+        /// Revocation time (ms).
+        pub revoked_at: Option<i64>,
+        /// SHA-256 of the current refresh token (unique).
+        pub token_hash: String,
+        /// SHA-256 of the replaced refresh token.
+        pub previous_hash: Option<String>,
+        /// Rotations so far.
+        pub generation: i32,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

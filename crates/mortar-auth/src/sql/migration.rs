@@ -226,3 +226,125 @@ impl MigrationTrait for CreateCodes {
             .await
     }
 }
+
+#[derive(DeriveIden)]
+enum MortarSessions {
+    Table,
+    Id,
+    UserId,
+    CreatedAt,
+    LastSeenAt,
+    ExpiresAt,
+    Ip,
+    UserAgent,
+    Methods,
+    RevokedAt,
+    TokenHash,
+    PreviousHash,
+    Generation,
+}
+
+/// `mortar_sessions`: sessions with unique current refresh-token hashes.
+pub(crate) struct CreateSessions;
+
+impl MigrationName for CreateSessions {
+    fn name(&self) -> &'static str {
+        "m20261124_000003_mortar_auth_create_sessions"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateSessions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarSessions::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarSessions::Id)
+                            .string_len(32)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(MortarSessions::UserId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(MortarSessions::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSessions::LastSeenAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSessions::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MortarSessions::Ip).string_len(64).null())
+                    .col(
+                        ColumnDef::new(MortarSessions::UserAgent)
+                            .string_len(512)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSessions::Methods)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSessions::RevokedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSessions::TokenHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSessions::PreviousHash)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSessions::Generation)
+                            .integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column, unique) in [
+            (
+                "mortar_sessions_token_hash_key",
+                MortarSessions::TokenHash,
+                true,
+            ),
+            (
+                "mortar_sessions_previous_hash_idx",
+                MortarSessions::PreviousHash,
+                false,
+            ),
+            ("mortar_sessions_user_idx", MortarSessions::UserId, false),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(MortarSessions::Table).col(column);
+            if unique {
+                index.unique();
+            }
+            manager.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(MortarSessions::Table).to_owned())
+            .await
+    }
+}

@@ -21,6 +21,7 @@
 mod code_store;
 pub mod entity;
 mod migration;
+mod session_store;
 mod user_store;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,6 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 pub use code_store::SeaOrmCodeStore;
+pub use session_store::SeaOrmSessionStore;
 pub use user_store::SeaOrmUserStore;
 
 /// mortar-auth's migrations, in order, for the application's own migrator.
@@ -35,6 +37,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(migration::CreateUsers),
         Box::new(migration::CreateCodes),
+        Box::new(migration::CreateSessions),
     ]
 }
 

@@ -363,21 +363,6 @@ fn from_secs(s: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(s)
 }
 
-fn method_of(amr: &str) -> AuthMethod {
-    match amr {
-        "pwd" => AuthMethod::Password,
-        "otp" => AuthMethod::Totp,
-        "hwk" => AuthMethod::Passkey,
-        "sms" => AuthMethod::Sms,
-        "kba" => AuthMethod::RecoveryCode,
-        "email" => AuthMethod::EmailCode,
-        "api_key" => AuthMethod::ApiKey,
-        "session" => AuthMethod::Session,
-        "jwt" => AuthMethod::Jwt,
-        other => AuthMethod::Other(other.to_owned()),
-    }
-}
-
 impl AccessTokens {
     /// Starts building: tokens signed by `ring`'s signing key, naming `issuer` and `audience`.
     pub fn builder(
@@ -483,7 +468,7 @@ impl AccessTokens {
             .scopes(claims.scope.split_whitespace())
             .authenticated_at(from_secs(claims.iat));
         for amr in claims.amr.iter().filter(|a| *a != "mfa") {
-            builder = builder.method(method_of(amr));
+            builder = builder.method(AuthMethod::from_amr(amr));
         }
         builder = builder.second_factor(claims.amr.iter().any(|a| a == "mfa"));
         if let Some(tenant) = &claims.tenant {

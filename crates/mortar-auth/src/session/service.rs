@@ -1,0 +1,375 @@
+//! [`Sessions`]: starting sessions, refreshing them with rotation and reuse detection, listing
+//! and revoking them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use mortar_core::{
+    AuditEvent, AuditRecorder, AuthMethod, Outcome, Principal, PrincipalKind, SharedClock,
+    SharedRecorder, SystemClock, TracingRecorder,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::{Session, SessionId, SessionStore, TokenMatch};
+use crate::account::Client;
+use crate::code::{hash_token, new_token};
+use crate::error::Error;
+use crate::token::{AccessTokens, IssuedToken, TokenError};
+use crate::user::{User, UserId, UserStore};
+
+/// What a client receives when a session starts or refreshes.
+pub struct SessionTokens {
+    /// The session.
+    pub session_id: SessionId,
+    /// A short-lived access token.
+    pub access: IssuedToken,
+    /// The refresh token, shown once; it works exactly once.
+    pub refresh: SecretString,
+    /// When the session ends regardless of use.
+    pub session_expires_at: SystemTime,
+}
+
+impl fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field("session_id", &self.session_id)
+            .field("access", &self.access)
+            .field("refresh", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long sessions live.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionLifetimes {
+    /// From sign-in, whatever the use (default 30 days).
+    pub absolute: Duration,
+    /// Without any refresh (default 7 days).
+    pub idle: Duration,
+    /// How soon after a rotation a second use of the old token counts as a race between two
+    /// requests of the same client (refused, session kept) rather than theft (session revoked).
+    /// Default 5 seconds; zero treats every second use as theft.
+    pub reuse_grace: Duration,
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> Self {
+        Self {
+            absolute: Duration::from_hours(30 * 24),
+            idle: Duration::from_hours(7 * 24),
+            reuse_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Starts, refreshes, lists and revokes sessions; cheap to clone.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Arc<dyn SessionStore>,
+    users: Arc<dyn UserStore>,
+    tokens: AccessTokens,
+    clock: SharedClock,
+    recorder: SharedRecorder,
+    lifetimes: SessionLifetimes,
+}
+
+impl fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("store", &self.store)
+            .field("lifetimes", &self.lifetimes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid() -> Error {
+    Error::InvalidToken(TokenError::Revoked)
+}
+
+/// The principal a session's access tokens carry.
+fn principal_of(session: &Session) -> Principal {
+    let mut builder = Principal::user(session.user_id.to_string())
+        .session_id(session.id.as_str())
+        .authenticated_at(session.created_at);
+    for amr in session.methods.iter().filter(|m| *m != "mfa") {
+        builder = builder.method(AuthMethod::from_amr(amr));
+    }
+    builder
+        .second_factor(session.methods.iter().any(|m| m == "mfa"))
+        .build()
+}
+
+impl Sessions {
+    /// Sessions in `store` for the users of `users`, issuing access tokens with `tokens`.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        users: Arc<dyn UserStore>,
+        tokens: AccessTokens,
+    ) -> Self {
+        Self {
+            store,
+            users,
+            tokens,
+            clock: SystemClock::shared(),
+            recorder: Arc::new(TracingRecorder),
+            lifetimes: SessionLifetimes::default(),
+        }
+    }
+
+    /// Sets the clock.
+    #[must_use]
+    pub fn clock(mut self, clock: impl mortar_core::Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Sets the audit recorder.
+    #[must_use]
+    pub fn recorder(mut self, recorder: impl AuditRecorder) -> Self {
+        self.recorder = Arc::new(recorder);
+        self
+    }
+
+    /// Sets the lifetimes.
+    #[must_use]
+    pub fn lifetimes(mut self, lifetimes: SessionLifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    fn event(
+        &self,
+        action: &'static str,
+        outcome: Outcome,
+        session: &Session,
+        client: &Client,
+    ) -> AuditEvent {
+        let mut event = AuditEvent::new(action, outcome)
+            .at(self.clock.now())
+            .actor_subject(session.user_id.to_string(), PrincipalKind::User)
+            .target("session", session.id.as_str());
+        if let Some(ip) = client.ip {
+            event = event.ip(ip);
+        }
+        if let Some(ua) = &client.user_agent {
+            event = event.user_agent(ua.clone());
+        }
+        event
+    }
+
+    /// Starts a session for a user who just authenticated (`principal` from the login: its
+    /// methods are kept) and issues its first tokens. A fresh session id on every sign-in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`], or signing errors.
+    pub async fn start(
+        &self,
+        user: &User,
+        principal: &Principal,
+        client: &Client,
+    ) -> Result<SessionTokens, Error> {
+        let now = self.clock.now();
+        let refresh = new_token();
+        let session = Session {
+            id: SessionId::new(),
+            user_id: user.id,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.lifetimes.absolute,
+            ip: client.ip.map(|ip| ip.to_string()),
+            user_agent: client.user_agent.clone(),
+            methods: principal
+                .authentication()
+                .amr()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            revoked_at: None,
+            token_hash: hash_token(refresh.expose_secret()),
+            previous_hash: None,
+            generation: 0,
+        };
+        self.store.create(session.clone()).await?;
+        self.recorder.record(self.event(
+            "auth.session.started",
+            Outcome::Success,
+            &session,
+            client,
+        ));
+        let access = self.tokens.issue(&principal_of(&session))?;
+        Ok(SessionTokens {
+            session_id: session.id,
+            access,
+            refresh,
+            session_expires_at: session.expires_at,
+        })
+    }
+
+    /// Exchanges a refresh token for new tokens. The refresh token is replaced; presenting a
+    /// replaced one later than the reuse grace revokes the session (and its access tokens).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidToken`] for an unknown, replaced, revoked or expired refresh token, or a
+    /// user that is gone, disabled, or signed out everywhere since; [`Error::Store`].
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        client: &Client,
+    ) -> Result<SessionTokens, Error> {
+        let now = self.clock.now();
+        let hash = hash_token(refresh_token);
+        let Some((session, matched)) = self.store.find_by_token(&hash).await? else {
+            return Err(invalid());
+        };
+        if matched == TokenMatch::Previous {
+            let since = now.duration_since(session.last_seen_at).unwrap_or_default();
+            if session.revoked_at.is_none() && since > self.lifetimes.reuse_grace {
+                self.revoke_session(&session, now).await?;
+                self.recorder.record(self.event(
+                    "auth.refresh.reuse_detected",
+                    Outcome::Denied,
+                    &session,
+                    client,
+                ));
+            }
+            return Err(invalid());
+        }
+        let idle_deadline = session.last_seen_at + self.lifetimes.idle;
+        if session.revoked_at.is_some() || session.expires_at <= now || idle_deadline <= now {
+            return Err(invalid());
+        }
+        let user = self.users.by_id(session.user_id).await?;
+        let user_ok = user.as_ref().is_some_and(|u| {
+            !u.is_disabled()
+                && u.tokens_valid_after
+                    .is_none_or(|cutoff| session.created_at >= cutoff)
+        });
+        if !user_ok {
+            self.revoke_session(&session, now).await?;
+            return Err(invalid());
+        }
+        let refresh = new_token();
+        let ip = client.ip.map(|ip| ip.to_string());
+        let rotated = self
+            .store
+            .rotate(
+                &session.id,
+                &hash,
+                &hash_token(refresh.expose_secret()),
+                now,
+                ip.as_deref(),
+                client.user_agent.as_deref(),
+            )
+            .await?;
+        if !rotated {
+            // Another request rotated it first: at most one successor.
+            return Err(invalid());
+        }
+        let access = self.tokens.issue(&principal_of(&session))?;
+        Ok(SessionTokens {
+            session_id: session.id,
+            access,
+            refresh,
+            session_expires_at: session.expires_at,
+        })
+    }
+
+    async fn revoke_session(&self, session: &Session, now: SystemTime) -> Result<(), Error> {
+        self.store.revoke(&session.id, now).await?;
+        self.tokens
+            .revocations()
+            .revoke_session(session.id.as_str(), session.expires_at)
+            .await
+    }
+
+    /// The user's active sessions, newest first ("where am I signed in").
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn list(&self, user_id: UserId) -> Result<Vec<Session>, Error> {
+        self.store.active_for_user(user_id, self.clock.now()).await
+    }
+
+    /// Signs a user out of one of their sessions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when the session is not the user's; [`Error::Store`].
+    pub async fn revoke(
+        &self,
+        user_id: UserId,
+        id: &SessionId,
+        client: &Client,
+    ) -> Result<(), Error> {
+        let session = self
+            .store
+            .get(id)
+            .await?
+            .filter(|s| s.user_id == user_id)
+            .ok_or(Error::NotFound)?;
+        self.revoke_session(&session, self.clock.now()).await?;
+        self.recorder.record(self.event(
+            "auth.session.revoked",
+            Outcome::Success,
+            &session,
+            client,
+        ));
+        Ok(())
+    }
+
+    /// Signs a user out everywhere except `keep` ("sign out other devices"); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn revoke_others(
+        &self,
+        user_id: UserId,
+        keep: &SessionId,
+        client: &Client,
+    ) -> Result<usize, Error> {
+        let mut count = 0;
+        for session in self.list(user_id).await? {
+            if &session.id != keep {
+                self.revoke_session(&session, self.clock.now()).await?;
+                self.recorder.record(self.event(
+                    "auth.session.revoked",
+                    Outcome::Success,
+                    &session,
+                    client,
+                ));
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Signs a user out everywhere: every session, and every access token issued until now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn revoke_all(&self, user_id: UserId, client: &Client) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let mut count = 0;
+        for session in self.list(user_id).await? {
+            self.revoke_session(&session, now).await?;
+            self.recorder.record(self.event(
+                "auth.session.revoked",
+                Outcome::Success,
+                &session,
+                client,
+            ));
+            count += 1;
+        }
+        self.tokens
+            .revocations()
+            .revoke_subject_before(&user_id.to_string(), now)
+            .await?;
+        Ok(count)
+    }
+}

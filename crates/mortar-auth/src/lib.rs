@@ -23,6 +23,7 @@
 //! ```
 
 pub mod account;
+pub mod api_key;
 pub mod attempts;
 pub mod code;
 mod error;

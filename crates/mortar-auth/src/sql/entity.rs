@@ -114,3 +114,41 @@ pub mod session {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `mortar_api_keys` table: API keys (their secrets only as hashes).
+pub mod api_key {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_api_keys`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_api_keys")]
+    pub struct Model {
+        /// Public id (12 base62 characters).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Principal subject the key acts as.
+        pub owner: String,
+        /// Tenant.
+        pub tenant: Option<String>,
+        /// Name for people.
+        pub name: String,
+        /// SHA-256 of the secret, hex.
+        pub secret_hash: String,
+        /// Scopes, space-separated.
+        pub scopes: String,
+        /// Creation (ms).
+        pub created_at: i64,
+        /// Expiry (ms).
+        pub expires_at: Option<i64>,
+        /// Revocation (ms).
+        pub revoked_at: Option<i64>,
+        /// Last use as of the last flush (ms).
+        pub last_used_at: Option<i64>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

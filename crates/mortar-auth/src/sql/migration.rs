@@ -348,3 +348,101 @@ impl MigrationTrait for CreateSessions {
             .await
     }
 }
+
+#[derive(DeriveIden)]
+enum MortarApiKeys {
+    Table,
+    Id,
+    Owner,
+    Tenant,
+    Name,
+    SecretHash,
+    Scopes,
+    CreatedAt,
+    ExpiresAt,
+    RevokedAt,
+    LastUsedAt,
+}
+
+/// `mortar_api_keys`: API keys by public id, with an index per owner.
+pub(crate) struct CreateApiKeys;
+
+impl MigrationName for CreateApiKeys {
+    fn name(&self) -> &'static str {
+        "m20261124_000004_mortar_auth_create_api_keys"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateApiKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarApiKeys::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarApiKeys::Id)
+                            .string_len(16)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarApiKeys::Owner)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MortarApiKeys::Tenant).string_len(255).null())
+                    .col(
+                        ColumnDef::new(MortarApiKeys::Name)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarApiKeys::SecretHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MortarApiKeys::Scopes).text().not_null())
+                    .col(
+                        ColumnDef::new(MortarApiKeys::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarApiKeys::ExpiresAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarApiKeys::RevokedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarApiKeys::LastUsedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("mortar_api_keys_owner_idx")
+                    .table(MortarApiKeys::Table)
+                    .col(MortarApiKeys::Owner)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(MortarApiKeys::Table).to_owned())
+            .await
+    }
+}

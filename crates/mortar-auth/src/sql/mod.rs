@@ -18,6 +18,7 @@
 //! Times are stored as milliseconds since the Unix epoch (`BIGINT`), the one representation that
 //! behaves identically on SQLite, PostgreSQL and MariaDB.
 
+mod api_key_store;
 mod code_store;
 pub mod entity;
 mod migration;
@@ -28,6 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
+pub use api_key_store::SeaOrmApiKeyStore;
 pub use code_store::SeaOrmCodeStore;
 pub use session_store::SeaOrmSessionStore;
 pub use user_store::SeaOrmUserStore;
@@ -38,6 +40,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(migration::CreateUsers),
         Box::new(migration::CreateCodes),
         Box::new(migration::CreateSessions),
+        Box::new(migration::CreateApiKeys),
     ]
 }
 

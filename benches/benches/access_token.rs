@@ -2,20 +2,34 @@
 //! off: full JWS and claim checks, principal built, revocation checked) and on a reused token
 //! (cache hit: SHA-256 of the token, expiry and revocation checks), against jsonwebtoken's
 //! `decode` with the same EdDSA key, token and issuer/audience validation, in the same run.
-//! Goals (issue): cold ≤ 1.1× `decode`; reused ≤ 0.1× `decode`.
+//! The same token also goes through `AuthLayer` in front of a trivial handler (`oneshot`, in
+//! process), next to the bare handler call.
+//! Goals (issue): through the layer, cold ≤ 1.1× `decode` plus the bare call; reused ≤ 0.1×
+//! `decode`.
 //!
 //! Run: `cargo bench -p mortar-benches --bench access_token`
 
 use std::hint::black_box;
 
+use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use http_body_util::{BodyExt as _, Full};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use mortar_auth::layer::AuthLayer;
 use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
 use mortar_core::{AuthMethod, Principal};
 use serde_json::Value;
+use tower::{Layer as _, ServiceExt as _, service_fn};
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
+
+async fn handler(
+    _req: Request<Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -54,6 +68,43 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("AccessTokens::verify, reused token", |b| {
         b.iter(|| black_box(rt.block_on(cached.verify(black_box(&token))).unwrap()));
+    });
+
+    let request = |token: &str| {
+        Request::get("/me")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    group.bench_function("bare handler call (no layer)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let res = service_fn(handler).oneshot(request(&token)).await.unwrap();
+                black_box(res.into_body().collect().await.unwrap().to_bytes())
+            })
+        });
+    });
+    let cold_layer = AuthLayer::required().with(cold.clone());
+    let cached_layer = AuthLayer::required().with(cached.clone());
+    group.bench_function("AuthLayer request, cold token", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let svc = cold_layer.layer(service_fn(handler));
+                let res = svc.oneshot(request(&token)).await.unwrap();
+                assert!(res.status().is_success());
+                black_box(res.into_body().collect().await.unwrap().to_bytes())
+            })
+        });
+    });
+    group.bench_function("AuthLayer request, reused token", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let svc = cached_layer.layer(service_fn(handler));
+                let res = svc.oneshot(request(&token)).await.unwrap();
+                assert!(res.status().is_success());
+                black_box(res.into_body().collect().await.unwrap().to_bytes())
+            })
+        });
     });
     group.finish();
 }

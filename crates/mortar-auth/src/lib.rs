@@ -27,6 +27,7 @@ pub mod api_key;
 pub mod attempts;
 pub mod code;
 mod error;
+pub mod layer;
 pub mod password;
 pub mod session;
 #[cfg(feature = "sql")]

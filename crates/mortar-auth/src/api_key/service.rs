@@ -112,6 +112,13 @@ impl ApiKeys {
         })
     }
 
+    /// Whether `token` has this service's key shape (prefix and length), without checking it.
+    pub fn is_key_shaped(&self, token: &str) -> bool {
+        token.len() == self.prefix.len() + 1 + ID_LEN + 1 + SECRET_LEN + 6
+            && token.starts_with(&self.prefix)
+            && token.as_bytes().get(self.prefix.len()) == Some(&b'_')
+    }
+
     /// Sets the clock.
     #[must_use]
     pub fn clock(mut self, clock: impl mortar_core::Clock) -> Self {

@@ -1,0 +1,70 @@
+//! [`Authenticator`]: one way of recognising a caller from a request's head.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+use mortar_core::Principal;
+
+use crate::api_key::ApiKeys;
+use crate::error::Error;
+use crate::token::AccessTokens;
+
+/// A boxed authentication future.
+pub type AuthFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Principal>, Error>> + Send + 'a>>;
+
+/// Recognises a caller from the request head.
+///
+/// Answers `Ok(None)` when the request carries no credential of this kind (the next
+/// authenticator in the chain is asked), `Ok(Some(principal))` when it carries a valid one, and
+/// an error when it carries one that is not valid (the request is refused; a bad credential is
+/// never silently ignored).
+pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
+    /// Authenticates the request head.
+    fn authenticate<'a>(&'a self, parts: &'a Parts) -> AuthFuture<'a>;
+}
+
+/// The token of `Authorization: Bearer <token>`, if any (scheme case-insensitive, RFC 6750).
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Bearer JWT access tokens: `Authorization: Bearer <jwt>` (a value with two dots).
+impl Authenticator for AccessTokens {
+    fn authenticate<'a>(&'a self, parts: &'a Parts) -> AuthFuture<'a> {
+        Box::pin(async move {
+            match bearer(parts) {
+                Some(token) if token.matches('.').count() == 2 => {
+                    self.verify(token).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+}
+
+/// API keys: `X-API-Key: <key>`, or `Authorization: Bearer <key>` when it has the key prefix.
+impl Authenticator for ApiKeys {
+    fn authenticate<'a>(&'a self, parts: &'a Parts) -> AuthFuture<'a> {
+        Box::pin(async move {
+            let from_header = parts
+                .headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim);
+            let from_bearer = bearer(parts).filter(|t| self.is_key_shaped(t));
+            match from_header.or(from_bearer) {
+                Some(key) => self.verify(key).await.map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+}

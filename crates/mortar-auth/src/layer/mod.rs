@@ -1,0 +1,117 @@
+//! [`AuthLayer`]: authenticate every request and insert its [`Principal`](mortar_core::Principal).
+//!
+//! The layer asks a chain of [`Authenticator`]s in order — bearer JWT access tokens
+//! ([`AccessTokens`](crate::token::AccessTokens)), API keys ([`ApiKeys`](crate::api_key::ApiKeys)),
+//! or your own — and inserts the first principal found into the request extensions, where the
+//! axum and actix extractors of mortar-core and every other Mortar crate find it.
+//!
+//! - **Required** mode ([`AuthLayer::required`]): a request without credentials is answered 401
+//!   with a problem document and `WWW-Authenticate: Bearer`; the inner service is not called.
+//! - **Optional** mode ([`AuthLayer::optional`]): such a request goes through without a principal.
+//! - In both modes a request *with* a credential that is not valid (expired, revoked, mistyped) is
+//!   refused with 401 — a bad credential is never treated as no credential.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use http::{Request, StatusCode};
+//! use mortar_auth::layer::AuthLayer;
+//! use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
+//! use mortar_core::{AuthMethod, Principal};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let tokens = AccessTokens::builder(
+//!     KeyRing::new(SigningKey::generate_ed25519("k1").unwrap()),
+//!     "https://auth.example.com",
+//!     "https://api.example.com",
+//! )
+//! .build();
+//! let app = Router::new()
+//!     .route("/me", get(|p: Principal| async move { p.subject().to_owned() }))
+//!     .layer(AuthLayer::required().with(tokens.clone()));
+//!
+//! let token = tokens.issue(&Principal::user("user-1").method(AuthMethod::Password).build()).unwrap();
+//! let req = Request::get("/me")
+//!     .header("authorization", format!("Bearer {}", token.token()))
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+//!
+//! let anonymous = Request::get("/me").body(axum::body::Body::empty()).unwrap();
+//! let res = app.oneshot(anonymous).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.headers()["content-type"], "application/problem+json");
+//! # }
+//! ```
+
+mod authenticator;
+mod service;
+
+use std::fmt;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+pub use authenticator::{AuthFuture, Authenticator};
+pub use service::{Auth, ResponseFuture};
+
+/// Whether a request must be authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// No credentials: 401.
+    Required,
+    /// No credentials: passed on without a principal.
+    Optional,
+}
+
+/// Layer producing [`Auth`]; cheap to clone.
+#[derive(Clone)]
+#[must_use]
+pub struct AuthLayer {
+    pub(crate) chain: Arc<Vec<Arc<dyn Authenticator>>>,
+    pub(crate) mode: Mode,
+}
+
+impl fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("chain", &self.chain)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl AuthLayer {
+    /// A layer that refuses unauthenticated requests.
+    pub fn required() -> Self {
+        Self {
+            chain: Arc::new(Vec::new()),
+            mode: Mode::Required,
+        }
+    }
+
+    /// A layer that lets unauthenticated requests through without a principal.
+    pub fn optional() -> Self {
+        Self {
+            chain: Arc::new(Vec::new()),
+            mode: Mode::Optional,
+        }
+    }
+
+    /// Adds an authenticator at the end of the chain.
+    pub fn with(mut self, authenticator: impl Authenticator) -> Self {
+        Arc::make_mut(&mut self.chain).push(Arc::new(authenticator));
+        self
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}

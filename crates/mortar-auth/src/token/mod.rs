@@ -8,6 +8,8 @@ mod access;
 mod claims;
 mod jws;
 mod keys;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use access::{
     ACCESS_TOKEN_TYPE, AccessTokens, AccessTokensBuilder, IssuedToken, MemoryRevocations,
@@ -16,6 +18,8 @@ pub use access::{
 pub use claims::{Audience, RegisteredClaims, TokenError, Validation, validate};
 pub use jws::{JwsError, VerifiedJws, verify_jws};
 pub use keys::{KeyRing, SigningKey, VerifyingKey};
+#[cfg(feature = "redis")]
+pub use redis::RedisRevocations;
 
 #[cfg(test)]
 mod tests;

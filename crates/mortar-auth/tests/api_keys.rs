@@ -1,6 +1,9 @@
 //! API keys: one store conformance suite (memory, SQLite, PostgreSQL, MariaDB) and the service's
 //! behaviour on every store.
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -196,42 +199,14 @@ async fn memory_service() {
     service_behaviour(Arc::new(MemoryApiKeyStore::new())).await;
 }
 
+/// Runs the suites on a migrated SQL database.
 #[cfg(feature = "sql")]
-mod sql {
-    use std::sync::Arc;
-
-    use mortar_auth::sql::{Migrator, SeaOrmApiKeyStore};
-    use mortar_testkit::TestDatabase;
-    use sea_orm_migration::MigratorTrait as _;
-
-    async fn run(db: TestDatabase) {
-        let conn = db.connect().await;
-        Migrator::up(&conn, None).await.unwrap();
-        super::store_conformance(Arc::new(SeaOrmApiKeyStore::new(conn.clone()))).await;
-        super::service_behaviour(Arc::new(SeaOrmApiKeyStore::new(conn))).await;
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[tokio::test]
-    async fn sqlite() {
-        run(mortar_testkit::sqlite()).await;
-    }
-
-    #[cfg(feature = "postgres")]
-    #[tokio::test]
-    async fn postgres() {
-        let Some(db) = mortar_testkit::postgres().await else {
-            return;
-        };
-        run(db).await;
-    }
-
-    #[cfg(feature = "mysql")]
-    #[tokio::test]
-    async fn mariadb() {
-        let Some(db) = mortar_testkit::mysql().await else {
-            return;
-        };
-        run(db).await;
-    }
+async fn run_sql(conn: sea_orm::DatabaseConnection) {
+    store_conformance(Arc::new(mortar_auth::sql::SeaOrmApiKeyStore::new(
+        conn.clone(),
+    )))
+    .await;
+    service_behaviour(Arc::new(mortar_auth::sql::SeaOrmApiKeyStore::new(conn))).await;
 }
+
+sql_suites!(super::run_sql);

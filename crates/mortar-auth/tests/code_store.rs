@@ -1,5 +1,8 @@
 //! One conformance suite for every `CodeStore`: memory, SQLite, PostgreSQL, MariaDB.
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -188,41 +191,10 @@ async fn memory() {
     conformance(Arc::new(MemoryCodeStore::new())).await;
 }
 
+/// Runs the suites on a migrated SQL database.
 #[cfg(feature = "sql")]
-mod sql {
-    use std::sync::Arc;
-
-    use mortar_auth::sql::{Migrator, SeaOrmCodeStore};
-    use mortar_testkit::TestDatabase;
-    use sea_orm_migration::MigratorTrait as _;
-
-    async fn run(db: TestDatabase) {
-        let conn = db.connect().await;
-        Migrator::up(&conn, None).await.unwrap();
-        super::conformance(Arc::new(SeaOrmCodeStore::new(conn))).await;
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[tokio::test]
-    async fn sqlite() {
-        run(mortar_testkit::sqlite()).await;
-    }
-
-    #[cfg(feature = "postgres")]
-    #[tokio::test]
-    async fn postgres() {
-        let Some(db) = mortar_testkit::postgres().await else {
-            return;
-        };
-        run(db).await;
-    }
-
-    #[cfg(feature = "mysql")]
-    #[tokio::test]
-    async fn mariadb() {
-        let Some(db) = mortar_testkit::mysql().await else {
-            return;
-        };
-        run(db).await;
-    }
+async fn run_sql(conn: sea_orm::DatabaseConnection) {
+    conformance(Arc::new(mortar_auth::sql::SeaOrmCodeStore::new(conn))).await;
 }
+
+sql_suites!(super::run_sql);

@@ -1,6 +1,9 @@
 //! One conformance suite for every `UserStore`: memory, and with the SQL features SQLite,
 //! PostgreSQL and MariaDB (an isolated schema / database per test from mortar-testkit).
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -169,43 +172,10 @@ async fn memory() {
     conformance(Arc::new(MemoryUserStore::new())).await;
 }
 
+/// Runs the suites on a migrated SQL database.
 #[cfg(feature = "sql")]
-mod sql {
-    use std::sync::Arc;
-
-    use mortar_auth::sql::{Migrator, SeaOrmUserStore};
-    use mortar_testkit::TestDatabase;
-    use sea_orm_migration::MigratorTrait as _;
-
-    async fn run(db: TestDatabase) {
-        let conn = db.connect().await;
-        Migrator::up(&conn, None).await.unwrap();
-        // Migrations are idempotent: running them again changes nothing.
-        Migrator::up(&conn, None).await.unwrap();
-        super::conformance(Arc::new(SeaOrmUserStore::new(conn))).await;
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[tokio::test]
-    async fn sqlite() {
-        run(mortar_testkit::sqlite()).await;
-    }
-
-    #[cfg(feature = "postgres")]
-    #[tokio::test]
-    async fn postgres() {
-        let Some(db) = mortar_testkit::postgres().await else {
-            return;
-        };
-        run(db).await;
-    }
-
-    #[cfg(feature = "mysql")]
-    #[tokio::test]
-    async fn mariadb() {
-        let Some(db) = mortar_testkit::mysql().await else {
-            return;
-        };
-        run(db).await;
-    }
+async fn run_sql(conn: sea_orm::DatabaseConnection) {
+    conformance(Arc::new(mortar_auth::sql::SeaOrmUserStore::new(conn))).await;
 }
+
+sql_suites!(super::run_sql);

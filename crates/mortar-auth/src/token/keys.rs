@@ -304,12 +304,23 @@ fn public_members(jwk: &Map<String, Value>, alg: &str) -> Value {
     Value::Object(public)
 }
 
+/// How a signing key signs.
+#[derive(Clone)]
+pub(crate) enum Signer {
+    /// Through jsonwebtoken (EdDSA, HMAC).
+    Jwt(EncodingKey, Algorithm),
+    /// ES256 through aws-lc-rs (fixed-size `r || s`, the JWS encoding).
+    Es256(std::sync::Arc<aws_lc_rs::signature::EcdsaKeyPair>),
+    /// RS256 through aws-lc-rs (PKCS#8 keys, whatever their origin).
+    Rs256(std::sync::Arc<aws_lc_rs::rsa::KeyPair>),
+}
+
 /// The key that signs new tokens, with its public half.
 #[derive(Clone)]
 pub struct SigningKey {
     pub(crate) kid: String,
-    pub(crate) alg: Algorithm,
-    pub(crate) encoding: EncodingKey,
+    pub(crate) alg: &'static str,
+    pub(crate) signer: Signer,
     pub(crate) public: VerifyingKey,
 }
 
@@ -351,8 +362,91 @@ impl SigningKey {
         }))?;
         Ok(Self {
             kid,
-            alg: Algorithm::EdDSA,
-            encoding: EncodingKey::from_ed_der(pkcs8_der),
+            alg: "EdDSA",
+            signer: Signer::Jwt(EncodingKey::from_ed_der(pkcs8_der), Algorithm::EdDSA),
+            public,
+        })
+    }
+
+    /// A fresh ES256 key (ECDSA on P-256).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] if the system random source fails.
+    pub fn generate_es256(kid: impl Into<String>) -> Result<Self, Error> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rng,
+        )
+        .map_err(|_| Error::Internal("ES256 key generation failed".into()))?;
+        Self::es256_from_pkcs8(kid, pkcs8.as_ref())
+    }
+
+    /// An ES256 key from its PKCS#8 DER encoding.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the bytes are not a P-256 PKCS#8 key.
+    pub fn es256_from_pkcs8(kid: impl Into<String>, pkcs8_der: &[u8]) -> Result<Self, Error> {
+        use aws_lc_rs::signature::KeyPair as _;
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8_der,
+        )
+        .map_err(|e| Error::Config(format!("not a P-256 PKCS#8 key: {e}")))?;
+        let point = pair.public_key().as_ref();
+        if point.len() != 65 || point[0] != 0x04 {
+            return Err(Error::Config("unexpected P-256 public key encoding".into()));
+        }
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let kid = kid.into();
+        let public = VerifyingKey::from_jwk(&json!({
+            "kty": "EC", "crv": "P-256", "alg": "ES256", "kid": kid, "use": "sig",
+            "x": engine.encode(&point[1..33]), "y": engine.encode(&point[33..]),
+        }))?;
+        Ok(Self {
+            kid,
+            alg: "ES256",
+            signer: Signer::Es256(std::sync::Arc::new(pair)),
+            public,
+        })
+    }
+
+    /// A fresh RS256 key (RSA, 2048 bits).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] if key generation fails.
+    pub fn generate_rs256(kid: impl Into<String>) -> Result<Self, Error> {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .map_err(|_| Error::Internal("RS256 key generation failed".into()))?;
+        Self::rs256(kid.into(), pair)
+    }
+
+    /// An RS256 key from its PKCS#8 DER encoding (at least 2048 bits).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the bytes are not an RSA PKCS#8 key or the key is too short.
+    pub fn rs256_from_pkcs8(kid: impl Into<String>, pkcs8_der: &[u8]) -> Result<Self, Error> {
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8_der)
+            .map_err(|e| Error::Config(format!("not an RSA PKCS#8 key: {e}")))?;
+        Self::rs256(kid.into(), pair)
+    }
+
+    fn rs256(kid: String, pair: aws_lc_rs::rsa::KeyPair) -> Result<Self, Error> {
+        use aws_lc_rs::signature::KeyPair as _;
+        let components: aws_lc_rs::rsa::PublicKeyComponents<Vec<u8>> = pair.public_key().into();
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let public = VerifyingKey::from_jwk(&json!({
+            "kty": "RSA", "alg": "RS256", "kid": kid, "use": "sig",
+            "n": engine.encode(&components.n), "e": engine.encode(&components.e),
+        }))?;
+        Ok(Self {
+            kid,
+            alg: "RS256",
+            signer: Signer::Rs256(std::sync::Arc::new(pair)),
             public,
         })
     }
@@ -370,8 +464,8 @@ impl SigningKey {
         }))?;
         Ok(Self {
             kid,
-            alg,
-            encoding: EncodingKey::from_secret(secret),
+            alg: alg_str(alg),
+            signer: Signer::Jwt(EncodingKey::from_secret(secret), alg),
             public,
         })
     }
@@ -462,12 +556,35 @@ impl KeyRing {
             .as_ref()
             .ok_or_else(|| Error::Config("this key ring has no signing key".into()))?;
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header = json!({ "alg": alg_str(key.alg), "kid": key.kid, "typ": typ });
+        let header = json!({ "alg": key.alg, "kid": key.kid, "typ": typ });
         let mut token = engine.encode(header.to_string());
         token.push('.');
         token.push_str(&engine.encode(payload));
-        let signature = jsonwebtoken::crypto::sign(token.as_bytes(), &key.encoding, key.alg)
-            .map_err(Error::internal)?;
+        let signature = match &key.signer {
+            Signer::Jwt(encoding, alg) => {
+                jsonwebtoken::crypto::sign(token.as_bytes(), encoding, *alg)
+                    .map_err(Error::internal)?
+            }
+            Signer::Es256(pair) => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let signature = pair
+                    .sign(&rng, token.as_bytes())
+                    .map_err(|_| Error::Internal("ES256 signing failed".into()))?;
+                engine.encode(signature.as_ref())
+            }
+            Signer::Rs256(pair) => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let mut signature = vec![0u8; pair.public_modulus_len()];
+                pair.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    token.as_bytes(),
+                    &mut signature,
+                )
+                .map_err(|_| Error::Internal("RS256 signing failed".into()))?;
+                engine.encode(signature)
+            }
+        };
         token.push('.');
         token.push_str(&signature);
         Ok(token)

@@ -129,3 +129,48 @@ fn debug_output_holds_no_key_material() {
     let debug = format!("{key:?} {:?}", KeyRing::new(key.clone()));
     assert!(!debug.contains("0123456789"), "{debug}");
 }
+
+#[test]
+fn every_signing_algorithm_round_trips() {
+    for key in [
+        SigningKey::generate_ed25519("ed").unwrap(),
+        SigningKey::generate_es256("es").unwrap(),
+        SigningKey::generate_rs256("rs").unwrap(),
+        SigningKey::hmac("hs", jsonwebtoken::Algorithm::HS256, &[9; 32]).unwrap(),
+    ] {
+        let alg = key.alg;
+        let ring = KeyRing::new(key);
+        let token = ring.sign("at+jwt", b"{}").unwrap();
+        let jws = verify_jws(&ring, &token).unwrap();
+        assert_eq!(jws.header["alg"], alg);
+        // Another key of the same algorithm and kid does not verify it.
+        let other = match alg {
+            "EdDSA" => SigningKey::generate_ed25519("x"),
+            "ES256" => SigningKey::generate_es256("x"),
+            "RS256" => SigningKey::generate_rs256("x"),
+            _ => SigningKey::hmac("x", jsonwebtoken::Algorithm::HS256, &[8; 32]),
+        }
+        .unwrap();
+        let mut other_ring = KeyRing::verify_only();
+        let mut public = other.public.clone();
+        public.kid.clone_from(&jws.kid);
+        other_ring.add(public).unwrap();
+        assert_eq!(
+            verify_jws(&other_ring, &token).unwrap_err(),
+            JwsError::BadSignature,
+            "{alg}"
+        );
+        // The JWKS publishes public keys only.
+        let published = ring.jwks();
+        for private in ["d", "p", "q", "k"] {
+            assert!(
+                published["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|k| k.get(private).is_none()),
+                "{alg}"
+            );
+        }
+    }
+}

@@ -16,7 +16,9 @@
 //!   ([`Error::LimiterUnavailable`]).
 //! - **Codes** are single-use, bound to their purpose, expiring, and stored as hashes.
 //! - **A completed reset or password change** invalidates every token issued before it
-//!   ([`UserChange::RevokeTokens`]) and every outstanding reset link.
+//!   ([`UserChange::RevokeTokens`], which ends sessions at their next refresh, and, given
+//!   [`AccountsBuilder::revocations`], every access token at once) and every outstanding reset
+//!   link.
 //! - **Audit.** Every outcome is reported: `auth.user.registered`, `auth.login` (success or
 //!   failure with a reason), `auth.lockout`, `auth.email.verified`, `auth.password.reset`,
 //!   `auth.password.changed`.
@@ -62,6 +64,7 @@ use crate::code::{
 };
 use crate::error::Error;
 use crate::password::{PasswordPolicy, Passwords, Verification};
+use crate::token::Revocations;
 use crate::user::{NewUser, User, UserChange, UserId, UserStore, normalize_email};
 
 /// Who is asking: the client's address, user agent and request id, for limits and audit.
@@ -206,6 +209,7 @@ struct Inner {
     clock: SharedClock,
     second_factor: Arc<dyn SecondFactorPolicy>,
     lifetimes: CodeLifetimes,
+    revocations: Option<Arc<dyn Revocations>>,
 }
 
 /// The account flows; cheap to clone.
@@ -239,6 +243,7 @@ pub struct AccountsBuilder {
     clock: SharedClock,
     second_factor: Arc<dyn SecondFactorPolicy>,
     lifetimes: CodeLifetimes,
+    revocations: Option<Arc<dyn Revocations>>,
 }
 
 impl fmt::Debug for AccountsBuilder {
@@ -296,6 +301,14 @@ impl AccountsBuilder {
         self
     }
 
+    /// The access tokens' revocations (`AccessTokens::revocations`): a password reset or
+    /// change then also refuses every access token issued before it, at once. Without it they
+    /// live out their (short) lifetime, while sessions end at their next refresh either way.
+    pub fn revocations(mut self, revocations: Arc<dyn Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
     /// Finishes.
     pub fn build(self) -> Accounts {
         let limiter = self
@@ -320,6 +333,7 @@ impl AccountsBuilder {
                 clock: self.clock,
                 second_factor: self.second_factor,
                 lifetimes: self.lifetimes,
+                revocations: self.revocations,
             }),
         }
     }
@@ -372,6 +386,7 @@ impl Accounts {
             clock: SystemClock::shared(),
             second_factor: Arc::new(NoSecondFactor),
             lifetimes: CodeLifetimes::default(),
+            revocations: None,
         }
     }
 
@@ -913,9 +928,16 @@ impl Accounts {
             .users
             .update(user.id, UserChange::PasswordHash(hash), now)
             .await?;
-        self.inner
+        let user = self
+            .inner
             .users
             .update(user.id, UserChange::RevokeTokens, now)
-            .await
+            .await?;
+        if let Some(revocations) = &self.inner.revocations {
+            revocations
+                .revoke_subject_before(&user.id.to_string(), now)
+                .await?;
+        }
+        Ok(user)
     }
 }

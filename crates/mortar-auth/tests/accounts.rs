@@ -620,3 +620,65 @@ impl NowForTests for ManualClock {
         mortar_core::Clock::now(self)
     }
 }
+
+#[tokio::test]
+async fn a_reset_revokes_access_tokens_at_once() {
+    use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
+
+    let clock = ManualClock::default();
+    let users = Arc::new(MemoryUserStore::new());
+    let tokens = AccessTokens::builder(
+        KeyRing::new(SigningKey::generate_ed25519("k").unwrap()),
+        "iss",
+        "aud",
+    )
+    .clock(clock.clone())
+    .build();
+    let captured = Captured::default();
+    let messages = captured.messages.clone();
+    let accounts = Accounts::builder(users.clone(), Arc::new(MemoryCodeStore::new()))
+        .passwords(fast_passwords())
+        .clock(clock.clone())
+        .revocations(tokens.revocations().clone())
+        .sender(sender_fn(move |m: CodeMessage| {
+            let messages = messages.clone();
+            async move {
+                messages.lock().unwrap().push((
+                    m.purpose,
+                    m.user.email.clone(),
+                    m.secret.expose_secret().to_owned(),
+                ));
+                Ok(())
+            }
+        }))
+        .build();
+    let Registered::Created(user) = accounts
+        .register(Registration::new("nora@example.com", PASSWORD), &client())
+        .await
+        .unwrap()
+    else {
+        panic!("not created");
+    };
+    let principal = mortar_core::Principal::user(user.id.to_string()).build();
+    let before = tokens.issue(&principal).unwrap();
+    tokens.verify(before.token()).await.unwrap();
+
+    clock.advance(Duration::from_secs(1));
+    accounts
+        .request_password_reset("nora@example.com", &client())
+        .await
+        .unwrap();
+    let link = captured.last_secret(Purpose::ResetPassword);
+    accounts
+        .reset_password(&link, "a brand new passphrase", &client())
+        .await
+        .unwrap();
+    assert!(
+        tokens.verify(before.token()).await.is_err(),
+        "issued before the reset"
+    );
+
+    clock.advance(Duration::from_secs(1));
+    let after = tokens.issue(&principal).unwrap();
+    tokens.verify(after.token()).await.unwrap();
+}

@@ -419,3 +419,16 @@ async fn run_sql(conn: sea_orm::DatabaseConnection) {
 }
 
 sql_suites!(super::run_sql);
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn redis() {
+    let Some(redis) = mortar_testkit::redis().await else {
+        return;
+    };
+    let store = || {
+        Arc::new(mortar_auth::session::RedisSessionStore::new(redis.pool()).prefix(redis.prefix()))
+    };
+    store_conformance(store()).await;
+    service_behaviour(store()).await;
+}

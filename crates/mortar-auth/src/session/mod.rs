@@ -9,6 +9,8 @@
 //! through [`crate::token::Revocations::revoke_session`].
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod service;
 
 use std::fmt;
@@ -18,6 +20,8 @@ use async_trait::async_trait;
 use rand::RngCore as _;
 
 pub use memory::MemorySessionStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisSessionStore;
 pub use service::{SessionLifetimes, SessionTokens, Sessions};
 
 use crate::error::Error;

@@ -23,6 +23,8 @@
 //! ```
 
 pub mod account;
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod api_key;
 pub mod attempts;
 pub mod code;

@@ -27,6 +27,8 @@ pub mod account;
 pub mod actix;
 pub mod api_key;
 pub mod attempts;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod code;
 mod error;
 pub mod layer;

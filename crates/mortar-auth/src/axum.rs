@@ -1,0 +1,316 @@
+//! Ready-made JSON endpoints for axum (feature `axum`): nest [`router`] under a path of yours.
+//!
+//! | method and path | body | answer |
+//! | --- | --- | --- |
+//! | `POST /register` | `{"email", "password", "username"?}` | 202 `{"status": "pending_verification"}`, the same whether or not the address was taken |
+//! | `POST /verify-email` | `{"token"}` | 200 `{"user_id", "email_verified": true}` |
+//! | `POST /login` | `{"email", "password"}` | 200 tokens (below), or 200 `{"second_factor_required": true, "challenge", "expires_in"}` |
+//! | `POST /refresh` | `{"refresh_token"}` | 200 tokens |
+//! | `POST /logout` | — (bearer token) | 204; the session ends |
+//! | `POST /password/forgot` | `{"email"}` | 202, the same for unknown addresses |
+//! | `POST /password/reset` | `{"token", "password"}` | 204 |
+//! | `GET /sessions` | — (bearer token) | 200 the caller's active sessions |
+//! | `DELETE /sessions/{id}` | — (bearer token) | 204 |
+//!
+//! Tokens: `{"token_type": "Bearer", "access_token", "expires_in", "refresh_token",
+//! "session_id"}`. Every error is an RFC 9457 problem document, malformed JSON included. Routes
+//! that need the caller expect [`AuthLayer`](crate::layer::AuthLayer) (optional mode is enough)
+//! in front of them.
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use ::axum::extract::rejection::JsonRejection;
+use ::axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
+use ::axum::http::StatusCode;
+use ::axum::http::request::Parts;
+use ::axum::response::{IntoResponse, Response};
+use ::axum::routing::{delete, get, post};
+use ::axum::{Json, Router};
+use mortar_core::{FieldError, Principal, Problem};
+use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::account::{Accounts, Client, LoginOutcome, Registration};
+use crate::error::Error;
+use crate::session::{SessionId, SessionTokens, Sessions};
+use crate::user::UserId;
+
+/// What the endpoints work with; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AuthApi {
+    /// The account flows.
+    pub accounts: Accounts,
+    /// Sessions and tokens.
+    pub sessions: Sessions,
+}
+
+/// The endpoints, to nest under a path: `app.nest("/auth", mortar_auth::axum::router(api))`.
+pub fn router(api: AuthApi) -> Router {
+    Router::new()
+        .route("/register", post(register))
+        .route("/verify-email", post(verify_email))
+        .route("/login", post(login))
+        .route("/refresh", post(refresh))
+        .route("/logout", post(logout))
+        .route("/password/forgot", post(forgot))
+        .route("/password/reset", post(reset))
+        .route("/sessions", get(list_sessions))
+        .route("/sessions/{id}", delete(revoke_session))
+        .with_state(api)
+}
+
+/// A JSON body whose rejections are problem documents (400 malformed, 415 wrong type, 422
+/// missing or mistyped fields).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::JsonDataError(e) => {
+                    Problem::validation([FieldError::new("", e.body_text())])
+                }
+                JsonRejection::MissingJsonContentType(_) => {
+                    Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                        .with_detail("send application/json")
+                }
+                other => Problem::bad_request().with_detail(other.body_text()),
+            }),
+        }
+    }
+}
+
+/// The caller's address (from `ConnectInfo`, when the server provides it), user agent and
+/// request id.
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(Client {
+            ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+            user_agent: header("user-agent"),
+            request_id: header("x-request-id"),
+        })
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn seconds_until(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::now())
+        .map_or(0, |d| d.as_secs())
+}
+
+fn tokens_json(tokens: &SessionTokens) -> Value {
+    json!({
+        "token_type": "Bearer",
+        "access_token": tokens.access.token(),
+        "expires_in": seconds_until(tokens.access.expires_at()),
+        "refresh_token": tokens.refresh.expose_secret(),
+        "session_id": tokens.session_id.as_str(),
+    })
+}
+
+/// The calling user and session; `None` for principals that are not users (API keys, services).
+fn caller(principal: &Principal) -> Option<(UserId, Option<SessionId>)> {
+    let user_id = principal.subject().parse::<UserId>().ok()?;
+    Some((
+        user_id,
+        principal
+            .session_id()
+            .map(|s| SessionId::from(s.to_owned())),
+    ))
+}
+
+fn not_a_user() -> Problem {
+    Problem::forbidden().with_detail("only signed-in users can do this")
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+async fn register(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<Response, Problem> {
+    let mut registration = Registration::new(body.email, body.password);
+    if let Some(username) = body.username {
+        registration = registration.username(username);
+    }
+    // Created or already registered: the same answer, so the address is not revealed.
+    api.accounts.register(registration, &client).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "pending_verification"})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: String,
+}
+
+async fn verify_email(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> Result<Json<Value>, Problem> {
+    let user = api.accounts.verify_email(&body.token, &client).await?;
+    Ok(Json(json!({"user_id": user.id, "email_verified": true})))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Json<Value>, Problem> {
+    match api
+        .accounts
+        .login(&body.email, &body.password, &client)
+        .await?
+    {
+        LoginOutcome::Authenticated { user, principal } => {
+            let tokens = api.sessions.start(&user, &principal, &client).await?;
+            Ok(Json(tokens_json(&tokens)))
+        }
+        LoginOutcome::SecondFactorRequired {
+            challenge,
+            expires_at,
+            ..
+        } => Ok(Json(json!({
+            "second_factor_required": true,
+            "challenge": challenge.expose_secret(),
+            "expires_in": seconds_until(expires_at),
+        }))),
+    }
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Json<Value>, Problem> {
+    let tokens = api.sessions.refresh(&body.refresh_token, &client).await?;
+    Ok(Json(tokens_json(&tokens)))
+}
+
+async fn logout(
+    State(api): State<AuthApi>,
+    client: Client,
+    principal: Principal,
+) -> Result<StatusCode, Problem> {
+    let (user_id, session) = caller(&principal).ok_or_else(not_a_user)?;
+    let session = session.ok_or_else(|| Problem::from(Error::NotFound))?;
+    api.sessions.revoke(user_id, &session, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct EmailBody {
+    email: String,
+}
+
+async fn forgot(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<StatusCode, Problem> {
+    api.accounts
+        .request_password_reset(&body.email, &client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    token: String,
+    password: String,
+}
+
+async fn reset(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<ResetBody>,
+) -> Result<StatusCode, Problem> {
+    api.accounts
+        .reset_password(&body.token, &body.password, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_sessions(
+    State(api): State<AuthApi>,
+    principal: Principal,
+) -> Result<Json<Value>, Problem> {
+    let (user_id, current) = caller(&principal).ok_or_else(not_a_user)?;
+    let sessions = api.sessions.list(user_id).await?;
+    let list: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id.as_str(),
+                "current": current.as_ref() == Some(&s.id),
+                "created_at": unix(s.created_at),
+                "last_seen_at": unix(s.last_seen_at),
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": list })))
+}
+
+async fn revoke_session(
+    State(api): State<AuthApi>,
+    client: Client,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let (user_id, _) = caller(&principal).ok_or_else(not_a_user)?;
+    api.sessions
+        .revoke(user_id, &SessionId::from(id), &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

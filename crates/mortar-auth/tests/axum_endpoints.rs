@@ -1,0 +1,264 @@
+//! The ready-made axum endpoints, the whole journey over `oneshot`: register, verify, log in,
+//! call a protected route, list sessions, refresh, log out; and problem documents for bad input.
+#![cfg(feature = "axum")]
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use mortar_auth::account::Accounts;
+use mortar_auth::axum::{AuthApi, router};
+use mortar_auth::code::{CodeMessage, MemoryCodeStore, Purpose, sender_fn};
+use mortar_auth::layer::AuthLayer;
+use mortar_auth::password::{PasswordConfig, Passwords};
+use mortar_auth::session::{MemorySessionStore, Sessions};
+use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
+use mortar_auth::user::MemoryUserStore;
+use mortar_core::Principal;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+type Outbox = Arc<Mutex<Vec<(Purpose, String)>>>;
+
+fn app() -> (Router, Outbox) {
+    let outbox: Outbox = Arc::default();
+    let sink = outbox.clone();
+    let users = Arc::new(MemoryUserStore::new());
+    let tokens = AccessTokens::builder(
+        KeyRing::new(SigningKey::generate_ed25519("k").unwrap()),
+        "iss",
+        "aud",
+    )
+    .build();
+    let accounts = Accounts::builder(users.clone(), Arc::new(MemoryCodeStore::new()))
+        .passwords(
+            Passwords::with_weak_config(
+                PasswordConfig::default().cost(256, 1, 1).allow_weak_cost(),
+            )
+            .unwrap(),
+        )
+        .revocations(tokens.revocations().clone())
+        .sender(sender_fn(move |m: CodeMessage| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push((m.purpose, m.secret.expose_secret().to_owned()));
+                Ok(())
+            }
+        }))
+        .build();
+    let sessions = Sessions::new(Arc::new(MemorySessionStore::new()), users, tokens.clone());
+    let app = Router::new()
+        .nest("/auth", router(AuthApi { accounts, sessions }))
+        .route(
+            "/me",
+            get(|p: Principal| async move { p.subject().to_owned() }),
+        )
+        .layer(AuthLayer::optional().with(tokens));
+    (app, outbox)
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(token) = bearer {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, json)
+}
+
+fn last(outbox: &Outbox, purpose: Purpose) -> String {
+    outbox
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == purpose)
+        .unwrap()
+        .1
+        .clone()
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test]
+async fn the_whole_journey() {
+    let (app, outbox) = app();
+    let creds = json!({"email": "pat@example.com", "password": PASSWORD});
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/auth/register",
+        None,
+        Some(creds.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("pending_verification"))
+    );
+    // The same answer for a taken address.
+    let (again, body_again) = send(
+        &app,
+        Method::POST,
+        "/auth/register",
+        None,
+        Some(creds.clone()),
+    )
+    .await;
+    assert_eq!((again, body_again), (status, body));
+
+    let token = last(&outbox, Purpose::VerifyEmail);
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/auth/verify-email",
+        None,
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email_verified"], true);
+
+    let (status, tokens) = send(&app, Method::POST, "/auth/login", None, Some(creds.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let (status, me) = send(&app, Method::GET, "/me", Some(&access), None).await;
+    assert_eq!(
+        (status, me.as_str().map(str::len)),
+        (StatusCode::OK, Some(36)),
+        "a user id"
+    );
+
+    let (status, list) = send(&app, Method::GET, "/auth/sessions", Some(&access), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["sessions"][0]["current"], true);
+
+    let (status, refreshed) = send(
+        &app,
+        Method::POST,
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": tokens["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": tokens["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a used refresh token");
+
+    let new_access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = send(&app, Method::POST, "/auth/logout", Some(&new_access), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&app, Method::GET, "/me", Some(&new_access), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "logged out");
+
+    // Password reset, the same answer for unknown addresses.
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/password/forgot",
+        None,
+        Some(json!({"email": "nobody@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/password/forgot",
+        None,
+        Some(json!({"email": "pat@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let link = last(&outbox, Purpose::ResetPassword);
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/password/reset",
+        None,
+        Some(json!({"token": link, "password": "a whole new passphrase"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&app, Method::POST, "/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old password");
+}
+
+#[tokio::test]
+async fn bad_input_answers_problem_documents() {
+    let (app, _) = app();
+    let wrong = json!({"email": "nobody@example.com", "password": "whatever it is"});
+    let (status, body) = send(&app, Method::POST, "/auth/login", None, Some(wrong)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["type"], "urn:mortar:problem:invalid-credentials");
+
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"email": "x@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["type"], "urn:mortar:problem:validation");
+
+    let req = Request::post("/auth/login")
+        .header("content-type", "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+
+    let req = Request::post("/auth/login")
+        .body(Body::from("email=x"))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/auth/register",
+        None,
+        Some(json!({"email": "q@example.com", "password": "password1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["pointer"], "#/password");
+
+    let (status, _) = send(&app, Method::GET, "/auth/sessions", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

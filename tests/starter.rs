@@ -160,3 +160,123 @@ async fn unreachable_database_fails_to_start_without_leaking_the_url() {
     assert!(shown.contains("database"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+/// Codes the starter sends, captured instead of printed.
+#[derive(Debug, Default)]
+struct Outbox(std::sync::Mutex<Vec<(mortar::auth::code::Purpose, String)>>);
+
+#[async_trait::async_trait]
+impl mortar::auth::code::CodeSender for Outbox {
+    async fn send(
+        &self,
+        message: mortar::auth::code::CodeMessage,
+    ) -> Result<(), mortar::auth::Error> {
+        use secrecy::ExposeSecret as _;
+        self.0
+            .lock()
+            .unwrap()
+            .push((message.purpose, message.secret.expose_secret().to_owned()));
+        Ok(())
+    }
+}
+
+async fn json_call(
+    app: &App,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(token) = bearer {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let res = app.router().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Register, verify, log in, call a protected route, refresh, and log out against the starter.
+async fn auth_journey(database_url: &str) {
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(
+        Config::default().with_database_url(database_url),
+        outbox.clone(),
+    )
+    .await
+    .unwrap();
+    let creds =
+        serde_json::json!({"email": "sam@example.com", "password": "correct horse battery staple"});
+    let (status, _) = json_call(&app, "POST", "/auth/register", None, Some(creds.clone())).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let token = outbox.0.lock().unwrap().last().unwrap().1.clone();
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        "/auth/verify-email",
+        None,
+        Some(serde_json::json!({"token": token})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, anonymous) = json_call(&app, "GET", "/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous["status"], 401);
+
+    let (status, tokens) = json_call(&app, "POST", "/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let (status, me) = json_call(&app, "GET", "/me", Some(&access), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["amr"], serde_json::json!(["pwd"]));
+
+    let (status, refreshed) = json_call(
+        &app,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(serde_json::json!({"refresh_token": tokens["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        json_call(&app, "GET", "/me", Some(&access), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        json_call(&app, "POST", "/auth/logout", Some(&access), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        json_call(&app, "GET", "/me", Some(&access), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn auth_journey_on_sqlite() {
+    auth_journey(mortar_testkit::sqlite().url()).await;
+}
+
+#[tokio::test]
+async fn auth_journey_on_postgres() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    auth_journey(db.url()).await;
+}

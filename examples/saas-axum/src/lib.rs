@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod config;
 pub mod migration;
 pub mod routes;
@@ -22,9 +23,11 @@ pub mod state;
 pub mod telemetry;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use mortar::auth::code::{CodeSender, DevConsoleSender};
 use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
@@ -48,6 +51,9 @@ pub enum StartError {
     /// The S3 configuration is invalid.
     #[error("the S3 configuration is invalid: {0}")]
     S3(String),
+    /// Authentication could not be set up.
+    #[error("setting up authentication failed")]
+    Auth(#[source] mortar::auth::Error),
     /// Serving failed (e.g. the listener broke).
     #[error("serving failed")]
     Serve(#[source] std::io::Error),
@@ -68,6 +74,19 @@ impl App {
     /// [`StartError`] when a backend cannot be reached or a migration fails. Redis and S3 are
     /// not contacted here: `/ready` reports whether they answer.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with_sender(config, Arc::new(DevConsoleSender)).await
+    }
+
+    /// Like [`App::build`], delivering verification and reset codes through `sender` (your mailer;
+    /// tests capture them). [`App::build`] prints them to stderr, for development.
+    ///
+    /// # Errors
+    ///
+    /// As [`App::build`].
+    pub async fn build_with_sender(
+        config: Config,
+        sender: Arc<dyn CodeSender>,
+    ) -> Result<Self, StartError> {
         let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
         options
             .max_connections(config.database_max_connections)
@@ -83,7 +102,7 @@ impl App {
             .await
             .map_err(StartError::Migration)?;
         tracing::info!(database = config.database_kind(), "database ready");
-        let state = AppState::new(config, db)?;
+        let state = AppState::new(config, db, sender)?;
         Ok(Self { state })
     }
 

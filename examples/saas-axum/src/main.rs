@@ -12,6 +12,17 @@
 //! curl -i http://127.0.0.1:3000/health    # 200 {"status":"pass"}
 //! curl -i http://127.0.0.1:3000/ready     # 200, each backend checked
 //! curl -i http://127.0.0.1:3000/nowhere   # 404 application/problem+json
+//!
+//! # Accounts (the verification code is printed on the starter's stderr in development):
+//! curl -X POST -H 'content-type: application/json' \
+//!   -d '{"email":"dev@example.com","password":"correct horse battery staple"}' \
+//!   http://127.0.0.1:3000/auth/register                                    # 202
+//! curl -X POST -H 'content-type: application/json' -d '{"token":"<code>"}' \
+//!   http://127.0.0.1:3000/auth/verify-email                                # 200
+//! curl -X POST -H 'content-type: application/json' \
+//!   -d '{"email":"dev@example.com","password":"correct horse battery staple"}' \
+//!   http://127.0.0.1:3000/auth/login                  # {"access_token": …, "refresh_token": …}
+//! curl -H 'authorization: Bearer <access_token>' http://127.0.0.1:3000/me  # 200
 //! ```
 //!
 //! Real backends: `MORTAR_DATABASE_URL=postgres://…`, `MORTAR_REDIS_URL=redis://…`,

@@ -11,8 +11,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        // No capability crate with tables is wired into the starter yet; the migrator still runs,
-        // so the bookkeeping table exists and adding a migration is a one-line change.
-        Vec::new()
+        // Mortar's crates first (each names its migrations after itself), then the app's own.
+        mortar::auth::sql::migrations()
     }
 }

@@ -7,7 +7,10 @@ use s3::{Bucket, Region};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
+use mortar::auth::code::CodeSender;
+
 use crate::StartError;
+use crate::auth::Auth;
 use crate::config::Config;
 
 /// Connections and configuration, cheap to clone.
@@ -22,6 +25,7 @@ struct Inner {
     db: DatabaseConnection,
     redis: Option<deadpool_redis::Pool>,
     s3: Option<Box<Bucket>>,
+    auth: Auth,
 }
 
 impl AppState {
@@ -30,8 +34,13 @@ impl AppState {
     ///
     /// # Errors
     ///
-    /// [`StartError::Redis`] or [`StartError::S3`] when their settings are invalid.
-    pub fn new(config: Config, db: DatabaseConnection) -> Result<Self, StartError> {
+    /// [`StartError::Redis`] or [`StartError::S3`] when their settings are invalid;
+    /// [`StartError::Auth`] when authentication cannot be set up.
+    pub fn new(
+        config: Config,
+        db: DatabaseConnection,
+        sender: Arc<dyn CodeSender>,
+    ) -> Result<Self, StartError> {
         let redis = config
             .redis_url
             .as_ref()
@@ -46,14 +55,21 @@ impl AppState {
             .as_ref()
             .map(|endpoint| s3_bucket(&config, endpoint))
             .transpose()?;
+        let auth = Auth::new(&db, redis.as_ref(), sender)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 db,
                 redis,
                 s3,
+                auth,
             }),
         })
+    }
+
+    /// Authentication.
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
     }
 
     /// The configuration.

@@ -5,7 +5,7 @@ mod health;
 use axum::Router;
 use axum::http::{HeaderName, Request, Uri};
 use axum::routing::get;
-use mortar::core::Problem;
+use mortar::core::{Principal, Problem};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -17,12 +17,17 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the starter with its middleware.
 pub fn router(state: AppState) -> Router {
+    let auth = state.auth().clone();
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/me", get(me))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .nest("/auth", mortar::auth::axum::router(auth.api))
+        // Authenticates bearer tokens; routes that need a user take a `Principal`.
+        .layer(auth.layer)
         // Outermost last: request id first, so the trace span and every response carry it.
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -37,6 +42,15 @@ pub fn router(state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::INFO)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The signed-in caller: 401 problem without a valid bearer token.
+async fn me(principal: Principal) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "subject": principal.subject(),
+        "session_id": principal.session_id(),
+        "amr": principal.authentication().amr(),
+    }))
 }
 
 /// Unknown routes answer a 404 problem document naming the path.

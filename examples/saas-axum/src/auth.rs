@@ -1,0 +1,84 @@
+//! Authentication wired in: users, codes and sessions in the app's own database, access tokens
+//! signed with Ed25519, revocations in Redis when configured (shared by every instance) or in
+//! memory, and mortar-auth's JSON endpoints under `/auth`.
+
+use std::sync::Arc;
+
+use mortar::auth::account::Accounts;
+use mortar::auth::axum::AuthApi;
+use mortar::auth::code::CodeSender;
+use mortar::auth::layer::AuthLayer;
+use mortar::auth::session::Sessions;
+use mortar::auth::sql::{SeaOrmCodeStore, SeaOrmSessionStore, SeaOrmUserStore};
+use mortar::auth::token::{
+    AccessTokens, KeyRing, MemoryRevocations, RedisRevocations, Revocations, SigningKey,
+};
+use sea_orm::DatabaseConnection;
+
+use crate::StartError;
+
+/// Issuer and audience of the starter's access tokens.
+const ISSUER: &str = "example-saas-axum";
+
+/// The authentication parts the router needs.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    /// The endpoints' state.
+    pub api: AuthApi,
+    /// The layer that authenticates every request.
+    pub layer: AuthLayer,
+}
+
+impl Auth {
+    /// Builds authentication on the app's database (and Redis, when configured).
+    ///
+    /// The signing key is generated at start-up, so access tokens do not survive a restart
+    /// (refresh tokens do: clients refresh); load a persistent key with
+    /// `SigningKey::ed25519_from_pkcs8` in production.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Auth`] when the key cannot be generated.
+    pub fn new(
+        db: &DatabaseConnection,
+        redis: Option<&deadpool_redis::Pool>,
+        sender: Arc<dyn CodeSender>,
+    ) -> Result<Self, StartError> {
+        let key = SigningKey::generate_ed25519("starter").map_err(StartError::Auth)?;
+        let revocations: Arc<dyn Revocations> = match redis {
+            Some(pool) => Arc::new(RedisRevocations::new(pool.clone()).prefix("starter:auth:")),
+            None => Arc::new(MemoryRevocations::new()),
+        };
+        let tokens = AccessTokens::builder(KeyRing::new(key), ISSUER, ISSUER)
+            .revocations(revocations.clone())
+            .build();
+        let users = Arc::new(SeaOrmUserStore::new(db.clone()));
+        let accounts = Accounts::builder(users.clone(), Arc::new(SeaOrmCodeStore::new(db.clone())))
+            .sender(SharedSender(sender))
+            .revocations(revocations)
+            .build();
+        let sessions = Sessions::new(
+            Arc::new(SeaOrmSessionStore::new(db.clone())),
+            users,
+            tokens.clone(),
+        );
+        Ok(Self {
+            api: AuthApi { accounts, sessions },
+            layer: AuthLayer::optional().with(tokens),
+        })
+    }
+}
+
+/// Lets a shared sender be handed to the builder, which takes one by value.
+#[derive(Debug)]
+struct SharedSender(Arc<dyn CodeSender>);
+
+#[async_trait::async_trait]
+impl CodeSender for SharedSender {
+    async fn send(
+        &self,
+        message: mortar::auth::code::CodeMessage,
+    ) -> Result<(), mortar::auth::Error> {
+        self.0.send(message).await
+    }
+}

@@ -11,6 +11,11 @@
 //! | `POST /password/reset` | `{"token", "password"}` | 204 |
 //! | `GET /sessions` | — (bearer token) | 200 the caller's active sessions |
 //! | `DELETE /sessions/{id}` | — (bearer token) | 204 |
+//! | `POST /api-keys` | `{"name", "scopes"?, "expires_in_days"?}` (bearer token) | 201 `{"id", "key", …}`: the key, shown once |
+//! | `GET /api-keys` | — (bearer token) | 200 the caller's keys (never their secrets) |
+//! | `DELETE /api-keys/{id}` | — (bearer token) | 204 |
+//!
+//! The API-key routes answer 404 unless [`AuthApi::api_keys`] is set.
 //!
 //! Tokens: `{"token_type": "Bearer", "access_token", "expires_in", "refresh_token",
 //! "session_id"}`. Every error is an RFC 9457 problem document, malformed JSON included. Routes
@@ -34,6 +39,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::account::{Accounts, Client, LoginOutcome, Registration};
+use crate::api_key::{ApiKeys, NewApiKey};
 use crate::error::Error;
 use crate::session::{SessionId, SessionTokens, Sessions};
 use crate::user::UserId;
@@ -45,6 +51,8 @@ pub struct AuthApi {
     pub accounts: Accounts,
     /// Sessions and tokens.
     pub sessions: Sessions,
+    /// API keys users manage for themselves; `None` turns the `/api-keys` routes off.
+    pub api_keys: Option<ApiKeys>,
 }
 
 /// The endpoints, to nest under a path: `app.nest("/auth", mortar_auth::axum::router(api))`.
@@ -59,6 +67,8 @@ pub fn router(api: AuthApi) -> Router {
         .route("/password/reset", post(reset))
         .route("/sessions", get(list_sessions))
         .route("/sessions/{id}", delete(revoke_session))
+        .route("/api-keys", post(create_key).get(list_keys))
+        .route("/api-keys/{id}", delete(revoke_key))
         .with_state(api)
 }
 
@@ -312,5 +322,93 @@ async fn revoke_session(
     api.sessions
         .revoke(user_id, &SessionId::from(id), &client)
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct NewKeyBody {
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+}
+
+async fn create_key(
+    State(api): State<AuthApi>,
+    principal: Principal,
+    JsonBody(body): JsonBody<NewKeyBody>,
+) -> Result<Response, Problem> {
+    let keys = api.api_keys.as_ref().ok_or_else(Problem::not_found)?;
+    let (user_id, _) = caller(&principal).ok_or_else(not_a_user)?;
+    if body.name.trim().is_empty() || body.name.len() > 255 {
+        return Err(Problem::validation([FieldError::new(
+            "/name",
+            "must be 1 to 255 characters",
+        )]));
+    }
+    let mut new = NewApiKey::new(user_id.to_string(), body.name);
+    for scope in body.scopes {
+        new = new.scope(scope);
+    }
+    if let Some(days) = body.expires_in_days {
+        new = new.expires_in(std::time::Duration::from_hours(u64::from(days) * 24));
+    }
+    let (key, token) = keys.create(new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": key.id,
+            "key": token,
+            "name": key.name,
+            "scopes": key.scopes,
+            "expires_at": key.expires_at.map(unix),
+        })),
+    )
+        .into_response())
+}
+
+async fn list_keys(
+    State(api): State<AuthApi>,
+    principal: Principal,
+) -> Result<Json<Value>, Problem> {
+    let keys = api.api_keys.as_ref().ok_or_else(Problem::not_found)?;
+    let (user_id, _) = caller(&principal).ok_or_else(not_a_user)?;
+    let list: Vec<Value> = keys
+        .list(&user_id.to_string())
+        .await?
+        .iter()
+        .map(|k| {
+            json!({
+                "id": k.id,
+                "name": k.name,
+                "scopes": k.scopes,
+                "created_at": unix(k.created_at),
+                "expires_at": k.expires_at.map(unix),
+                "revoked": k.revoked_at.is_some(),
+                "last_used_at": k.last_used_at.map(unix),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "api_keys": list })))
+}
+
+async fn revoke_key(
+    State(api): State<AuthApi>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let keys = api.api_keys.as_ref().ok_or_else(Problem::not_found)?;
+    let (user_id, _) = caller(&principal).ok_or_else(not_a_user)?;
+    // Only one's own keys: anything else is "not found", revealing nothing.
+    let owned = keys
+        .list(&user_id.to_string())
+        .await?
+        .iter()
+        .any(|k| k.id == id);
+    if !owned {
+        return Err(Problem::from(Error::NotFound));
+    }
+    keys.revoke(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ use axum::routing::get;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use mortar_auth::account::Accounts;
+use mortar_auth::api_key::{ApiKeys, MemoryApiKeyStore};
 use mortar_auth::axum::{AuthApi, router};
 use mortar_auth::code::{CodeMessage, MemoryCodeStore, Purpose, sender_fn};
 use mortar_auth::layer::AuthLayer;
@@ -53,13 +54,21 @@ fn app() -> (Router, Outbox) {
         }))
         .build();
     let sessions = Sessions::new(Arc::new(MemorySessionStore::new()), users, tokens.clone());
+    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), "acme").unwrap();
     let app = Router::new()
-        .nest("/auth", router(AuthApi { accounts, sessions }))
+        .nest(
+            "/auth",
+            router(AuthApi {
+                accounts,
+                sessions,
+                api_keys: Some(keys.clone()),
+            }),
+        )
         .route(
             "/me",
             get(|p: Principal| async move { p.subject().to_owned() }),
         )
-        .layer(AuthLayer::optional().with(tokens));
+        .layer(AuthLayer::optional().with(tokens).with(keys));
     (app, outbox)
 }
 
@@ -261,4 +270,85 @@ async fn bad_input_answers_problem_documents() {
 
     let (status, _) = send(&app, Method::GET, "/auth/sessions", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn users_manage_their_api_keys() {
+    let (app, outbox) = app();
+    let creds = json!({"email": "kim@example.com", "password": PASSWORD});
+    send(
+        &app,
+        Method::POST,
+        "/auth/register",
+        None,
+        Some(creds.clone()),
+    )
+    .await;
+    let token = last(&outbox, Purpose::VerifyEmail);
+    send(
+        &app,
+        Method::POST,
+        "/auth/verify-email",
+        None,
+        Some(json!({"token": token})),
+    )
+    .await;
+    let (_, tokens) = send(&app, Method::POST, "/auth/login", None, Some(creds)).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    let (status, created) = send(
+        &app,
+        Method::POST,
+        "/auth/api-keys",
+        Some(&access),
+        Some(json!({"name": "ci", "scopes": ["deploy"], "expires_in_days": 30})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("acme_"));
+
+    // The key authenticates as its owner.
+    let (status, me) = send(&app, Method::GET, "/me", Some(&key), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, me_user) = send(&app, Method::GET, "/me", Some(&access), None).await;
+    assert_eq!(me, me_user);
+
+    let (status, list) = send(&app, Method::GET, "/auth/api-keys", Some(&access), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["api_keys"][0]["name"], "ci");
+    assert!(!list.to_string().contains(&key), "secrets are never listed");
+
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        &format!("/auth/api-keys/{id}"),
+        Some(&access),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&app, Method::GET, "/me", Some(&key), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        "/auth/api-keys/AAAAAAAAAAAA",
+        Some(&access),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/api-keys",
+        Some(&access),
+        Some(json!({"name": ""})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

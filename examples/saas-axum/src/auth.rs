@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use mortar::auth::account::Accounts;
+use mortar::auth::api_key::ApiKeys;
 use mortar::auth::axum::AuthApi;
 use mortar::auth::code::CodeSender;
 use mortar::auth::layer::AuthLayer;
 use mortar::auth::session::Sessions;
-use mortar::auth::sql::{SeaOrmCodeStore, SeaOrmSessionStore, SeaOrmUserStore};
+use mortar::auth::sql::{SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmSessionStore, SeaOrmUserStore};
 use mortar::auth::token::{
     AccessTokens, KeyRing, MemoryRevocations, RedisRevocations, Revocations, SigningKey,
 };
@@ -27,6 +28,8 @@ pub struct Auth {
     pub api: AuthApi,
     /// The layer that authenticates every request.
     pub layer: AuthLayer,
+    /// API keys (their last-use times are flushed by [`crate::App::serve`]).
+    pub api_keys: ApiKeys,
 }
 
 impl Auth {
@@ -57,14 +60,21 @@ impl Auth {
             .sender(SharedSender(sender))
             .revocations(revocations)
             .build();
+        let api_keys = ApiKeys::new(Arc::new(SeaOrmApiKeyStore::new(db.clone())), "saas")
+            .map_err(StartError::Auth)?;
         let sessions = Sessions::new(
             Arc::new(SeaOrmSessionStore::new(db.clone())),
             users,
             tokens.clone(),
         );
         Ok(Self {
-            api: AuthApi { accounts, sessions },
-            layer: AuthLayer::optional().with(tokens),
+            api: AuthApi {
+                accounts,
+                sessions,
+                api_keys: Some(api_keys.clone()),
+            },
+            layer: AuthLayer::optional().with(tokens).with(api_keys.clone()),
+            api_keys,
         })
     }
 }

@@ -129,11 +129,17 @@ impl App {
     ) -> Result<(), StartError> {
         let addr = listener.local_addr().map_err(StartError::Serve)?;
         tracing::info!(%addr, "listening");
+        let api_keys = self.state.auth().api_keys.clone();
+        let flusher = api_keys.spawn_usage_flusher(Duration::from_secs(30));
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(StartError::Serve)?;
         tracing::info!("shutting down");
+        flusher.abort();
+        if let Err(error) = api_keys.flush_usage().await {
+            tracing::warn!(%error, "writing API key usage failed");
+        }
         if let Err(error) = self.state.db().clone().close().await {
             tracing::warn!(%error, "closing the database pool failed");
         }

@@ -78,6 +78,22 @@ pub struct Client {
     pub request_id: Option<String>,
 }
 
+impl Client {
+    /// Adds the client's address, user agent and request id to an audit event.
+    pub fn annotate(&self, mut event: AuditEvent) -> AuditEvent {
+        if let Some(ip) = self.ip {
+            event = event.ip(ip);
+        }
+        if let Some(ua) = &self.user_agent {
+            event = event.user_agent(ua.clone());
+        }
+        if let Some(id) = &self.request_id {
+            event = event.request_id(id.clone());
+        }
+        event
+    }
+}
+
 /// A registration request.
 #[derive(Clone)]
 pub struct Registration {
@@ -401,17 +417,7 @@ impl Accounts {
     }
 
     fn event(&self, action: &'static str, outcome: Outcome, client: &Client) -> AuditEvent {
-        let mut event = AuditEvent::new(action, outcome).at(self.inner.clock.now());
-        if let Some(ip) = client.ip {
-            event = event.ip(ip);
-        }
-        if let Some(ua) = &client.user_agent {
-            event = event.user_agent(ua.clone());
-        }
-        if let Some(id) = &client.request_id {
-            event = event.request_id(id.clone());
-        }
-        event
+        client.annotate(AuditEvent::new(action, outcome).at(self.inner.clock.now()))
     }
 
     fn user_event(

@@ -1,5 +1,5 @@
 //! actix-web 4 middleware (feature `actix`): the [`AuthLayer`]'s
-//! authenticator chain and modes on actix, inserting the [`Principal`] into the request
+//! authenticator chain and modes on actix, inserting the [`Principal`](mortar_core::Principal) into the request
 //! extensions where mortar-core's actix extractor finds it.
 //!
 //! actix-web 4 speaks `http` 0.2; the request head is converted to `http` 1 here, at the edge,
@@ -43,9 +43,9 @@ use std::rc::Rc;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{HttpMessage as _, ResponseError as _};
-use mortar_core::{MissingPrincipal, Principal, Problem};
+use mortar_core::Problem;
 
-use crate::layer::{AuthLayer, Mode};
+use crate::layer::{AuthLayer, Decision};
 
 /// The middleware factory: `App::new().wrap(Authenticate::new(layer))`.
 #[derive(Clone, Debug)]
@@ -124,29 +124,12 @@ where
         let service = Rc::clone(&self.service);
         let layer = self.layer.clone();
         Box::pin(async move {
-            let parts = head(&req);
-            let mut found: Option<Principal> = None;
-            for authenticator in layer.chain.iter() {
-                match authenticator.authenticate(&parts).await {
-                    Ok(Some(principal)) => {
-                        found = Some(principal);
-                        break;
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        tracing::info!(target: "mortar::auth", %error, "credential refused");
-                        return Ok(problem_response(req, &Problem::from(error)));
-                    }
-                }
-            }
-            match (found, layer.mode) {
-                (Some(principal), _) => {
+            match layer.decide(&head(&req)).await {
+                Decision::Authenticated(principal) => {
                     req.extensions_mut().insert(principal);
                 }
-                (None, Mode::Required) => {
-                    return Ok(problem_response(req, &Problem::from(MissingPrincipal)));
-                }
-                (None, Mode::Optional) => {}
+                Decision::Anonymous => {}
+                Decision::Refused(problem) => return Ok(problem_response(req, &problem)),
             }
             service
                 .call(req)

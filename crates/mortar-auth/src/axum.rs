@@ -42,6 +42,7 @@ use crate::account::{Accounts, Client, LoginOutcome, Registration};
 use crate::api_key::{ApiKeys, NewApiKey};
 use crate::error::Error;
 use crate::session::{SessionId, SessionTokens, Sessions};
+use crate::time::to_secs;
 use crate::user::UserId;
 
 /// What the endpoints work with; cheap to clone.
@@ -123,11 +124,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             request_id: header("x-request-id"),
         })
     }
-}
-
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn seconds_until(t: SystemTime) -> u64 {
@@ -302,8 +298,8 @@ async fn list_sessions(
             json!({
                 "id": s.id.as_str(),
                 "current": current.as_ref() == Some(&s.id),
-                "created_at": unix(s.created_at),
-                "last_seen_at": unix(s.last_seen_at),
+                "created_at": to_secs(s.created_at),
+                "last_seen_at": to_secs(s.last_seen_at),
                 "ip": s.ip,
                 "user_agent": s.user_agent,
             })
@@ -362,7 +358,7 @@ async fn create_key(
             "key": token,
             "name": key.name,
             "scopes": key.scopes,
-            "expires_at": key.expires_at.map(unix),
+            "expires_at": key.expires_at.map(to_secs),
         })),
     )
         .into_response())
@@ -383,10 +379,10 @@ async fn list_keys(
                 "id": k.id,
                 "name": k.name,
                 "scopes": k.scopes,
-                "created_at": unix(k.created_at),
-                "expires_at": k.expires_at.map(unix),
+                "created_at": to_secs(k.created_at),
+                "expires_at": k.expires_at.map(to_secs),
                 "revoked": k.revoked_at.is_some(),
-                "last_used_at": k.last_used_at.map(unix),
+                "last_used_at": k.last_used_at.map(to_secs),
             })
         })
         .collect();

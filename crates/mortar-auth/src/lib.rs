@@ -36,6 +36,7 @@ pub mod password;
 pub mod session;
 #[cfg(feature = "sql")]
 pub mod sql;
+mod time;
 pub mod token;
 pub mod user;
 

@@ -1,4 +1,4 @@
-//! [`AuthLayer`]: authenticate every request and insert its [`Principal`](mortar_core::Principal).
+//! [`AuthLayer`]: authenticate every request and insert its [`Principal`].
 //!
 //! The layer asks a chain of [`Authenticator`]s in order — bearer JWT access tokens
 //! ([`AccessTokens`](crate::token::AccessTokens)), API keys ([`ApiKeys`](crate::api_key::ApiKeys)),
@@ -50,7 +50,11 @@ mod service;
 use std::fmt;
 use std::sync::Arc;
 
+use http::request::Parts;
+use mortar_core::{MissingPrincipal, Principal, Problem};
 use tower_layer::Layer;
+
+use crate::error::Error;
 
 pub use authenticator::{AuthFuture, Authenticator};
 pub use service::{Auth, ResponseFuture};
@@ -102,6 +106,44 @@ impl AuthLayer {
     pub fn with(mut self, authenticator: impl Authenticator) -> Self {
         Arc::make_mut(&mut self.chain).push(Arc::new(authenticator));
         self
+    }
+}
+
+/// What the chain and the mode decide for one request (shared by the tower and actix edges).
+pub(crate) enum Decision {
+    /// A credential was recognised.
+    Authenticated(Principal),
+    /// No credential, and the mode lets the request through.
+    Anonymous,
+    /// A bad credential, or none where one is required: answer this problem.
+    Refused(Box<Problem>),
+}
+
+impl AuthLayer {
+    /// Asks the chain in order; the first authenticator that recognises a credential decides.
+    /// A refused credential is logged (the reason never reaches the client).
+    pub(crate) async fn decide(&self, parts: &Parts) -> Decision {
+        for authenticator in self.chain.iter() {
+            match authenticator.authenticate(parts).await {
+                Ok(Some(principal)) => return Decision::Authenticated(principal),
+                Ok(None) => {}
+                Err(error) => {
+                    match &error {
+                        Error::InvalidToken(reason) => {
+                            tracing::info!(target: "mortar::auth", %reason, "credential refused");
+                        }
+                        other => tracing::warn!(
+                            target: "mortar::auth", error = %other, "authentication failed"
+                        ),
+                    }
+                    return Decision::Refused(Box::new(Problem::from(error)));
+                }
+            }
+        }
+        match self.mode {
+            Mode::Required => Decision::Refused(Box::new(Problem::from(MissingPrincipal))),
+            Mode::Optional => Decision::Anonymous,
+        }
     }
 }
 

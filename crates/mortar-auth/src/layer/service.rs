@@ -6,11 +6,10 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use mortar_core::{MissingPrincipal, Principal, Problem, ProblemBody};
+use mortar_core::ProblemBody;
 use tower_service::Service;
 
-use super::{AuthLayer, Mode};
-use crate::error::Error;
+use super::{AuthLayer, Decision};
 
 /// The authentication middleware; see [`AuthLayer`].
 #[derive(Clone, Debug)]
@@ -48,39 +47,15 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let mut found: Option<Principal> = None;
-            for authenticator in layer.chain.iter() {
-                match authenticator.authenticate(&parts).await {
-                    Ok(Some(principal)) => {
-                        found = Some(principal);
-                        break;
-                    }
-                    Ok(None) => {}
-                    Err(error) => return Ok(reject(error)),
-                }
-            }
-            match (found, layer.mode) {
-                (Some(principal), _) => {
+            match layer.decide(&parts).await {
+                Decision::Authenticated(principal) => {
                     parts.extensions.insert(principal);
                 }
-                (None, Mode::Required) => {
-                    return Ok(Problem::from(MissingPrincipal).into_http_response());
-                }
-                (None, Mode::Optional) => {}
+                Decision::Anonymous => {}
+                Decision::Refused(problem) => return Ok(problem.into_http_response()),
             }
             let response = inner.call(Request::from_parts(parts, body)).await?;
             Ok(response.map(ProblemBody::new))
         })
     }
-}
-
-/// The answer to a refused credential; the reason goes to the log, never to the client.
-fn reject<B>(error: Error) -> Response<ProblemBody<B>> {
-    match &error {
-        Error::InvalidToken(reason) => {
-            tracing::info!(target: "mortar::auth", %reason, "credential refused");
-        }
-        other => tracing::warn!(target: "mortar::auth", error = %other, "authentication failed"),
-    }
-    Problem::from(error).into_http_response()
 }

@@ -7,7 +7,7 @@
 //! rotation is a compare-and-swap on the current hash.
 
 use std::sync::LazyLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use deadpool_redis::Pool;
@@ -15,22 +15,8 @@ use deadpool_redis::redis::{self, Script};
 
 use super::{Session, SessionId, SessionStore, TokenMatch};
 use crate::error::Error;
+use crate::time::{from_millis, to_millis};
 use crate::user::UserId;
-
-fn ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-fn from_ms(v: i64) -> SystemTime {
-    if v >= 0 {
-        UNIX_EPOCH + Duration::from_millis(v.unsigned_abs())
-    } else {
-        UNIX_EPOCH - Duration::from_millis(v.unsigned_abs())
-    }
-}
 
 /// Creates the session unless its id or token hash exists. KEYS: s, t, u. ARGV: id, lifetime
 /// (ms, expiry minus creation: keys expire by duration, so the caller's clock and Redis's need
@@ -133,7 +119,7 @@ impl RedisSessionStore {
             fields
                 .get(name)
                 .and_then(|v| v.parse::<i64>().ok())
-                .map(from_ms)
+                .map(from_millis)
         };
         let optional = |name: &str| fields.get(name).filter(|v| !v.is_empty()).cloned();
         let user_id = text("user_id").parse::<UserId>().map_err(Error::store)?;
@@ -151,7 +137,7 @@ impl RedisSessionStore {
                 .collect(),
             revoked_at: optional("revoked_at")
                 .and_then(|v| v.parse::<i64>().ok())
-                .map(from_ms),
+                .map(from_millis),
             token_hash: text("token_hash"),
             previous_hash: optional("previous_hash"),
             generation: text("generation").parse().unwrap_or(0),
@@ -165,15 +151,17 @@ impl SessionStore for RedisSessionStore {
         let mut conn = self.conn().await?;
         let fields: Vec<(&str, String)> = vec![
             ("user_id", s.user_id.to_string()),
-            ("created_at", ms(s.created_at).to_string()),
-            ("last_seen_at", ms(s.last_seen_at).to_string()),
-            ("expires_at", ms(s.expires_at).to_string()),
+            ("created_at", to_millis(s.created_at).to_string()),
+            ("last_seen_at", to_millis(s.last_seen_at).to_string()),
+            ("expires_at", to_millis(s.expires_at).to_string()),
             ("ip", s.ip.clone().unwrap_or_default()),
             ("user_agent", s.user_agent.clone().unwrap_or_default()),
             ("methods", s.methods.join(" ")),
             (
                 "revoked_at",
-                s.revoked_at.map(|t| ms(t).to_string()).unwrap_or_default(),
+                s.revoked_at
+                    .map(|t| to_millis(t).to_string())
+                    .unwrap_or_default(),
             ),
             ("token_hash", s.token_hash.clone()),
             ("previous_hash", s.previous_hash.clone().unwrap_or_default()),
@@ -185,8 +173,8 @@ impl SessionStore for RedisSessionStore {
             .key(self.key("t", &s.token_hash))
             .key(self.key("u", &s.user_id.to_string()))
             .arg(s.id.as_str())
-            .arg((ms(s.expires_at) - ms(s.created_at)).max(1))
-            .arg(ms(s.created_at));
+            .arg((to_millis(s.expires_at) - to_millis(s.created_at)).max(1))
+            .arg(to_millis(s.created_at));
         for (name, value) in fields {
             invocation.arg(name).arg(value);
         }
@@ -240,7 +228,7 @@ impl SessionStore for RedisSessionStore {
             .arg(id.as_str())
             .arg(expected)
             .arg(new_hash)
-            .arg(ms(now))
+            .arg(to_millis(now))
             .arg(ip.unwrap_or_default())
             .arg(user_agent.unwrap_or_default())
             .invoke_async(&mut conn)
@@ -253,7 +241,7 @@ impl SessionStore for RedisSessionStore {
         let mut conn = self.conn().await?;
         let revoked: i32 = REVOKE_SCRIPT
             .key(self.key("s", id.as_str()))
-            .arg(ms(now))
+            .arg(to_millis(now))
             .invoke_async(&mut conn)
             .await
             .map_err(Error::store)?;

@@ -145,17 +145,12 @@ impl Sessions {
         session: &Session,
         client: &Client,
     ) -> AuditEvent {
-        let mut event = AuditEvent::new(action, outcome)
-            .at(self.clock.now())
-            .actor_subject(session.user_id.to_string(), PrincipalKind::User)
-            .target("session", session.id.as_str());
-        if let Some(ip) = client.ip {
-            event = event.ip(ip);
-        }
-        if let Some(ua) = &client.user_agent {
-            event = event.user_agent(ua.clone());
-        }
-        event
+        client.annotate(
+            AuditEvent::new(action, outcome)
+                .at(self.clock.now())
+                .actor_subject(session.user_id.to_string(), PrincipalKind::User)
+                .target("session", session.id.as_str()),
+        )
     }
 
     /// Starts a session for a user who just authenticated (`principal` from the login: its

@@ -25,8 +25,6 @@ mod migration;
 mod session_store;
 mod user_store;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 pub use api_key_store::SeaOrmApiKeyStore;
@@ -54,22 +52,7 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// A time as stored: milliseconds since the Unix epoch (negative before it).
-pub(crate) fn to_millis(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-/// A stored time back as a `SystemTime`.
-pub(crate) fn from_millis(ms: i64) -> SystemTime {
-    if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
-    }
-}
+pub(crate) use crate::time::{from_millis, to_millis};
 
 /// Maps a backend error: unique-constraint violations become [`crate::Error::Conflict`] naming
 /// the field (found in the constraint or column name), the rest [`crate::Error::Store`].
@@ -84,20 +67,4 @@ pub(crate) fn map_err(err: sea_orm::DbErr, fields: &[&'static str]) -> crate::Er
         return crate::Error::Conflict(fields.first().copied().unwrap_or("key"));
     }
     crate::Error::store(err)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn millis_round_trip() {
-        for t in [
-            UNIX_EPOCH,
-            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
-            UNIX_EPOCH - Duration::from_millis(5),
-        ] {
-            assert_eq!(from_millis(to_millis(t)), t);
-        }
-    }
 }

@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use mortar_core::{AuthMethod, Principal, SharedClock, SystemClock};
@@ -32,6 +32,8 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
+
+use crate::time::{from_secs, to_secs};
 
 use super::claims::{Audience, TokenError, Validation, validate};
 use super::keys::KeyRing;
@@ -355,14 +357,6 @@ impl AccessTokensBuilder {
     }
 }
 
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn from_secs(s: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(s)
-}
-
 impl AccessTokens {
     /// Starts building: tokens signed by `ring`'s signing key, naming `issuer` and `audience`.
     pub fn builder(
@@ -398,7 +392,7 @@ impl AccessTokens {
     ///
     /// [`Error::Config`] when the ring has no signing key; [`Error::Internal`] when signing fails.
     pub fn issue(&self, principal: &Principal) -> Result<IssuedToken, Error> {
-        let now = secs(self.inner.clock.now());
+        let now = to_secs(self.inner.clock.now());
         let exp = now + self.inner.ttl.as_secs().max(1);
         let mut id = [0u8; 16];
         rand::rng().fill_bytes(&mut id);

@@ -1,9 +1,11 @@
 //! JWT claim validation (RFC 7519 §7.2, RFC 8725 §3.8–3.11) over a verified JWS.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::time::to_secs;
 
 use super::jws::{JwsError, VerifiedJws, verify_jws};
 use super::keys::KeyRing;
@@ -134,10 +136,6 @@ impl Default for Validation {
     }
 }
 
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// Verifies the signature, then the claims, at `now`. Returns the verified JWS and its claims.
 ///
 /// # Errors
@@ -167,10 +165,14 @@ pub fn validate(
             return Err(TokenError::WrongType);
         }
     }
-    let payload: serde_json::Map<String, Value> =
+    let payload: Value =
         serde_json::from_slice(&jws.payload).map_err(|_| TokenError::MalformedClaims)?;
-    let claims: RegisteredClaims = serde_json::from_value(Value::Object(payload.clone()))
-        .map_err(|_| TokenError::MalformedClaims)?;
+    // Read the registered claims through a reference: the payload is parsed once, never copied.
+    let claims =
+        RegisteredClaims::deserialize(&payload).map_err(|_| TokenError::MalformedClaims)?;
+    let Value::Object(payload) = payload else {
+        return Err(TokenError::MalformedClaims);
+    };
     for name in &rules.required {
         let present = match *name {
             "iss" => claims.iss.is_some(),
@@ -186,7 +188,7 @@ pub fn validate(
             return Err(TokenError::MissingClaim(name));
         }
     }
-    let (now, leeway) = (secs(now), rules.leeway.as_secs());
+    let (now, leeway) = (to_secs(now), rules.leeway.as_secs());
     match claims.exp {
         Some(exp) if exp.saturating_add(leeway) <= now => return Err(TokenError::Expired),
         None => return Err(TokenError::MissingClaim("exp")),

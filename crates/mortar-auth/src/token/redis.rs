@@ -5,7 +5,7 @@
 //! holds the cut-off in epoch milliseconds and lives as long as the longest session. A check is a
 //! single `MGET` of the three keys: one round trip.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use deadpool_redis::Pool;
@@ -30,9 +30,9 @@ impl std::fmt::Debug for RedisRevocations {
     }
 }
 
+/// Milliseconds since the epoch, never negative (Redis expiry arguments).
 fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    u64::try_from(crate::time::to_millis(t)).unwrap_or(0)
 }
 
 impl RedisRevocations {

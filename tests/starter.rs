@@ -280,3 +280,134 @@ async fn auth_journey_on_postgres() {
     };
     auth_journey(db.url()).await;
 }
+
+/// Registers and verifies `email` on the app; answers the login body.
+async fn signed_up(app: &App, outbox: &Outbox, email: &str) -> Value {
+    let creds = serde_json::json!({"email": email, "password": "correct horse battery staple"});
+    json_call(app, "POST", "/auth/register", None, Some(creds.clone())).await;
+    let token = outbox.0.lock().unwrap().last().unwrap().1.clone();
+    let (status, _) = json_call(
+        app,
+        "POST",
+        "/auth/verify-email",
+        None,
+        Some(serde_json::json!({"token": token})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    creds
+}
+
+/// An Ed25519 PKCS#8 key (`openssl genpkey -algorithm ed25519`), one line with `\n` escapes as
+/// an environment variable would hold it.
+const PEM: &str = "-----BEGIN PRIVATE KEY-----\\nMC4CAQAwBQYDK2VwBCIEIEEG4+t7pEIYNIzt3Jgl9S9wE1oe0UEACPu8zmSaBPYT\\n-----END PRIVATE KEY-----";
+
+#[tokio::test]
+async fn a_configured_signing_key_outlives_a_restart() {
+    use secrecy::SecretString;
+    let db = mortar_testkit::sqlite();
+    let mut config = Config::default().with_database_url(db.url());
+    config.signing_key = Some(SecretString::from(PEM));
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let first = App::build_with_sender(config.clone(), outbox.clone())
+        .await
+        .unwrap();
+    let creds = signed_up(&first, &outbox, "kim@example.com").await;
+    let (status, tokens) = json_call(&first, "POST", "/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::OK);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // Another instance (or the same after a restart) with the same key accepts the token ...
+    let second = App::build_with_sender(config.clone(), outbox.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        json_call(&second, "GET", "/me", Some(&access), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // ... one with a generated key does not.
+    let generated = App::build_with_sender(
+        Config::default().with_database_url(db.url()),
+        outbox.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        json_call(&generated, "GET", "/me", Some(&access), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A key that is not a key stops the start, without echoing it.
+    config.signing_key = Some(SecretString::from(
+        "-----BEGIN PRIVATE KEY-----\\nc2VjcmV0LWJ5dGVz\\n-----END PRIVATE KEY-----",
+    ));
+    let error = App::build_with_sender(config, outbox).await.unwrap_err();
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("c2VjcmV0LWJ5dGVz"), "{shown}");
+}
+
+#[tokio::test]
+async fn browser_login_with_a_session_cookie() {
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(
+        Config::default().with_database_url(mortar_testkit::sqlite().url()),
+        outbox.clone(),
+    )
+    .await
+    .unwrap();
+    let mut creds = signed_up(&app, &outbox, "lee@example.com").await;
+    creds["cookie"] = serde_json::json!(true);
+    let login = Request::post("/auth/login")
+        .header("content-type", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(creds.to_string()))
+        .unwrap();
+    let res = app.router().oneshot(login).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("Secure"));
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let me = |method: &str, extra: Option<(&'static str, &'static str)>| {
+        let mut req = Request::builder()
+            .method(method)
+            .uri("/me")
+            .header("cookie", &cookie);
+        if let Some((name, value)) = extra {
+            req = req.header(name, value);
+        }
+        app.router().oneshot(req.body(Body::empty()).unwrap())
+    };
+    assert_eq!(me("GET", None).await.unwrap().status(), StatusCode::OK);
+    let logout = Request::post("/auth/logout")
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("host", "app.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.router().oneshot(logout).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let logout = Request::post("/auth/logout")
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router().oneshot(logout).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        me("GET", None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

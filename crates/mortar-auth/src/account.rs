@@ -21,7 +21,9 @@
 //!   link.
 //! - **Audit.** Every outcome is reported: `auth.user.registered`, `auth.login` (success or
 //!   failure with a reason), `auth.lockout`, `auth.email.verified`, `auth.password.reset`,
-//!   `auth.password.changed`.
+//!   `auth.password.changed`, `auth.user.disabled`, `auth.user.enabled`.
+//! - **Disabling an account** ([`Accounts::disable_user`]) refuses its logins and ends its
+//!   sessions, access tokens and API keys in one call.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -57,6 +59,7 @@ use mortar_core::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::api_key::ApiKeys;
 use crate::attempts::MemoryAttemptLimiter;
 use crate::code::{
     CodeMessage, CodeRecord, CodeSender, CodeStore, DevConsoleSender, Purpose, hash_token,
@@ -64,6 +67,7 @@ use crate::code::{
 };
 use crate::error::Error;
 use crate::password::{PasswordPolicy, Passwords, Verification};
+use crate::session::Sessions;
 use crate::token::Revocations;
 use crate::user::{NewUser, User, UserChange, UserId, UserStore, normalize_email};
 
@@ -226,6 +230,8 @@ struct Inner {
     second_factor: Arc<dyn SecondFactorPolicy>,
     lifetimes: CodeLifetimes,
     revocations: Option<Arc<dyn Revocations>>,
+    sessions: Option<Sessions>,
+    api_keys: Option<ApiKeys>,
 }
 
 /// The account flows; cheap to clone.
@@ -260,6 +266,8 @@ pub struct AccountsBuilder {
     second_factor: Arc<dyn SecondFactorPolicy>,
     lifetimes: CodeLifetimes,
     revocations: Option<Arc<dyn Revocations>>,
+    sessions: Option<Sessions>,
+    api_keys: Option<ApiKeys>,
 }
 
 impl fmt::Debug for AccountsBuilder {
@@ -325,6 +333,23 @@ impl AccountsBuilder {
         self
     }
 
+    /// The sessions: a password reset or change and [`Accounts::disable_user`] then end the
+    /// user's sessions (refresh-token and cookie ones) in the store at once, and every access
+    /// token through the sessions' revocations (which become [`Self::revocations`] unless set).
+    pub fn sessions(mut self, sessions: Sessions) -> Self {
+        if self.revocations.is_none() {
+            self.revocations = Some(sessions.access_tokens().revocations().clone());
+        }
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// The API keys: [`Accounts::disable_user`] then revokes the user's keys too.
+    pub fn api_keys(mut self, api_keys: ApiKeys) -> Self {
+        self.api_keys = Some(api_keys);
+        self
+    }
+
     /// Finishes.
     pub fn build(self) -> Accounts {
         let limiter = self
@@ -350,6 +375,8 @@ impl AccountsBuilder {
                 second_factor: self.second_factor,
                 lifetimes: self.lifetimes,
                 revocations: self.revocations,
+                sessions: self.sessions,
+                api_keys: self.api_keys,
             }),
         }
     }
@@ -403,6 +430,8 @@ impl Accounts {
             second_factor: Arc::new(NoSecondFactor),
             lifetimes: CodeLifetimes::default(),
             revocations: None,
+            sessions: None,
+            api_keys: None,
         }
     }
 
@@ -840,7 +869,7 @@ impl Accounts {
             .await?
             .filter(|u| !u.is_disabled())
             .ok_or(Error::InvalidCode)?;
-        let user = self.set_password(&user, new_password).await?;
+        let user = self.set_password(&user, new_password, client).await?;
         self.inner
             .codes
             .revoke(user.id, Purpose::ResetPassword)
@@ -910,7 +939,7 @@ impl Accounts {
             );
             return Err(Error::InvalidCredentials);
         }
-        let user = self.set_password(&user, new_password).await?;
+        let user = self.set_password(&user, new_password, client).await?;
         self.inner.recorder.record(self.user_event(
             "auth.password.changed",
             Outcome::Success,
@@ -921,7 +950,12 @@ impl Accounts {
     }
 
     /// Policy, hash, store, and revoke earlier tokens.
-    async fn set_password(&self, user: &User, new_password: &str) -> Result<User, Error> {
+    async fn set_password(
+        &self,
+        user: &User,
+        new_password: &str,
+        client: &Client,
+    ) -> Result<User, Error> {
         let mut inputs = vec![user.email.as_str()];
         inputs.extend(user.username.as_deref());
         self.inner
@@ -934,16 +968,122 @@ impl Accounts {
             .users
             .update(user.id, UserChange::PasswordHash(hash), now)
             .await?;
+        self.end_everything(user, now, client).await
+    }
+
+    /// Invalidates every token of the user issued until `now`: the user's cut-off, every session
+    /// in the store (given [`AccountsBuilder::sessions`]) and every access token (given
+    /// revocations).
+    async fn end_everything(
+        &self,
+        user: &User,
+        now: SystemTime,
+        client: &Client,
+    ) -> Result<User, Error> {
         let user = self
             .inner
             .users
             .update(user.id, UserChange::RevokeTokens, now)
             .await?;
-        if let Some(revocations) = &self.inner.revocations {
+        if let Some(sessions) = &self.inner.sessions {
+            // Revokes each session and the subject's access tokens.
+            sessions.revoke_all(user.id, client).await?;
+        } else if let Some(revocations) = &self.inner.revocations {
             revocations
                 .revoke_subject_before(&user.id.to_string(), now)
                 .await?;
         }
         Ok(user)
+    }
+
+    /// Disables an account (an administrator's or a service's action, `by`): login is refused
+    /// from now on (with the same error as a wrong password), every session ends, every access
+    /// token issued until now is refused, and, given [`AccountsBuilder::api_keys`], the user's
+    /// API keys are revoked. Reported as `auth.user.disabled`.
+    ///
+    /// Sessions end in the store only given [`AccountsBuilder::sessions`]; without it refresh
+    /// tokens stop working at their next use and cookie sessions within
+    /// [`SessionLifetimes::touch_interval`](crate::session::SessionLifetimes::touch_interval).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mortar_auth::account::{Accounts, Client, Registration};
+    /// # use mortar_auth::code::{MemoryCodeStore, sender_fn};
+    /// # use mortar_auth::user::MemoryUserStore;
+    /// # use mortar_core::Principal;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mortar_auth::Error> {
+    /// # let accounts = Accounts::builder(Arc::new(MemoryUserStore::new()), Arc::new(MemoryCodeStore::new()))
+    /// #     .sender(sender_fn(|_| async { Ok(()) })).build();
+    /// # let client = Client::default();
+    /// # accounts.register(Registration::new("eve@example.com", "a long enough passphrase"), &client).await?;
+    /// let user = accounts.users().by_email("eve@example.com").await?.unwrap();
+    /// let admin = Principal::user("admin-1").build();
+    /// let user = accounts.disable_user(user.id, &admin, &client).await?;
+    /// assert!(user.is_disabled());
+    /// assert!(accounts.login("eve@example.com", "a long enough passphrase", &client).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown user; [`Error::Store`].
+    pub async fn disable_user(
+        &self,
+        user_id: UserId,
+        by: &Principal,
+        client: &Client,
+    ) -> Result<User, Error> {
+        let (user, now) = self.set_disabled(user_id, true, by, client).await?;
+        let user = self.end_everything(&user, now, client).await?;
+        if let Some(keys) = &self.inner.api_keys {
+            for key in keys.list(&user.id.to_string()).await? {
+                if key.revoked_at.is_none() {
+                    keys.revoke(&key.id).await?;
+                }
+            }
+        }
+        Ok(user)
+    }
+
+    /// Re-enables a disabled account: the user can sign in again. Sessions, tokens and API keys
+    /// ended by [`Self::disable_user`] stay ended. Reported as `auth.user.enabled`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown user; [`Error::Store`].
+    pub async fn enable_user(
+        &self,
+        user_id: UserId,
+        by: &Principal,
+        client: &Client,
+    ) -> Result<User, Error> {
+        Ok(self.set_disabled(user_id, false, by, client).await?.0)
+    }
+
+    /// Marks the account disabled or enabled and reports it.
+    async fn set_disabled(
+        &self,
+        user_id: UserId,
+        disabled: bool,
+        by: &Principal,
+        client: &Client,
+    ) -> Result<(User, SystemTime), Error> {
+        let now = self.inner.clock.now();
+        let user = self
+            .inner
+            .users
+            .update(user_id, UserChange::Disabled(disabled), now)
+            .await?;
+        let action = if disabled {
+            "auth.user.disabled"
+        } else {
+            "auth.user.enabled"
+        };
+        self.inner.recorder.record(
+            self.event(action, Outcome::Success, client)
+                .actor(by)
+                .target("user", user.id.to_string()),
+        );
+        Ok((user, now))
     }
 }

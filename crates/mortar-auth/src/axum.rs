@@ -4,9 +4,9 @@
 //! | --- | --- | --- |
 //! | `POST /register` | `{"email", "password", "username"?}` | 202 `{"status": "pending_verification"}`, the same whether or not the address was taken |
 //! | `POST /verify-email` | `{"token"}` | 200 `{"user_id", "email_verified": true}` |
-//! | `POST /login` | `{"email", "password"}` | 200 tokens (below), or 200 `{"second_factor_required": true, "challenge", "expires_in"}` |
+//! | `POST /login` | `{"email", "password", "cookie"?}` | 200 tokens (below), or with `"cookie": true` a session cookie and 200 `{"session_id", "expires_in"}`; or 200 `{"second_factor_required": true, "challenge", "expires_in"}` |
 //! | `POST /refresh` | `{"refresh_token"}` | 200 tokens |
-//! | `POST /logout` | — (bearer token) | 204; the session ends |
+//! | `POST /logout` | — (bearer token or session cookie) | 204; the session ends (and the cookie is cleared) |
 //! | `POST /password/forgot` | `{"email"}` | 202, the same for unknown addresses |
 //! | `POST /password/reset` | `{"token", "password"}` | 204 |
 //! | `GET /sessions` | — (bearer token) | 200 the caller's active sessions |
@@ -15,7 +15,10 @@
 //! | `GET /api-keys` | — (bearer token) | 200 the caller's keys (never their secrets) |
 //! | `DELETE /api-keys/{id}` | — (bearer token) | 204 |
 //!
-//! The API-key routes answer 404 unless [`AuthApi::api_keys`] is set.
+//! The API-key routes answer 404 unless [`AuthApi::api_keys`] is set; cookie logins answer 400
+//! unless [`AuthApi::cookies`] is set. A cookie login checks the request's origin like every
+//! cookie-authenticated unsafe request (no login CSRF), and ends the session of a cookie the
+//! browser still held (a fresh session id and secret on every sign-in).
 //!
 //! Tokens: `{"token_type": "Bearer", "access_token", "expires_in", "refresh_token",
 //! "session_id"}`. Every error is an RFC 9457 problem document, malformed JSON included. Routes
@@ -27,8 +30,9 @@ use std::time::SystemTime;
 
 use ::axum::extract::rejection::JsonRejection;
 use ::axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
-use ::axum::http::StatusCode;
+use ::axum::http::header::SET_COOKIE;
 use ::axum::http::request::Parts;
+use ::axum::http::{HeaderMap, Method, StatusCode, Uri};
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{delete, get, post};
 use ::axum::{Json, Router};
@@ -41,7 +45,7 @@ use serde_json::{Value, json};
 use crate::account::{Accounts, Client, LoginOutcome, Registration};
 use crate::api_key::{ApiKeys, NewApiKey};
 use crate::error::Error;
-use crate::session::{SessionId, SessionTokens, Sessions};
+use crate::session::{SessionCookies, SessionId, SessionTokens, Sessions};
 use crate::time::to_secs;
 use crate::user::UserId;
 
@@ -54,6 +58,9 @@ pub struct AuthApi {
     pub sessions: Sessions,
     /// API keys users manage for themselves; `None` turns the `/api-keys` routes off.
     pub api_keys: Option<ApiKeys>,
+    /// Browser sessions in a cookie; `None` turns cookie logins off. Put the same value in the
+    /// [`AuthLayer`](crate::layer::AuthLayer) chain so the cookie authenticates requests.
+    pub cookies: Option<SessionCookies>,
 }
 
 /// The endpoints, to nest under a path: `app.nest("/auth", mortar_auth::axum::router(api))`.
@@ -200,21 +207,53 @@ async fn verify_email(
 struct LoginBody {
     email: String,
     password: String,
+    #[serde(default)]
+    cookie: bool,
 }
 
 async fn login(
     State(api): State<AuthApi>,
     client: Client,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<LoginBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
+    let cookies = if body.cookie {
+        let cookies = api
+            .cookies
+            .as_ref()
+            .ok_or_else(|| Problem::bad_request().with_detail("cookie sessions are not enabled"))?;
+        cookies.check_origin(&method, &uri, &headers)?;
+        Some(cookies)
+    } else {
+        None
+    };
     match api
         .accounts
         .login(&body.email, &body.password, &client)
         .await?
     {
         LoginOutcome::Authenticated { user, principal } => {
-            let tokens = api.sessions.start(&user, &principal, &client).await?;
-            Ok(Json(tokens_json(&tokens)))
+            let Some(cookies) = cookies else {
+                let tokens = api.sessions.start(&user, &principal, &client).await?;
+                return Ok(Json(tokens_json(&tokens)).into_response());
+            };
+            if let Some(old) = cookies.secret(&headers) {
+                api.sessions.end_cookie(&old, &client).await?;
+            }
+            let session = api
+                .sessions
+                .start_cookie(&user, &principal, &client)
+                .await?;
+            Ok((
+                [(SET_COOKIE, cookies.set_cookie(&session))],
+                Json(json!({
+                    "session_id": session.session_id.as_str(),
+                    "expires_in": seconds_until(session.expires_at),
+                })),
+            )
+                .into_response())
         }
         LoginOutcome::SecondFactorRequired {
             challenge,
@@ -224,7 +263,8 @@ async fn login(
             "second_factor_required": true,
             "challenge": challenge.expose_secret(),
             "expires_in": seconds_until(expires_at),
-        }))),
+        }))
+        .into_response()),
     }
 }
 
@@ -246,11 +286,17 @@ async fn logout(
     State(api): State<AuthApi>,
     client: Client,
     principal: Principal,
-) -> Result<StatusCode, Problem> {
+) -> Result<Response, Problem> {
     let (user_id, session) = caller(&principal).ok_or_else(not_a_user)?;
     let session = session.ok_or_else(|| Problem::from(Error::NotFound))?;
     api.sessions.revoke(user_id, &session, &client).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(cookies) = &api.cookies {
+        response
+            .headers_mut()
+            .insert(SET_COOKIE, cookies.clear_cookie());
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]

@@ -25,6 +25,10 @@ pub enum Error {
     /// `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1); the reason is for logs.
     #[error("invalid token: {0}")]
     InvalidToken(crate::token::TokenError),
+    /// A cookie-authenticated request with an unsafe method came from another origin (a
+    /// possible cross-site request forgery). A 403.
+    #[error("cross-origin request refused")]
+    CrossOrigin,
     /// A code or link is unknown, used, expired or for another purpose. A 400.
     #[error("the code is invalid or has expired")]
     InvalidCode,
@@ -99,6 +103,11 @@ impl From<Error> for Problem {
                     http::header::WWW_AUTHENTICATE,
                     http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 ),
+            Error::CrossOrigin => Problem::mortar(
+                StatusCode::FORBIDDEN,
+                "cross-origin-request",
+                "The request did not come from an allowed origin.",
+            ),
             Error::InvalidCode => Problem::mortar(
                 StatusCode::BAD_REQUEST,
                 "invalid-code",

@@ -1,10 +1,19 @@
-//! Authentication for Rust web services.
+//! Authentication for Rust web services, to OWASP ASVS 5.0 (V6 authentication, V7 sessions,
+//! V9 self-contained tokens) and RFC 8725.
 //!
-//! This release brings the password layer: [`password::Passwords`] (Argon2id at OWASP's
-//! parameters, pepper with rotation, legacy bcrypt / scrypt / PBKDF2 / Django hashes upgraded at
-//! login, hashing on a bounded blocking pool) and [`password::PasswordPolicy`] (ASVS 5.0 V6.2:
-//! length, common passwords, personal information). Users, registration and login, tokens, API
-//! keys and sessions follow.
+//! | module | what |
+//! | --- | --- |
+//! | [`password`] | Argon2id at OWASP parameters on a bounded pool, peppers, legacy bcrypt / scrypt / PBKDF2 / Django hashes upgraded at login, the password policy |
+//! | [`user`] | [`user::UserStore`]: memory and SQL (SQLite, PostgreSQL, MariaDB) |
+//! | [`account`] | registration, login without account enumeration, verification, reset, password change, disabling accounts |
+//! | [`code`] | single-use, purpose-bound, hashed codes and links; [`code::CodeSender`] |
+//! | [`token`] | keys, key rings and JWKS, strict JWS, RFC 9068 access tokens, revocations (memory, Redis) |
+//! | [`session`] | sessions with rotating refresh tokens and `__Host-` cookie sessions (memory, SQL, Redis) |
+//! | [`api_key`] | prefixed, checksummed API keys stored as hashes |
+//! | [`layer`] | the tower [`layer::AuthLayer`] and its authenticator chain; actix-web middleware in `actix` (feature `actix`) |
+//! | `axum` | ready-made JSON endpoints (feature `axum`) |
+//!
+//! Guide: `docs/auth.md` in the repository. Passwords first:
 //!
 //! ```
 //! use mortar_auth::password::{PasswordPolicy, Passwords};

@@ -4,17 +4,24 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::routing::get;
 use mortar_auth::Error;
 use mortar_auth::account::{
     Accounts, Client, LoginOutcome, Registered, Registration, SecondFactorPolicy,
 };
+use mortar_auth::api_key::{ApiKeys, MemoryApiKeyStore, NewApiKey};
 use mortar_auth::attempts::MemoryAttemptLimiter;
 use mortar_auth::code::{CodeMessage, MemoryCodeStore, Purpose, sender_fn};
+use mortar_auth::layer::AuthLayer;
 use mortar_auth::password::{PasswordConfig, Passwords};
+use mortar_auth::session::{MemorySessionStore, SessionCookies, Sessions};
+use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
 use mortar_auth::user::{MemoryUserStore, NewUser, User, UserChange, UserStore};
+use mortar_core::Principal;
 use mortar_core::audit::FnRecorder;
 use mortar_core::{AuditEvent, ManualClock, Outcome, Problem};
 use secrecy::ExposeSecret as _;
+use tower::ServiceExt as _;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -659,7 +666,7 @@ async fn a_reset_revokes_access_tokens_at_once() {
     else {
         panic!("not created");
     };
-    let principal = mortar_core::Principal::user(user.id.to_string()).build();
+    let principal = Principal::user(user.id.to_string()).build();
     let before = tokens.issue(&principal).unwrap();
     tokens.verify(before.token()).await.unwrap();
 
@@ -681,4 +688,149 @@ async fn a_reset_revokes_access_tokens_at_once() {
     clock.advance(Duration::from_secs(1));
     let after = tokens.issue(&principal).unwrap();
     tokens.verify(after.token()).await.unwrap();
+}
+
+/// Accounts, sessions and API keys on memory stores, behind an `AuthLayer` with all three
+/// authenticators on `/me`; events captured.
+fn full_stack() -> (Accounts, Sessions, ApiKeys, axum::Router, Captured) {
+    let users = Arc::new(MemoryUserStore::new());
+    let captured = Captured::default();
+    let events = captured.events.clone();
+    let tokens = AccessTokens::builder(
+        KeyRing::new(SigningKey::generate_ed25519("k1").unwrap()),
+        "iss",
+        "aud",
+    )
+    .build();
+    let sessions = Sessions::new(
+        Arc::new(MemorySessionStore::new()),
+        users.clone(),
+        tokens.clone(),
+    );
+    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), "acme").unwrap();
+    let cookies = SessionCookies::new(sessions.clone());
+    let accounts = Accounts::builder(users.clone(), Arc::new(MemoryCodeStore::new()))
+        .passwords(fast_passwords())
+        .sender(sender_fn(|_| async { Ok(()) }))
+        .sessions(sessions.clone())
+        .api_keys(keys.clone())
+        .recorder(FnRecorder::new(move |e: AuditEvent| {
+            events.lock().unwrap().push(e);
+        }))
+        .build();
+    let app = axum::Router::new()
+        .route(
+            "/me",
+            get(|p: Principal| async move { p.subject().to_owned() }),
+        )
+        .layer(
+            AuthLayer::required()
+                .with(tokens.clone())
+                .with(keys.clone())
+                .with(cookies.clone()),
+        );
+    (accounts, sessions, keys, app, captured)
+}
+
+/// `Accounts::disable_user`: one call ends logins, sessions (refresh and cookie), access tokens
+/// and API keys; the layer refuses them all; re-enabling allows new logins only.
+#[tokio::test]
+async fn disabling_a_user_ends_everything_at_once() {
+    let (accounts, sessions, keys, app, captured) = full_stack();
+    let status = |header: (&'static str, String)| {
+        let app = app.clone();
+        async move {
+            let req = http::Request::get("/me")
+                .header(header.0, header.1)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(req).await.unwrap().status().as_u16()
+        }
+    };
+
+    let client = client();
+    accounts
+        .register(Registration::new("dee@example.com", PASSWORD), &client)
+        .await
+        .unwrap();
+    let LoginOutcome::Authenticated { user, principal } = accounts
+        .login("dee@example.com", PASSWORD, &client)
+        .await
+        .unwrap()
+    else {
+        panic!("no second factor configured")
+    };
+    let app_session = sessions.start(&user, &principal, &client).await.unwrap();
+    let browser = sessions
+        .start_cookie(&user, &principal, &client)
+        .await
+        .unwrap();
+    let (_, key) = keys
+        .create(NewApiKey::new(user.id.to_string(), "ci"))
+        .await
+        .unwrap();
+    let bearer = (
+        "authorization",
+        format!("Bearer {}", app_session.access.token()),
+    );
+    let cookie = (
+        "cookie",
+        format!("__Host-mortar_session={}", browser.secret.expose_secret()),
+    );
+    let api_key = ("x-api-key", key);
+    for credential in [bearer.clone(), cookie.clone(), api_key.clone()] {
+        assert_eq!(status(credential).await, 200);
+    }
+
+    let admin = Principal::user("admin-1").build();
+    let disabled = accounts
+        .disable_user(user.id, &admin, &client)
+        .await
+        .unwrap();
+    assert!(disabled.is_disabled());
+
+    // Refused at login (the same error as a wrong password) and by the layer, at once.
+    assert!(matches!(
+        accounts.login("dee@example.com", PASSWORD, &client).await,
+        Err(Error::InvalidCredentials)
+    ));
+    for credential in [bearer.clone(), cookie.clone(), api_key.clone()] {
+        assert_eq!(status(credential.clone()).await, 401, "{}", credential.0);
+    }
+    assert!(
+        sessions
+            .refresh(app_session.refresh.expose_secret(), &client)
+            .await
+            .is_err()
+    );
+    assert!(sessions.list(user.id).await.unwrap().is_empty());
+    let event = captured
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e.action == "auth.user.disabled")
+        .cloned()
+        .unwrap();
+    assert_eq!(event.actor.unwrap().subject, "admin-1");
+    assert_eq!(event.target.unwrap().id, user.id.to_string());
+
+    // Re-enabled: new logins work; what was ended stays ended.
+    accounts
+        .enable_user(user.id, &admin, &client)
+        .await
+        .unwrap();
+    assert!(matches!(
+        accounts.login("dee@example.com", PASSWORD, &client).await,
+        Ok(LoginOutcome::Authenticated { .. })
+    ));
+    for credential in [bearer, cookie, api_key] {
+        assert_eq!(status(credential.clone()).await, 401, "{}", credential.0);
+    }
+    assert!(matches!(
+        accounts
+            .disable_user(mortar_auth::user::UserId::new(), &admin, &client)
+            .await,
+        Err(Error::NotFound)
+    ));
 }

@@ -62,3 +62,69 @@ async fn optional_mode_api_keys_and_bad_credentials() {
     let body: serde_json::Value = test::read_body_json(res).await;
     assert_eq!(body["type"], "urn:mortar:problem:invalid-token");
 }
+
+#[actix_web::test]
+async fn session_cookies_and_the_origin_check() {
+    use mortar_auth::account::Client;
+    use mortar_auth::session::{MemorySessionStore, SessionCookies, Sessions};
+    use mortar_auth::user::{MemoryUserStore, NewUser, UserStore as _};
+    use secrecy::ExposeSecret as _;
+
+    let users = Arc::new(MemoryUserStore::new());
+    let user = users
+        .create(
+            NewUser::new("ann@example.com"),
+            std::time::SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    let sessions = Sessions::new(Arc::new(MemorySessionStore::new()), users, tokens());
+    let browser = sessions
+        .start_cookie(
+            &user,
+            &Principal::user(user.id.to_string()).build(),
+            &Client::default(),
+        )
+        .await
+        .unwrap();
+    let cookie = format!("__Host-mortar_session={}", browser.secret.expose_secret());
+    let app = test::init_service(
+        App::new()
+            .wrap(Authenticate::new(
+                AuthLayer::required().with(SessionCookies::new(sessions)),
+            ))
+            .route("/hello", web::get().to(hello))
+            .route("/hello", web::post().to(hello)),
+    )
+    .await;
+
+    let get = test::TestRequest::get()
+        .uri("/hello")
+        .insert_header(("cookie", cookie.as_str()))
+        .to_request();
+    assert_eq!(
+        test::call_and_read_body(&app, get).await,
+        user.id.to_string()
+    );
+    let same_origin = test::TestRequest::post()
+        .uri("/hello")
+        .insert_header(("cookie", cookie.as_str()))
+        .insert_header(("sec-fetch-site", "same-origin"))
+        .to_request();
+    assert_eq!(
+        test::call_and_read_body(&app, same_origin).await,
+        user.id.to_string()
+    );
+    let cross_site = test::TestRequest::post()
+        .uri("/hello")
+        .insert_header(("cookie", cookie.as_str()))
+        .insert_header(("origin", "https://evil.example"))
+        .insert_header(("host", "app.example"))
+        .to_request();
+    let res = test::call_service(&app, cross_site).await;
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+}

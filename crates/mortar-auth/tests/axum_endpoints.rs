@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use http::{Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use mortar_auth::account::Accounts;
 use mortar_auth::api_key::{ApiKeys, MemoryApiKeyStore};
@@ -15,7 +15,7 @@ use mortar_auth::axum::{AuthApi, router};
 use mortar_auth::code::{CodeMessage, MemoryCodeStore, Purpose, sender_fn};
 use mortar_auth::layer::AuthLayer;
 use mortar_auth::password::{PasswordConfig, Passwords};
-use mortar_auth::session::{MemorySessionStore, Sessions};
+use mortar_auth::session::{MemorySessionStore, SessionCookies, Sessions};
 use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
 use mortar_auth::user::MemoryUserStore;
 use mortar_core::Principal;
@@ -35,14 +35,22 @@ fn app() -> (Router, Outbox) {
         "aud",
     )
     .build();
-    let accounts = Accounts::builder(users.clone(), Arc::new(MemoryCodeStore::new()))
+    let sessions = Sessions::new(
+        Arc::new(MemorySessionStore::new()),
+        users.clone(),
+        tokens.clone(),
+    );
+    let cookies = SessionCookies::new(sessions.clone()).trusted_origin("https://admin.example");
+    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), "acme").unwrap();
+    let accounts = Accounts::builder(users, Arc::new(MemoryCodeStore::new()))
         .passwords(
             Passwords::with_weak_config(
                 PasswordConfig::default().cost(256, 1, 1).allow_weak_cost(),
             )
             .unwrap(),
         )
-        .revocations(tokens.revocations().clone())
+        .sessions(sessions.clone())
+        .api_keys(keys.clone())
         .sender(sender_fn(move |m: CodeMessage| {
             let sink = sink.clone();
             async move {
@@ -53,8 +61,6 @@ fn app() -> (Router, Outbox) {
             }
         }))
         .build();
-    let sessions = Sessions::new(Arc::new(MemorySessionStore::new()), users, tokens.clone());
-    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), "acme").unwrap();
     let app = Router::new()
         .nest(
             "/auth",
@@ -62,13 +68,14 @@ fn app() -> (Router, Outbox) {
                 accounts,
                 sessions,
                 api_keys: Some(keys.clone()),
+                cookies: Some(cookies.clone()),
             }),
         )
         .route(
             "/me",
             get(|p: Principal| async move { p.subject().to_owned() }),
         )
-        .layer(AuthLayer::optional().with(tokens).with(keys));
+        .layer(AuthLayer::optional().with(tokens).with(keys).with(cookies));
     (app, outbox)
 }
 
@@ -351,4 +358,233 @@ async fn users_manage_their_api_keys() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// A request with arbitrary headers; answers the status, the headers and the JSON body.
+async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let body = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (parts.status, parts.headers, json)
+}
+
+/// Registers and verifies an account.
+async fn signed_up(app: &Router, outbox: &Outbox, email: &str) -> Value {
+    let creds = json!({"email": email, "password": PASSWORD});
+    send(
+        app,
+        Method::POST,
+        "/auth/register",
+        None,
+        Some(creds.clone()),
+    )
+    .await;
+    let token = last(outbox, Purpose::VerifyEmail);
+    let (status, _) = send(
+        app,
+        Method::POST,
+        "/auth/verify-email",
+        None,
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    creds
+}
+
+/// The `name=value` part of a `Set-Cookie` header, and the header itself.
+fn set_cookie(headers: &HeaderMap) -> (String, String) {
+    let header = headers["set-cookie"].to_str().unwrap().to_owned();
+    let pair = header.split(';').next().unwrap().to_owned();
+    (pair, header)
+}
+
+const SAME_ORIGIN: (&str, &str) = ("sec-fetch-site", "same-origin");
+
+#[tokio::test]
+async fn browser_sessions_in_a_cookie() {
+    let (app, outbox) = app();
+    let mut creds = signed_up(&app, &outbox, "bo@example.com").await;
+    creds["cookie"] = json!(true);
+
+    // Login CSRF: a cookie login from another site is refused before the password is checked.
+    let (status, _, problem) = call(
+        &app,
+        Method::POST,
+        "/auth/login",
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
+        Some(creds.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["type"], "urn:mortar:problem:cross-origin-request");
+
+    let (status, headers, body) = call(
+        &app,
+        Method::POST,
+        "/auth/login",
+        &[SAME_ORIGIN],
+        Some(creds.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
+    let (cookie, header) = set_cookie(&headers);
+    assert!(cookie.starts_with("__Host-mortar_session="), "{header}");
+    assert_eq!(
+        cookie.len(),
+        "__Host-mortar_session=".len() + 43,
+        "256 bits, base64url"
+    );
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Secure",
+        "Path=/",
+        "Max-Age=2592000",
+    ] {
+        assert!(header.contains(attribute), "{attribute} in {header}");
+    }
+    assert!(!header.contains("Domain"), "{header}");
+    assert!(
+        !cookie.contains(body["session_id"].as_str().unwrap()),
+        "the secret is not the id"
+    );
+
+    // Safe methods need no origin proof.
+    let (status, _, me) = call(&app, Method::GET, "/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let (status, _, list) = call(
+        &app,
+        Method::GET,
+        "/auth/sessions",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["sessions"][0]["current"], true);
+
+    // Unsafe methods must prove their origin.
+    for headers in [
+        vec![],
+        vec![("origin", "https://evil.example"), ("host", "app.example")],
+        vec![("origin", "null"), ("host", "app.example")],
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://app.example"),
+        ],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://sub.app.example"),
+        ],
+    ] {
+        let mut headers = headers;
+        headers.push(("cookie", &cookie));
+        let (status, _, problem) = call(&app, Method::POST, "/auth/logout", &headers, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(problem["type"], "urn:mortar:problem:cross-origin-request");
+    }
+    let (status, _, _) = call(&app, Method::GET, "/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "refused requests did not end the session"
+    );
+}
+
+#[tokio::test]
+async fn cookie_logins_rotate_and_logout_clears() {
+    let (app, outbox) = app();
+    let mut creds = signed_up(&app, &outbox, "cy@example.com").await;
+    creds["cookie"] = json!(true);
+    let (status, headers, _) = call(
+        &app,
+        Method::POST,
+        "/auth/login",
+        &[SAME_ORIGIN],
+        Some(creds.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (cookie, _) = set_cookie(&headers);
+
+    // The cookie secret is not a refresh token.
+    let secret = cookie.split_once('=').unwrap().1;
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/auth/refresh",
+        &[],
+        Some(json!({"refresh_token": secret})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Signing in again (same origin by Origin and Host) replaces the session: new id, new secret.
+    let (status, headers, _) = call(
+        &app,
+        Method::POST,
+        "/auth/login",
+        &[
+            ("origin", "https://app.example"),
+            ("host", "app.example"),
+            ("cookie", &cookie),
+        ],
+        Some(creds.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (second, _) = set_cookie(&headers);
+    assert_ne!(second, cookie);
+    let (status, _, _) = call(&app, Method::GET, "/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the earlier cookie ended, and counts as none"
+    );
+    let (status, _, _) = call(&app, Method::GET, "/me", &[("cookie", &second)], None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A trusted origin may send unsafe requests; logout clears the cookie and ends the session.
+    let (status, headers, _) = call(
+        &app,
+        Method::POST,
+        "/auth/logout",
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://admin.example"),
+            ("cookie", &second),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (cleared, header) = set_cookie(&headers);
+    assert_eq!(cleared, "__Host-mortar_session=");
+    assert!(header.contains("Max-Age=0"), "{header}");
+    let (status, _, _) = call(&app, Method::GET, "/me", &[("cookie", &second)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

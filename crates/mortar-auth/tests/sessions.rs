@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use mortar_auth::Error;
 use mortar_auth::account::Client;
 use mortar_auth::session::{
-    MemorySessionStore, Session, SessionId, SessionStore, Sessions, TokenMatch,
+    MemorySessionStore, Session, SessionId, SessionKind, SessionLifetimes, SessionStore, Sessions,
+    TokenMatch,
 };
 use mortar_auth::token::{AccessTokens, KeyRing, SigningKey, TokenError};
 use mortar_auth::user::{MemoryUserStore, NewUser, User, UserChange, UserId, UserStore};
@@ -20,6 +21,7 @@ use secrecy::ExposeSecret as _;
 fn session(user_id: UserId, hash: &str, now: SystemTime) -> Session {
     Session {
         id: SessionId::new(),
+        kind: SessionKind::Tokens,
         user_id,
         created_at: now,
         last_seen_at: now,
@@ -34,8 +36,32 @@ fn session(user_id: UserId, hash: &str, now: SystemTime) -> Session {
     }
 }
 
+/// The `SessionStore` contract: a use without rotation (cookie sessions), and the kind.
+async fn touch_conformance(store: &Arc<dyn SessionStore>) {
+    let now = ManualClock::default().now();
+    let user = UserId::new();
+    let mut c = session(user, &"9".repeat(64), now);
+    c.kind = SessionKind::Cookie;
+    store.create(c.clone()).await.unwrap();
+    assert_eq!(store.get(&c.id).await.unwrap().unwrap(), c);
+    let seen = now + Duration::from_secs(90);
+    assert!(store.touch(&c.id, seen).await.unwrap());
+    let touched = store.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(
+        (touched.last_seen_at, touched.token_hash.clone()),
+        (seen, c.token_hash.clone())
+    );
+    assert!(store.revoke(&c.id, seen).await.unwrap());
+    assert!(!store.touch(&c.id, seen).await.unwrap(), "revoked");
+    assert!(
+        !store.touch(&SessionId::new(), seen).await.unwrap(),
+        "unknown"
+    );
+}
+
 /// The `SessionStore` contract.
 async fn store_conformance(store: Arc<dyn SessionStore>) {
+    touch_conformance(&store).await;
     let now = ManualClock::default().now();
     let user = UserId::new();
     let s = session(user, &"a".repeat(64), now);
@@ -180,6 +206,9 @@ async fn service_behaviour(store: Arc<dyn SessionStore>) {
     account_changes(&s, &user, &client).await;
     lifetimes(&s, &user, &client).await;
     sign_out_everywhere(&s, &user, &client).await;
+    cookie_sessions(&s, &user, &client).await;
+    cookie_sessions_end(&s, &user, &client).await;
+    cookie_sessions_follow_the_user(&s, &user, &client).await;
 }
 
 /// Rotation, racing refreshes and reuse detection.
@@ -338,6 +367,219 @@ async fn account_changes(s: &Setup, user: &User, client: &Client) {
         .update(user.id, UserChange::Disabled(false), s.clock.now())
         .await
         .unwrap();
+}
+
+/// Browser sessions: their own secrets, lifetimes, touches and revocations.
+async fn cookie_sessions(s: &Setup, user: &User, client: &Client) {
+    let lifetimes = SessionLifetimes::default();
+    let browser = s
+        .sessions
+        .start_cookie(user, &login(user.id), client)
+        .await
+        .unwrap();
+    assert!(!format!("{browser:?}").contains(browser.secret.expose_secret()));
+    let secret = browser.secret.expose_secret();
+    let principal = s.sessions.authenticate_cookie(secret).await.unwrap();
+    assert_eq!(principal.subject(), user.id.to_string());
+    assert_eq!(principal.session_id(), Some(browser.session_id.as_str()));
+    assert_eq!(principal.authentication().amr(), vec!["pwd"]);
+    assert!(
+        s.sessions
+            .list(user.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.id == browser.session_id)
+    );
+
+    // A cookie secret never refreshes; a refresh token is never a cookie.
+    assert!(is_invalid(
+        &s.sessions.refresh(secret, client).await.unwrap_err()
+    ));
+    let app = s
+        .sessions
+        .start(user, &login(user.id), client)
+        .await
+        .unwrap();
+    assert!(is_invalid(
+        &s.sessions
+            .authenticate_cookie(app.refresh.expose_secret())
+            .await
+            .unwrap_err()
+    ));
+    assert!(is_invalid(
+        &s.sessions
+            .authenticate_cookie("not-a-secret")
+            .await
+            .unwrap_err()
+    ));
+
+    // Uses keep it alive past the idle limit (written at most once per touch interval) ...
+    let store_seen = |id: SessionId| async move {
+        s.sessions
+            .list(user.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|x| x.id == id)
+            .unwrap()
+            .last_seen_at
+    };
+    let started = store_seen(browser.session_id.clone()).await;
+    s.clock.advance(Duration::from_secs(30));
+    s.sessions.authenticate_cookie(secret).await.unwrap();
+    assert_eq!(
+        store_seen(browser.session_id.clone()).await,
+        started,
+        "within the interval"
+    );
+    for _ in 0..8 {
+        s.clock.advance(Duration::from_hours(24));
+        s.sessions.authenticate_cookie(secret).await.unwrap();
+    }
+    assert_eq!(store_seen(browser.session_id.clone()).await, s.clock.now());
+    // ... but not past the idle limit without use.
+    s.clock.advance(lifetimes.idle + Duration::from_secs(1));
+    assert!(is_invalid(
+        &s.sessions.authenticate_cookie(secret).await.unwrap_err()
+    ));
+
+    // The absolute lifetime.
+    let long = s
+        .sessions
+        .start_cookie(user, &login(user.id), client)
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        s.clock.advance(Duration::from_hours(6 * 24));
+        s.sessions
+            .authenticate_cookie(long.secret.expose_secret())
+            .await
+            .unwrap();
+    }
+    s.clock.advance(Duration::from_hours(6 * 24));
+    assert!(is_invalid(
+        &s.sessions
+            .authenticate_cookie(long.secret.expose_secret())
+            .await
+            .unwrap_err()
+    ));
+}
+
+/// Browser sessions end by sign-out, by revocations, and when their user changes.
+async fn cookie_sessions_end(s: &Setup, user: &User, client: &Client) {
+    // Signing out: revoke by id, or end by secret.
+    let first = s
+        .sessions
+        .start_cookie(user, &login(user.id), client)
+        .await
+        .unwrap();
+    let second = s
+        .sessions
+        .start_cookie(user, &login(user.id), client)
+        .await
+        .unwrap();
+    s.sessions
+        .revoke(user.id, &first.session_id, client)
+        .await
+        .unwrap();
+    assert!(
+        s.sessions
+            .authenticate_cookie(first.secret.expose_secret())
+            .await
+            .is_err()
+    );
+    assert!(
+        s.sessions
+            .end_cookie(second.secret.expose_secret(), client)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.sessions
+            .end_cookie(second.secret.expose_secret(), client)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.sessions
+            .authenticate_cookie(second.secret.expose_secret())
+            .await
+            .is_err()
+    );
+
+    // Signed out everywhere (access-token revocations, at once).
+    let everywhere = s
+        .sessions
+        .start_cookie(user, &login(user.id), client)
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_secs(1));
+    s.tokens
+        .revocations()
+        .revoke_subject_before(&user.id.to_string(), s.clock.now())
+        .await
+        .unwrap();
+    assert!(
+        s.sessions
+            .authenticate_cookie(everywhere.secret.expose_secret())
+            .await
+            .is_err()
+    );
+}
+
+/// A disabled user, or a password reset, ends a browser session at its next touch.
+async fn cookie_sessions_follow_the_user(s: &Setup, user: &User, client: &Client) {
+    let lifetimes = SessionLifetimes::default();
+    s.clock.advance(Duration::from_secs(1));
+    let disabled = s
+        .sessions
+        .start_cookie(user, &login(user.id), client)
+        .await
+        .unwrap();
+    s.sessions
+        .authenticate_cookie(disabled.secret.expose_secret())
+        .await
+        .unwrap();
+    s.users
+        .update(user.id, UserChange::Disabled(true), s.clock.now())
+        .await
+        .unwrap();
+    s.clock.advance(lifetimes.touch_interval);
+    assert!(
+        s.sessions
+            .authenticate_cookie(disabled.secret.expose_secret())
+            .await
+            .is_err()
+    );
+    s.users
+        .update(user.id, UserChange::Disabled(false), s.clock.now())
+        .await
+        .unwrap();
+    assert!(
+        s.sessions
+            .authenticate_cookie(disabled.secret.expose_secret())
+            .await
+            .is_err(),
+        "ended for good, not suspended"
+    );
+    let reset = s
+        .sessions
+        .start_cookie(user, &login(user.id), client)
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_secs(1));
+    s.users
+        .update(user.id, UserChange::RevokeTokens, s.clock.now())
+        .await
+        .unwrap();
+    s.clock.advance(lifetimes.touch_interval);
+    assert!(
+        s.sessions
+            .authenticate_cookie(reset.secret.expose_secret())
+            .await
+            .is_err()
+    );
 }
 
 /// Idle and absolute lifetimes.

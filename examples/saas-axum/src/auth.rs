@@ -1,6 +1,7 @@
 //! Authentication wired in: users, codes and sessions in the app's own database, access tokens
-//! signed with Ed25519, revocations in Redis when configured (shared by every instance) or in
-//! memory, and mortar-auth's JSON endpoints under `/auth`.
+//! signed with Ed25519 (or the configured key), browser sessions in a `__Host-` cookie,
+//! revocations in Redis when configured (shared by every instance) or in memory, and
+//! mortar-auth's JSON endpoints under `/auth`.
 
 use std::sync::Arc;
 
@@ -9,14 +10,16 @@ use mortar::auth::api_key::ApiKeys;
 use mortar::auth::axum::AuthApi;
 use mortar::auth::code::CodeSender;
 use mortar::auth::layer::AuthLayer;
-use mortar::auth::session::Sessions;
+use mortar::auth::session::{SessionCookies, Sessions};
 use mortar::auth::sql::{SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmSessionStore, SeaOrmUserStore};
 use mortar::auth::token::{
     AccessTokens, KeyRing, MemoryRevocations, RedisRevocations, Revocations, SigningKey,
 };
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret as _;
 
 use crate::StartError;
+use crate::config::Config;
 
 /// Issuer and audience of the starter's access tokens.
 const ISSUER: &str = "example-saas-axum";
@@ -35,19 +38,31 @@ pub struct Auth {
 impl Auth {
     /// Builds authentication on the app's database (and Redis, when configured).
     ///
-    /// The signing key is generated at start-up, so access tokens do not survive a restart
-    /// (refresh tokens do: clients refresh); load a persistent key with
-    /// `SigningKey::ed25519_from_pkcs8` in production.
+    /// The signing key is `MORTAR_SIGNING_KEY` when set; otherwise one is generated at
+    /// start-up, so access tokens do not survive a restart (refresh tokens do: clients refresh).
     ///
     /// # Errors
     ///
-    /// [`StartError::Auth`] when the key cannot be generated.
+    /// [`StartError::Auth`] when the configured key is not a usable PKCS#8 PEM key, or a key
+    /// cannot be generated.
     pub fn new(
+        config: &Config,
         db: &DatabaseConnection,
         redis: Option<&deadpool_redis::Pool>,
         sender: Arc<dyn CodeSender>,
     ) -> Result<Self, StartError> {
-        let key = SigningKey::generate_ed25519("starter").map_err(StartError::Auth)?;
+        let kid = config.signing_key_id.as_str();
+        let key = if let Some(pem) = &config.signing_key {
+            // `\n` escapes let a PEM document live on one line of an environment variable.
+            SigningKey::from_pkcs8_pem(kid, &pem.expose_secret().replace("\\n", "\n"))
+        } else {
+            tracing::warn!(
+                "MORTAR_SIGNING_KEY is not set: using a key generated at start-up \
+                 (access tokens end at restart)"
+            );
+            SigningKey::generate_ed25519(kid)
+        }
+        .map_err(StartError::Auth)?;
         let revocations: Arc<dyn Revocations> = match redis {
             Some(pool) => Arc::new(RedisRevocations::new(pool.clone()).prefix("starter:auth:")),
             None => Arc::new(MemoryRevocations::new()),
@@ -56,24 +71,40 @@ impl Auth {
             .revocations(revocations.clone())
             .build();
         let users = Arc::new(SeaOrmUserStore::new(db.clone()));
-        let accounts = Accounts::builder(users.clone(), Arc::new(SeaOrmCodeStore::new(db.clone())))
-            .sender(SharedSender(sender))
-            .revocations(revocations)
-            .build();
         let api_keys = ApiKeys::new(Arc::new(SeaOrmApiKeyStore::new(db.clone())), "saas")
             .map_err(StartError::Auth)?;
         let sessions = Sessions::new(
             Arc::new(SeaOrmSessionStore::new(db.clone())),
-            users,
+            users.clone(),
             tokens.clone(),
         );
+        let accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())))
+            .sender(SharedSender(sender))
+            .revocations(revocations)
+            .sessions(sessions.clone())
+            .api_keys(api_keys.clone())
+            .build();
+        let mut cookies = SessionCookies::new(sessions.clone());
+        for origin in config
+            .trusted_origins
+            .iter()
+            .flat_map(|list| list.split(','))
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
+            cookies = cookies.trusted_origin(origin);
+        }
         Ok(Self {
             api: AuthApi {
                 accounts,
                 sessions,
                 api_keys: Some(api_keys.clone()),
+                cookies: Some(cookies.clone()),
             },
-            layer: AuthLayer::optional().with(tokens).with(api_keys.clone()),
+            layer: AuthLayer::optional()
+                .with(tokens)
+                .with(api_keys.clone())
+                .with(cookies),
             api_keys,
         })
     }

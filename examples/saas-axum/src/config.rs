@@ -35,6 +35,17 @@ pub struct Config {
     pub s3_access_key: Option<String>,
     /// S3 secret key (`MORTAR_S3_SECRET_KEY`).
     pub s3_secret_key: Option<SecretString>,
+    /// The access tokens' signing key (`MORTAR_SIGNING_KEY`): a PKCS#8 PEM private key,
+    /// Ed25519, P-256 or RSA (`openssl genpkey -algorithm ed25519`); newlines may be written
+    /// as `\n` in an environment variable. Unset: a key generated at start-up, so access tokens
+    /// do not survive a restart (refresh tokens do) and instances do not share it.
+    pub signing_key: Option<SecretString>,
+    /// The signing key's id, the `kid` of the tokens and the JWKS (`MORTAR_SIGNING_KEY_ID`,
+    /// default `starter`); change it when rotating the key.
+    pub signing_key_id: String,
+    /// Origins, besides the app's own, that may send cookie-authenticated unsafe requests
+    /// (`MORTAR_TRUSTED_ORIGINS`, comma-separated, e.g. `https://admin.example.com`).
+    pub trusted_origins: Option<String>,
     /// Log output (`MORTAR_LOG_FORMAT`): `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// Log filter (`MORTAR_LOG`, `tracing_subscriber::EnvFilter` syntax, default `info`).
@@ -53,7 +64,7 @@ pub enum LogFormat {
 }
 
 /// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 14] = [
     "listen",
     "database_url",
     "database_max_connections",
@@ -63,6 +74,9 @@ const KEYS: [&str; 11] = [
     "s3_region",
     "s3_access_key",
     "s3_secret_key",
+    "signing_key",
+    "signing_key_id",
+    "trusted_origins",
     "log_format",
     "log",
 ];
@@ -73,6 +87,7 @@ struct Defaults {
     listen: SocketAddr,
     database_url: &'static str,
     database_max_connections: u32,
+    signing_key_id: &'static str,
     log_format: LogFormat,
     log: &'static str,
 }
@@ -83,6 +98,7 @@ impl Default for Defaults {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             database_url: "sqlite://mortar.db?mode=rwc",
             database_max_connections: 10,
+            signing_key_id: "starter",
             log_format: LogFormat::Json,
             log: "info",
         }
@@ -166,6 +182,12 @@ impl fmt::Debug for Config {
             .field("redis", &self.redis_url.as_ref().map(|_| "[REDACTED]"))
             .field("s3_endpoint", &self.s3_endpoint)
             .field("s3_bucket", &self.s3_bucket)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("signing_key_id", &self.signing_key_id)
+            .field("trusted_origins", &self.trusted_origins)
             .field("log_format", &self.log_format)
             .field("log", &self.log)
             .finish_non_exhaustive()
@@ -195,13 +217,14 @@ mod tests {
             "redis_url": "redis://:s3cret@cache",
             "s3_endpoint": "http://127.0.0.1:8333",
             "s3_secret_key": "very-secret",
+            "signing_key": "-----BEGIN PRIVATE KEY-----\nprivate-key-bytes\n-----END PRIVATE KEY-----",
             "log_format": "pretty"
         }))))
         .unwrap();
         assert_eq!(c.listen.port(), 8080);
         assert_eq!(c.database_kind(), "postgres");
         let debug = format!("{c:?}");
-        for secret in ["hunter2", "s3cret", "very-secret"] {
+        for secret in ["hunter2", "s3cret", "very-secret", "private-key-bytes"] {
             assert!(!debug.contains(secret), "{debug}");
         }
 

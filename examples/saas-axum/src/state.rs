@@ -55,7 +55,7 @@ impl AppState {
             .as_ref()
             .map(|endpoint| s3_bucket(&config, endpoint))
             .transpose()?;
-        let auth = Auth::new(&db, redis.as_ref(), sender)?;
+        let auth = Auth::new(&config, &db, redis.as_ref(), sender)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

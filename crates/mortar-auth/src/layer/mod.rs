@@ -2,6 +2,7 @@
 //!
 //! The layer asks a chain of [`Authenticator`]s in order — bearer JWT access tokens
 //! ([`AccessTokens`](crate::token::AccessTokens)), API keys ([`ApiKeys`](crate::api_key::ApiKeys)),
+//! session cookies ([`SessionCookies`](crate::session::SessionCookies)),
 //! or your own — and inserts the first principal found into the request extensions, where the
 //! axum and actix extractors of mortar-core and every other Mortar crate find it.
 //!

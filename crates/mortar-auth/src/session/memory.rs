@@ -86,6 +86,17 @@ impl SessionStore for MemorySessionStore {
         Ok(true)
     }
 
+    async fn touch(&self, id: &SessionId, now: SystemTime) -> Result<bool, Error> {
+        let mut sessions = self.lock();
+        match sessions.get_mut(id) {
+            Some(session) if session.revoked_at.is_none() => {
+                session.last_seen_at = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn revoke(&self, id: &SessionId, now: SystemTime) -> Result<bool, Error> {
         let mut sessions = self.lock();
         match sessions.get_mut(id) {

@@ -7,7 +7,13 @@
 //! family (the session) is revoked. Two refreshes racing with the same token yield at most one
 //! successor. Revoking a session invalidates its refresh token at once and its access tokens
 //! through [`crate::token::Revocations::revoke_session`].
+//!
+//! The same record backs browser sessions ([`SessionKind::Cookie`]): an opaque 256-bit secret in
+//! a `__Host-` cookie (Secure, HttpOnly, SameSite=Lax), stored only as a hash, a fresh one at
+//! every sign-in; [`SessionCookies`] reads it as an authenticator of the
+//! [`AuthLayer`](crate::layer::AuthLayer) chain and refuses cross-origin unsafe requests.
 
+mod cookie;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -19,6 +25,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use rand::RngCore as _;
 
+pub use cookie::{CookieSession, DEFAULT_COOKIE_NAME, SessionCookies};
 pub use memory::MemorySessionStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisSessionStore;
@@ -69,11 +76,45 @@ impl fmt::Debug for SessionId {
     }
 }
 
+/// How a session's holder proves it: refresh tokens or a browser cookie.
+///
+/// A session is one or the other for its whole life; a refresh token never works as a cookie
+/// and a cookie never refreshes (their secrets are also hashed in separate domains).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SessionKind {
+    /// Access tokens and a rotating refresh token (apps, SPAs keeping tokens, services).
+    #[default]
+    Tokens,
+    /// An opaque secret in a cookie (server-rendered pages, SPAs on the same site).
+    Cookie,
+}
+
+impl SessionKind {
+    /// The stored name: `"tokens"` or `"cookie"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tokens => "tokens",
+            Self::Cookie => "cookie",
+        }
+    }
+
+    /// Reads a stored name; anything unknown is `Tokens` (the kind every earlier row has).
+    pub fn parse(name: &str) -> Self {
+        if name == "cookie" {
+            Self::Cookie
+        } else {
+            Self::Tokens
+        }
+    }
+}
+
 /// One signed-in device.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     /// The id (also the `sid` claim of its access tokens).
     pub id: SessionId,
+    /// Refresh tokens or a cookie.
+    pub kind: SessionKind,
     /// Whose.
     pub user_id: UserId,
     /// When it began.
@@ -90,7 +131,7 @@ pub struct Session {
     pub methods: Vec<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<SystemTime>,
-    /// SHA-256 (hex) of the current refresh token.
+    /// SHA-256 (hex) of the current refresh token, or of the cookie secret.
     pub token_hash: String,
     /// SHA-256 (hex) of the refresh token it replaced, for reuse detection.
     pub previous_hash: Option<String>,
@@ -102,6 +143,7 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.id)
+            .field("kind", &self.kind)
             .field("user_id", &self.user_id)
             .field("created_at", &self.created_at)
             .field("last_seen_at", &self.last_seen_at)
@@ -165,6 +207,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         ip: Option<&str>,
         user_agent: Option<&str>,
     ) -> Result<bool, Error>;
+
+    /// Records a use of a session that does not rotate its secret (a cookie session): sets
+    /// `last_seen_at` unless the session is revoked; answers whether it did.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    async fn touch(&self, id: &SessionId, now: SystemTime) -> Result<bool, Error>;
 
     /// Revokes a session; answers whether it was active.
     ///

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use deadpool_redis::Pool;
 use deadpool_redis::redis::{self, Script};
 
-use super::{Session, SessionId, SessionStore, TokenMatch};
+use super::{Session, SessionId, SessionKind, SessionStore, TokenMatch};
 use crate::error::Error;
 use crate::time::{from_millis, to_millis};
 use crate::user::UserId;
@@ -57,10 +57,19 @@ redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1])
 return 1
 ";
 
+/// Sets the last use of a live session. KEYS: s. ARGV: now.
+const TOUCH: &str = r"
+local revoked = redis.call('HGET', KEYS[1], 'revoked_at')
+if revoked == false or revoked ~= '' then return 0 end
+redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1])
+return 1
+";
+
 /// The scripts, hashed once; invocations use `EVALSHA` (loading a script only if Redis lacks it).
 static CREATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CREATE));
 static ROTATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ROTATE));
 static REVOKE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REVOKE));
+static TOUCH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH));
 
 /// Sessions in Redis.
 #[derive(Clone)]
@@ -125,6 +134,7 @@ impl RedisSessionStore {
         let user_id = text("user_id").parse::<UserId>().map_err(Error::store)?;
         Ok(Some(Session {
             id: SessionId::from(id.to_owned()),
+            kind: SessionKind::parse(&text("kind")),
             user_id,
             created_at: time("created_at").unwrap_or(UNIX_EPOCH),
             last_seen_at: time("last_seen_at").unwrap_or(UNIX_EPOCH),
@@ -150,6 +160,7 @@ impl SessionStore for RedisSessionStore {
     async fn create(&self, s: Session) -> Result<(), Error> {
         let mut conn = self.conn().await?;
         let fields: Vec<(&str, String)> = vec![
+            ("kind", s.kind.as_str().to_owned()),
             ("user_id", s.user_id.to_string()),
             ("created_at", to_millis(s.created_at).to_string()),
             ("last_seen_at", to_millis(s.last_seen_at).to_string()),
@@ -235,6 +246,17 @@ impl SessionStore for RedisSessionStore {
             .await
             .map_err(Error::store)?;
         Ok(rotated == 1)
+    }
+
+    async fn touch(&self, id: &SessionId, now: SystemTime) -> Result<bool, Error> {
+        let mut conn = self.conn().await?;
+        let touched: i32 = TOUCH_SCRIPT
+            .key(self.key("s", id.as_str()))
+            .arg(to_millis(now))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(Error::store)?;
+        Ok(touched == 1)
     }
 
     async fn revoke(&self, id: &SessionId, now: SystemTime) -> Result<bool, Error> {

@@ -11,7 +11,8 @@ use mortar_core::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{Session, SessionId, SessionStore, TokenMatch};
+use super::cookie::hash_cookie_secret;
+use super::{CookieSession, Session, SessionId, SessionKind, SessionStore, TokenMatch};
 use crate::account::Client;
 use crate::code::{hash_token, new_token};
 use crate::error::Error;
@@ -51,6 +52,10 @@ pub struct SessionLifetimes {
     /// requests of the same client (refused, session kept) rather than theft (session revoked).
     /// Default 5 seconds; zero treats every second use as theft.
     pub reuse_grace: Duration,
+    /// How often a cookie session's use is written (its last-seen time, for the idle lifetime)
+    /// and its user re-checked (disabled, signed out everywhere): at most once per this interval
+    /// per session, instead of a write on every request. Default 1 minute.
+    pub touch_interval: Duration,
 }
 
 impl Default for SessionLifetimes {
@@ -59,6 +64,7 @@ impl Default for SessionLifetimes {
             absolute: Duration::from_hours(30 * 24),
             idle: Duration::from_hours(7 * 24),
             reuse_grace: Duration::from_secs(5),
+            touch_interval: Duration::from_mins(1),
         }
     }
 }
@@ -117,6 +123,16 @@ impl Sessions {
         }
     }
 
+    /// The access tokens these sessions issue (and whose revocations they use).
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.tokens
+    }
+
+    /// The time on the sessions' clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
     /// Sets the clock.
     #[must_use]
     pub fn clock(mut self, clock: impl mortar_core::Clock) -> Self {
@@ -165,10 +181,38 @@ impl Sessions {
         principal: &Principal,
         client: &Client,
     ) -> Result<SessionTokens, Error> {
-        let now = self.clock.now();
         let refresh = new_token();
+        let session = self
+            .create(
+                SessionKind::Tokens,
+                hash_token(refresh.expose_secret()),
+                user,
+                principal,
+                client,
+            )
+            .await?;
+        let access = self.tokens.issue(&principal_of(&session))?;
+        Ok(SessionTokens {
+            session_id: session.id,
+            access,
+            refresh,
+            session_expires_at: session.expires_at,
+        })
+    }
+
+    /// Stores a new session of `kind` whose secret hashes to `token_hash`, and reports it.
+    async fn create(
+        &self,
+        kind: SessionKind,
+        token_hash: String,
+        user: &User,
+        principal: &Principal,
+        client: &Client,
+    ) -> Result<Session, Error> {
+        let now = self.clock.now();
         let session = Session {
             id: SessionId::new(),
+            kind,
             user_id: user.id,
             created_at: now,
             last_seen_at: now,
@@ -182,24 +226,136 @@ impl Sessions {
                 .map(str::to_owned)
                 .collect(),
             revoked_at: None,
-            token_hash: hash_token(refresh.expose_secret()),
+            token_hash,
             previous_hash: None,
             generation: 0,
         };
         self.store.create(session.clone()).await?;
+        self.recorder.record(
+            self.event("auth.session.started", Outcome::Success, &session, client)
+                .meta("kind", kind.as_str()),
+        );
+        Ok(session)
+    }
+
+    /// Starts a browser session for a user who just authenticated: a fresh session and a fresh
+    /// cookie secret on every sign-in (a secret planted before sign-in never becomes valid).
+    /// Hand the result to [`SessionCookies::set_cookie`](super::SessionCookies::set_cookie).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn start_cookie(
+        &self,
+        user: &User,
+        principal: &Principal,
+        client: &Client,
+    ) -> Result<CookieSession, Error> {
+        let secret = new_token();
+        let session = self
+            .create(
+                SessionKind::Cookie,
+                hash_cookie_secret(secret.expose_secret()),
+                user,
+                principal,
+                client,
+            )
+            .await?;
+        Ok(CookieSession {
+            session_id: session.id,
+            secret,
+            expires_at: session.expires_at,
+        })
+    }
+
+    /// The live cookie session whose secret is `secret`.
+    async fn cookie_session(&self, secret: &str, now: SystemTime) -> Result<Session, Error> {
+        match self
+            .store
+            .find_by_token(&hash_cookie_secret(secret))
+            .await?
+        {
+            Some((session, TokenMatch::Current))
+                if session.kind == SessionKind::Cookie
+                    && session.revoked_at.is_none()
+                    && session.expires_at > now
+                    && session.last_seen_at + self.lifetimes.idle > now =>
+            {
+                Ok(session)
+            }
+            _ => Err(invalid()),
+        }
+    }
+
+    /// The principal of the browser session whose cookie holds `secret`.
+    ///
+    /// Checked on every call: the session exists, is a cookie session, is neither revoked nor
+    /// past its absolute or idle lifetime, and the access-token revocations (session, user
+    /// cut-off) do not cover it. At most once per [`SessionLifetimes::touch_interval`] the use
+    /// is recorded and the user re-read: a disabled user, or one signed out everywhere since,
+    /// ends the session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidToken`] when the session is not valid; [`Error::Store`].
+    pub async fn authenticate_cookie(&self, secret: &str) -> Result<Principal, Error> {
+        let now = self.clock.now();
+        let session = self.cookie_session(secret, now).await?;
+        let principal = principal_of(&session);
+        if self
+            .tokens
+            .revocations()
+            .is_revoked(
+                "",
+                principal.subject(),
+                Some(session.id.as_str()),
+                session.created_at,
+            )
+            .await?
+        {
+            return Err(invalid());
+        }
+        let since = now.duration_since(session.last_seen_at).unwrap_or_default();
+        if since >= self.lifetimes.touch_interval {
+            if !self.user_allows(&session).await? {
+                self.revoke_session(&session, now).await?;
+                return Err(invalid());
+            }
+            self.store.touch(&session.id, now).await?;
+        }
+        Ok(principal)
+    }
+
+    /// Ends the browser session whose cookie holds `secret` (sign-out); answers whether there
+    /// was a live one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn end_cookie(&self, secret: &str, client: &Client) -> Result<bool, Error> {
+        let now = self.clock.now();
+        let Ok(session) = self.cookie_session(secret, now).await else {
+            return Ok(false);
+        };
+        self.revoke_session(&session, now).await?;
         self.recorder.record(self.event(
-            "auth.session.started",
+            "auth.session.revoked",
             Outcome::Success,
             &session,
             client,
         ));
-        let access = self.tokens.issue(&principal_of(&session))?;
-        Ok(SessionTokens {
-            session_id: session.id,
-            access,
-            refresh,
-            session_expires_at: session.expires_at,
-        })
+        Ok(true)
+    }
+
+    /// Whether the session's user still exists, is enabled, and has not invalidated the
+    /// session's tokens since it began.
+    async fn user_allows(&self, session: &Session) -> Result<bool, Error> {
+        let user = self.users.by_id(session.user_id).await?;
+        Ok(user.is_some_and(|u| {
+            !u.is_disabled()
+                && u.tokens_valid_after
+                    .is_none_or(|cutoff| session.created_at >= cutoff)
+        }))
     }
 
     /// Exchanges a refresh token for new tokens. The refresh token is replaced; presenting a
@@ -233,16 +389,14 @@ impl Sessions {
             return Err(invalid());
         }
         let idle_deadline = session.last_seen_at + self.lifetimes.idle;
-        if session.revoked_at.is_some() || session.expires_at <= now || idle_deadline <= now {
+        if session.kind != SessionKind::Tokens
+            || session.revoked_at.is_some()
+            || session.expires_at <= now
+            || idle_deadline <= now
+        {
             return Err(invalid());
         }
-        let user = self.users.by_id(session.user_id).await?;
-        let user_ok = user.as_ref().is_some_and(|u| {
-            !u.is_disabled()
-                && u.tokens_valid_after
-                    .is_none_or(|cutoff| session.created_at >= cutoff)
-        });
-        if !user_ok {
+        if !self.user_allows(&session).await? {
             self.revoke_session(&session, now).await?;
             return Err(invalid());
         }

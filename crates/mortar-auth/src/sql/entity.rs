@@ -106,6 +106,8 @@ pub mod session {
         pub previous_hash: Option<String>,
         /// Rotations so far.
         pub generation: i32,
+        /// `"tokens"` or `"cookie"` (added by the fifth migration).
+        pub kind: String,
     }
 
     /// No relations.

@@ -242,6 +242,7 @@ enum MortarSessions {
     TokenHash,
     PreviousHash,
     Generation,
+    Kind,
 }
 
 /// `mortar_sessions`: sessions with unique current refresh-token hashes.
@@ -443,6 +444,47 @@ impl MigrationTrait for CreateApiKeys {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(MortarApiKeys::Table).to_owned())
+            .await
+    }
+}
+
+/// `mortar_sessions.kind`: refresh-token or cookie session (every earlier row is `tokens`).
+pub(crate) struct AddSessionKind;
+
+impl MigrationName for AddSessionKind {
+    fn name(&self) -> &'static str {
+        "m20261124_000005_mortar_auth_add_session_kind"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddSessionKind {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(MortarSessions::Table)
+                    .add_column(
+                        ColumnDef::new(MortarSessions::Kind)
+                            .string_len(16)
+                            .not_null()
+                            .default("tokens"),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(MortarSessions::Table)
+                    .drop_column(MortarSessions::Kind)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -39,6 +39,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(migration::CreateCodes),
         Box::new(migration::CreateSessions),
         Box::new(migration::CreateApiKeys),
+        Box::new(migration::AddSessionKind),
     ]
 }
 

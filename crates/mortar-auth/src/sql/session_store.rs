@@ -12,7 +12,7 @@ use sea_orm::{
 use super::entity::session;
 use super::{from_millis, map_err, to_millis};
 use crate::error::Error;
-use crate::session::{Session, SessionId, SessionStore, TokenMatch};
+use crate::session::{Session, SessionId, SessionKind, SessionStore, TokenMatch};
 use crate::user::UserId;
 
 /// Sessions in the `mortar_sessions` table (SQLite, PostgreSQL or MariaDB).
@@ -31,6 +31,7 @@ impl SeaOrmSessionStore {
 fn from_model(m: session::Model) -> Session {
     Session {
         id: SessionId::from(m.id),
+        kind: SessionKind::parse(&m.kind),
         user_id: UserId::from(m.user_id),
         created_at: from_millis(m.created_at),
         last_seen_at: from_millis(m.last_seen_at),
@@ -50,6 +51,7 @@ impl SessionStore for SeaOrmSessionStore {
     async fn create(&self, s: Session) -> Result<(), Error> {
         let model = session::Model {
             id: s.id.as_str().to_owned(),
+            kind: s.kind.as_str().to_owned(),
             user_id: s.user_id.as_uuid(),
             created_at: to_millis(s.created_at),
             last_seen_at: to_millis(s.last_seen_at),
@@ -122,6 +124,17 @@ impl SessionStore for SeaOrmSessionStore {
             )
             .filter(session::Column::Id.eq(id.as_str()))
             .filter(session::Column::TokenHash.eq(expected))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(Error::store)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn touch(&self, id: &SessionId, now: SystemTime) -> Result<bool, Error> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(to_millis(now)))
+            .filter(session::Column::Id.eq(id.as_str()))
             .filter(session::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await

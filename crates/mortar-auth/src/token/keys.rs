@@ -451,6 +451,42 @@ impl SigningKey {
         })
     }
 
+    /// A private key from a PKCS#8 PEM document (`-----BEGIN PRIVATE KEY-----`), the format
+    /// `openssl genpkey -algorithm ed25519` writes; the algorithm follows from the key: Ed25519
+    /// (EdDSA), P-256 (ES256) or RSA (RS256).
+    ///
+    /// ```
+    /// use mortar_auth::token::SigningKey;
+    ///
+    /// // openssl genpkey -algorithm ed25519
+    /// let pem = "-----BEGIN PRIVATE KEY-----
+    /// MC4CAQAwBQYDK2VwBCIEIEEG4+t7pEIYNIzt3Jgl9S9wE1oe0UEACPu8zmSaBPYT
+    /// -----END PRIVATE KEY-----";
+    /// let key = SigningKey::from_pkcs8_pem("2026-11", pem).unwrap();
+    /// assert_eq!((key.kid(), key.alg()), ("2026-11", "EdDSA"));
+    /// assert!(SigningKey::from_pkcs8_pem("k", "not a key").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the text is not a PKCS#8 PEM private key of one of these kinds
+    /// (the message never includes key material).
+    pub fn from_pkcs8_pem(kid: impl Into<String>, pem: &str) -> Result<Self, Error> {
+        let doc = pem::parse(pem.trim()).map_err(|_| Error::Config("not a PEM document".into()))?;
+        if doc.tag() != "PRIVATE KEY" {
+            return Err(Error::Config(format!(
+                "expected a PKCS#8 \"PRIVATE KEY\", found \"{}\"",
+                doc.tag()
+            )));
+        }
+        let der = doc.contents();
+        let kid = kid.into();
+        Self::ed25519_from_pkcs8(kid.clone(), der)
+            .or_else(|_| Self::es256_from_pkcs8(kid.clone(), der))
+            .or_else(|_| Self::rs256_from_pkcs8(kid, der))
+            .map_err(|_| Error::Config("the PKCS#8 key is not an Ed25519, P-256 or RSA key".into()))
+    }
+
     /// An HMAC key (HS256/384/512) shared between issuer and verifier; at least 256 bits.
     ///
     /// # Errors
@@ -473,6 +509,11 @@ impl SigningKey {
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The JWS algorithm (`"EdDSA"`, `"ES256"`, `"RS256"`, `"HS256"`…).
+    pub fn alg(&self) -> &'static str {
+        self.alg
     }
 }
 

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch (negative before it).
+#[cfg_attr(not(any(feature = "sql", feature = "redis")), allow(dead_code))]
 pub(crate) fn to_millis(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
@@ -12,6 +13,7 @@ pub(crate) fn to_millis(t: SystemTime) -> i64 {
 }
 
 /// The time `ms` milliseconds from the Unix epoch.
+#[cfg_attr(not(any(feature = "sql", feature = "redis")), allow(dead_code))]
 pub(crate) fn from_millis(ms: i64) -> SystemTime {
     if ms >= 0 {
         UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())

@@ -11,7 +11,8 @@
 //! | module | crate | feature |
 //! | --- | --- | --- |
 //! | [`core`] | `mortar-core`: `Principal`, `Problem`, `ProblemBody`, `Clock`, audit events, attempt limiting | always |
-//! | `auth` | `mortar-auth`: password hashing and policy, users and their stores (tokens, API keys and sessions to come) | `auth` |
+//! | `auth` | `mortar-auth`: passwords, users, account flows, access tokens, sessions (refresh tokens and cookies), API keys, the authentication layer | `auth` |
+//! | `ratelimit` | `mortar-ratelimit`: GCRA in process and on Redis, policies, tiers, failure modes, the rate-limit layer, a Redis brute-force guard | `ratelimit` |
 //!
 //! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,
 //! `mysql` (through sea-orm). Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
@@ -38,3 +39,7 @@ pub use mortar_core::{Principal, Problem};
 #[cfg(feature = "auth")]
 #[doc(inline)]
 pub use mortar_auth as auth;
+
+#[cfg(feature = "ratelimit")]
+#[doc(inline)]
+pub use mortar_ratelimit as ratelimit;

@@ -1,0 +1,210 @@
+//! [`RateLimitLayer`]: the tower edge. Refused requests never reach the inner service.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use mortar_core::{Problem, ProblemBody};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::headers::{limit_header, policy_header};
+use crate::limiter::{Outcome, RateLimiter, Verdict};
+
+/// Builds the problem document of a refused request.
+pub type ProblemFn = Arc<dyn Fn(&Outcome) -> Problem + Send + Sync>;
+
+/// The default 429: `urn:mortar:problem:rate-limited`, `Retry-After` rounded up, and the
+/// refusing policies named in a `policies` extension.
+pub fn default_problem(outcome: &Outcome) -> Problem {
+    let retry_after = match outcome.verdict {
+        Verdict::Limited { retry_after } => retry_after,
+        _ => Duration::from_secs(1),
+    };
+    let refusing: Vec<&str> = outcome
+        .decisions
+        .iter()
+        .filter(|d| !d.decision.allowed())
+        .map(|d| &*d.policy)
+        .collect();
+    Problem::mortar(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests; slow down.",
+    )
+    .with_retry_after(retry_after.min(Duration::from_secs(u64::from(u32::MAX))))
+    .with_extension("policies", refusing)
+}
+
+/// The answer while the shared backend is down for a fail-closed policy.
+fn unavailable() -> Problem {
+    Problem::mortar(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "rate-limit-unavailable",
+        "The service cannot check its limits right now; try again shortly.",
+    )
+    .with_retry_after(Duration::from_secs(1))
+}
+
+/// Adds the `RateLimit` and `RateLimit-Policy` headers of an outcome.
+pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
+    if let Some(value) = policy_header(&outcome.decisions) {
+        headers.insert("ratelimit-policy", value);
+    }
+    if let Some(value) = limit_header(&outcome.decisions) {
+        headers.insert("ratelimit", value);
+    }
+}
+
+/// The layer: checks every request against the limiter's policies; a refused request is
+/// answered 429 (or 503 for a fail-closed policy whose backend is down) with a problem document,
+/// `Retry-After` and the `RateLimit` headers; an allowed one goes on and its response gets the
+/// headers too.
+///
+/// Put it inside (after) the authentication layer when policies key by principal, so the
+/// `Principal` is in the request extensions.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use axum::{Router, routing::get};
+/// use http::{Request, StatusCode};
+/// use mortar_ratelimit::{KeyBy, PeerAddr, Policy, Quota, RateLimitLayer, RateLimiter};
+/// use tower::ServiceExt as _;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let limiter = RateLimiter::memory().policy(
+///     Policy::new("api", Quota::per_minute(NonZeroU32::new(1).unwrap()), KeyBy::Ip).unwrap(),
+/// );
+/// let app = Router::new().route("/", get(|| async { "hi" })).layer(RateLimitLayer::new(limiter));
+/// let req = || {
+///     let mut req = Request::get("/").body(axum::body::Body::empty()).unwrap();
+///     req.extensions_mut().insert(PeerAddr("203.0.113.7".parse().unwrap()));
+///     req
+/// };
+/// let ok = app.clone().oneshot(req()).await.unwrap();
+/// assert_eq!(ok.headers()["ratelimit"], "\"api\";r=0;t=60");
+/// let refused = app.oneshot(req()).await.unwrap();
+/// assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+/// assert_eq!(refused.headers()["retry-after"], "60");
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct RateLimitLayer {
+    limiter: RateLimiter,
+    problem: ProblemFn,
+}
+
+impl fmt::Debug for RateLimitLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitLayer")
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimitLayer {
+    /// Limits with this limiter's policies.
+    pub fn new(limiter: RateLimiter) -> Self {
+        Self {
+            limiter,
+            problem: Arc::new(default_problem),
+        }
+    }
+
+    /// Replaces the 429 problem document (its status is kept at 429; `Retry-After` and the
+    /// `RateLimit` headers are added regardless).
+    pub fn on_limited(
+        mut self,
+        problem: impl Fn(&Outcome) -> Problem + Send + Sync + 'static,
+    ) -> Self {
+        self.problem = Arc::new(problem);
+        self
+    }
+
+    /// The limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// The problem answering a refused outcome (shared by the tower and actix edges).
+    pub(crate) fn refusal(&self, outcome: &Outcome) -> Option<Problem> {
+        match outcome.verdict {
+            Verdict::Allowed => None,
+            Verdict::Unavailable => Some(unavailable()),
+            Verdict::Limited { retry_after } => {
+                let mut problem = (self.problem)(outcome)
+                    .with_retry_after(retry_after.min(Duration::from_secs(u64::from(u32::MAX))));
+                if problem.status() != StatusCode::TOO_MANY_REQUESTS {
+                    problem = problem.with_status(StatusCode::TOO_MANY_REQUESTS);
+                }
+                Some(problem)
+            }
+        }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> RateLimit<S> {
+        RateLimit {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The middleware; see [`RateLimitLayer`].
+#[derive(Clone, Debug)]
+pub struct RateLimit<S> {
+    inner: S,
+    layer: RateLimitLayer,
+}
+
+/// The response future of [`RateLimit`].
+pub type ResponseFuture<B, E> =
+    Pin<Box<dyn Future<Output = Result<Response<ProblemBody<B>>, E>> + Send>>;
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for RateLimit<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqB: Send + 'static,
+    ResB: http_body::Body<Data = Bytes> + Send + 'static,
+{
+    type Response = Response<ProblemBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResB, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let outcome = layer.limiter.check(&parts).await;
+            if let Some(problem) = layer.refusal(&outcome) {
+                let mut response = problem.into_http_response();
+                insert_headers(response.headers_mut(), &outcome);
+                return Ok(response);
+            }
+            let mut response = inner
+                .call(Request::from_parts(parts, body))
+                .await?
+                .map(ProblemBody::new);
+            insert_headers(response.headers_mut(), &outcome);
+            Ok(response)
+        })
+    }
+}

@@ -1,0 +1,402 @@
+//! [`Policy`]: what to limit, keyed by what, with which failure mode; [`ClientIp`] resolution.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use http::request::Parts;
+use ipnet::IpNet;
+use mortar_core::{Principal, PrincipalKind};
+
+use crate::error::Error;
+use crate::quota::Quota;
+
+/// A closure choosing a request's key.
+pub type KeyFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
+
+/// A closure choosing a principal's quota (its tier), or `None` for the policy's default.
+pub type TierFn = Arc<dyn Fn(&Principal) -> Option<Quota> + Send + Sync>;
+
+/// What a policy counts requests by. A request without that key (an anonymous request under a
+/// per-user policy) is not limited by the policy.
+#[derive(Clone)]
+pub enum KeyBy {
+    /// The client's address ([`ClientIp`]: the peer, or the forwarded address when the peer is
+    /// a trusted proxy).
+    Ip,
+    /// The authenticated principal's subject (users, services, API keys alike).
+    Subject,
+    /// The API key's id (principals of kind API key only).
+    ApiKey,
+    /// The principal's tenant.
+    Tenant,
+    /// Anything else.
+    Custom(KeyFn),
+}
+
+impl fmt::Debug for KeyBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ip => "Ip",
+            Self::Subject => "Subject",
+            Self::ApiKey => "ApiKey",
+            Self::Tenant => "Tenant",
+            Self::Custom(_) => "Custom",
+        })
+    }
+}
+
+/// What a policy does when the shared backend (Redis) is unreachable or slow. The choice is
+/// logged (`mortar::ratelimit`, warn) and counted ([`crate::RateLimiter::failures`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureMode {
+    /// Let requests through, limited by an in-process fallback limiter (per instance).
+    Open,
+    /// Refuse requests (503 with `Retry-After`) until the backend answers again.
+    Closed,
+}
+
+/// One limit: a name (shown in the `RateLimit` headers), a quota, what requests are counted by,
+/// optional tiers, a cost, and a failure mode.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use mortar_ratelimit::{FailureMode, KeyBy, Policy, Quota};
+///
+/// let n = |v| NonZeroU32::new(v).unwrap();
+/// let api = Policy::new("api", Quota::per_minute(n(100)), KeyBy::Subject)
+///     .unwrap()
+///     .tiers(move |p| p.has_role("pro").then(|| Quota::per_minute(n(1000))));
+/// let login = Policy::login("login", Quota::per_minute(n(10)), KeyBy::Ip).unwrap();
+/// assert_eq!(login.failure_mode(), FailureMode::Closed);
+/// assert_eq!(api.failure_mode(), FailureMode::Open);
+/// ```
+#[derive(Clone)]
+pub struct Policy {
+    pub(crate) name: Arc<str>,
+    pub(crate) quota: Quota,
+    pub(crate) key: KeyBy,
+    pub(crate) tiers: Option<TierFn>,
+    pub(crate) cost: u32,
+    pub(crate) failure: FailureMode,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("quota", &self.quota)
+            .field("key", &self.key)
+            .field("tiers", &self.tiers.is_some())
+            .field("cost", &self.cost)
+            .field("failure", &self.failure)
+            .finish()
+    }
+}
+
+impl Policy {
+    /// A policy that fails open (with an in-process fallback) when the backend is down.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the name is empty, longer than 64 bytes, or not printable ASCII
+    /// (it is sent in headers).
+    pub fn new(name: &str, quota: Quota, key: KeyBy) -> Result<Self, Error> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if !valid {
+            return Err(Error::Config(format!(
+                "policy names are 1 to 64 printable ASCII characters without quotes: {name:?}"
+            )));
+        }
+        Ok(Self {
+            name: Arc::from(name),
+            quota,
+            key,
+            tiers: None,
+            cost: 1,
+            failure: FailureMode::Open,
+        })
+    }
+
+    /// A policy guarding credentials (login, one-time codes, password reset): fails closed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::new`].
+    pub fn login(name: &str, quota: Quota, key: KeyBy) -> Result<Self, Error> {
+        Ok(Self::new(name, quota, key)?.fail_closed())
+    }
+
+    /// Fails open when the backend is down.
+    #[must_use]
+    pub fn fail_open(mut self) -> Self {
+        self.failure = FailureMode::Open;
+        self
+    }
+
+    /// Fails closed when the backend is down.
+    #[must_use]
+    pub fn fail_closed(mut self) -> Self {
+        self.failure = FailureMode::Closed;
+        self
+    }
+
+    /// Chooses the quota from the principal (free / pro / internal tiers); `None` keeps the
+    /// policy's own quota.
+    #[must_use]
+    pub fn tiers(
+        mut self,
+        tiers: impl Fn(&Principal) -> Option<Quota> + Send + Sync + 'static,
+    ) -> Self {
+        self.tiers = Some(Arc::new(tiers));
+        self
+    }
+
+    /// Sets how many requests each matching request counts for (default 1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the cost is zero or exceeds the quota's burst (such a request
+    /// could never pass).
+    pub fn cost(mut self, cost: u32) -> Result<Self, Error> {
+        if cost == 0 || cost > self.quota.burst() {
+            return Err(Error::Config(format!(
+                "a cost of {cost} does not fit a burst of {}",
+                self.quota.burst()
+            )));
+        }
+        self.cost = cost;
+        Ok(self)
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The default quota.
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// The failure mode.
+    pub fn failure_mode(&self) -> FailureMode {
+        self.failure
+    }
+
+    /// The request's key and quota under this policy, or `None` when the policy does not apply.
+    pub(crate) fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<(String, Quota)> {
+        let principal = parts.extensions.get::<Principal>();
+        let key = match &self.key {
+            KeyBy::Ip => ip.resolve(parts).map(|ip| ip.to_string()),
+            KeyBy::Subject => principal.map(|p| p.subject().to_owned()),
+            KeyBy::ApiKey => principal
+                .filter(|p| p.kind() == PrincipalKind::ApiKey)
+                .map(|p| p.subject().to_owned()),
+            KeyBy::Tenant => principal.and_then(|p| p.tenant().map(str::to_owned)),
+            KeyBy::Custom(f) => f(parts),
+        }?;
+        let quota = principal
+            .zip(self.tiers.as_ref())
+            .and_then(|(p, tiers)| tiers(p))
+            .unwrap_or(self.quota);
+        Some((format!("{}:{key}", self.name), quota))
+    }
+}
+
+/// The client's address, as far as it can be trusted.
+///
+/// The peer address comes from the connection (axum's `ConnectInfo<SocketAddr>` with feature
+/// `axum`, or a [`SocketAddr`] / [`PeerAddr`] request extension). `Forwarded` (RFC 7239) and
+/// `X-Forwarded-For` are read **only** when the peer is one of the trusted proxies, and then from
+/// the right, skipping further trusted proxies: the first address no trusted proxy vouches for
+/// is the client. Without trusted proxies the headers are ignored, so a client cannot choose
+/// its own key.
+#[derive(Clone, Debug, Default)]
+pub struct ClientIp {
+    trusted: Arc<[IpNet]>,
+}
+
+/// The peer address of a connection, for servers that are not axum: insert it as a request
+/// extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub IpAddr);
+
+impl ClientIp {
+    /// Trusts no proxy: the peer address is the client.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts these proxies (`"10.0.0.0/8"`, `"192.0.2.10"`, `"::1"`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when an entry is not an address or a network.
+    pub fn trusting<I, S>(proxies: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let trusted = proxies
+            .into_iter()
+            .map(|p| {
+                let p = p.as_ref().trim();
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| Error::Config(format!("not an address or network: {p:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            trusted: Arc::from(trusted),
+        })
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    fn peer(parts: &Parts) -> Option<IpAddr> {
+        #[cfg(feature = "axum")]
+        if let Some(info) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        {
+            return Some(info.0.ip());
+        }
+        parts
+            .extensions
+            .get::<PeerAddr>()
+            .map(|p| p.0)
+            .or_else(|| parts.extensions.get::<SocketAddr>().map(SocketAddr::ip))
+    }
+
+    /// The client address of a request.
+    pub fn resolve(&self, parts: &Parts) -> Option<IpAddr> {
+        let peer = Self::peer(parts)?;
+        if !self.is_trusted(peer) {
+            return Some(peer);
+        }
+        let mut hops = forwarded_for(parts);
+        // Right to left: the nearest hop first.
+        hops.reverse();
+        let mut client = peer;
+        for hop in hops {
+            let Some(ip) = hop else {
+                // An unparsable hop: stop at the last address we could vouch for.
+                break;
+            };
+            client = ip;
+            if !self.is_trusted(ip) {
+                break;
+            }
+        }
+        Some(client)
+    }
+}
+
+/// The addresses a request passed through, left (client) to right (nearest proxy): `Forwarded`
+/// `for=` values when present, else `X-Forwarded-For`. `None` for a hop that is not an address
+/// (obfuscated identifiers, `unknown`).
+fn forwarded_for(parts: &Parts) -> Vec<Option<IpAddr>> {
+    let forwarded: Vec<Option<IpAddr>> = parts
+        .headers
+        .get_all("forwarded")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| parse_node(value.trim()))
+            })
+        })
+        .collect();
+    if !forwarded.is_empty() {
+        return forwarded;
+    }
+    parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| parse_node(hop.trim()))
+        .collect()
+}
+
+/// An RFC 7239 node (`192.0.2.1`, `"[2001:db8::1]:4711"`, `192.0.2.1:80`) or a bare address.
+fn parse_node(value: &str) -> Option<IpAddr> {
+    let value = value.trim_matches('"');
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    value.rsplit_once(':')?.0.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(peer: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut req = http::Request::builder();
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        parts.extensions.insert(PeerAddr(peer.parse().unwrap()));
+        parts
+    }
+
+    #[test]
+    fn forwarded_headers_only_from_trusted_proxies() {
+        let none = ClientIp::new();
+        let spoofed = parts("203.0.113.9", &[("x-forwarded-for", "1.2.3.4")]);
+        assert_eq!(none.resolve(&spoofed), Some("203.0.113.9".parse().unwrap()));
+
+        let proxies = ClientIp::trusting(["10.0.0.0/8", "::1"]).unwrap();
+        assert_eq!(
+            proxies.resolve(&spoofed),
+            Some("203.0.113.9".parse().unwrap()),
+            "peer not trusted"
+        );
+        let chain = parts(
+            "10.0.0.2",
+            &[("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.5")],
+        );
+        assert_eq!(
+            proxies.resolve(&chain),
+            Some("198.51.100.7".parse().unwrap()),
+            "first untrusted from the right"
+        );
+        let rfc7239 = parts(
+            "::1",
+            &[
+                (
+                    "forwarded",
+                    "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
+                ),
+                ("x-forwarded-for", "6.6.6.6"),
+            ],
+        );
+        assert_eq!(
+            proxies.resolve(&rfc7239),
+            Some("2001:db8:cafe::17".parse().unwrap())
+        );
+        let obfuscated = parts("10.0.0.2", &[("forwarded", "for=_hidden, for=10.0.0.3")]);
+        assert_eq!(
+            proxies.resolve(&obfuscated),
+            Some("10.0.0.3".parse().unwrap())
+        );
+        assert!(ClientIp::trusting(["nonsense"]).is_err());
+    }
+}

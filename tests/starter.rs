@@ -411,3 +411,128 @@ async fn browser_login_with_a_session_cookie() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A request to `router` from 203.0.113.7 (as the server's `ConnectInfo` would give it).
+async fn from_client(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, http::HeaderMap) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(token) = bearer {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut req = req.body(body).unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [203, 0, 113, 7],
+            40_000,
+        ))));
+    let res = router.clone().oneshot(req).await.unwrap();
+    (res.status(), res.headers().clone())
+}
+
+#[tokio::test]
+async fn the_api_is_rate_limited_per_user_per_address_and_on_credentials() {
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    config.rate_limit_per_user = 3;
+    config.rate_limit_credentials = 4;
+    let app = App::build_with_sender(config, outbox.clone())
+        .await
+        .unwrap();
+    let router = app.router();
+    let creds =
+        serde_json::json!({"email": "rae@example.com", "password": "correct horse battery staple"});
+    // Credential requests: register (1), login (2, 3, 4), then refused — fail-closed policy.
+    assert_eq!(
+        from_client(&router, "POST", "/auth/register", None, Some(creds.clone()))
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    let token = outbox.0.lock().unwrap().last().unwrap().1.clone();
+    let verify = serde_json::json!({"token": token});
+    assert_eq!(
+        from_client(&router, "POST", "/auth/verify-email", None, Some(verify))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let login = || from_client(&router, "POST", "/auth/login", None, Some(creds.clone()));
+    let (tokens, _) = json_call(&app, "POST", "/auth/login", None, Some(creds.clone())).await;
+    assert_eq!(
+        tokens,
+        StatusCode::OK,
+        "no ConnectInfo: the per-address policies do not apply"
+    );
+    for _ in 0..3 {
+        assert_eq!(login().await.0, StatusCode::OK);
+    }
+    let (status, headers) = login().await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        headers["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .contains("\"credentials\";q=4;w=60")
+    );
+    assert!(headers.contains_key("retry-after"));
+
+    // Per user: 3 a minute.
+    let (_, body) = json_call(&app, "POST", "/auth/login", None, Some(creds)).await;
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        assert_eq!(
+            from_client(&router, "GET", "/me", Some(&access), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+    let (status, headers) = from_client(&router, "GET", "/me", Some(&access), None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        headers["ratelimit"]
+            .to_str()
+            .unwrap()
+            .contains("\"user\";r=0")
+    );
+    // The probes are not limited.
+    assert_eq!(
+        from_client(&router, "GET", "/health", None, None).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_api_is_rate_limited_per_address() {
+    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    config.rate_limit_per_ip = 2;
+    let app = App::build(config).await.unwrap();
+    let router = app.router();
+    for _ in 0..2 {
+        assert_eq!(
+            from_client(&router, "GET", "/me", None, None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, headers) = from_client(&router, "GET", "/me", None, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    for _ in 0..3 {
+        assert_eq!(
+            from_client(&router, "GET", "/health", None, None).await.0,
+            StatusCode::OK
+        );
+    }
+}

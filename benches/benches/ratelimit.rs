@@ -121,6 +121,78 @@ fn bench(c: &mut Criterion) {
         );
     }
     keyed.finish();
+    layers(c);
+}
+
+/// One axum route, bare and behind each layer, called in process with the peer address
+/// `ConnectInfo` would give; one client key, a quota that never refuses, headers on (`tower_governor`'s
+/// `use_headers`, our `RateLimit` headers).
+fn layers(c: &mut Criterion) {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::routing::get;
+    use mortar_ratelimit::{KeyBy, Policy, RateLimitLayer, RateLimiter};
+    use tower::ServiceExt as _;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let route = || Router::new().route("/", get(|| async { "ok" }));
+    let bare = route();
+    let config = tower_governor::governor::GovernorConfigBuilder::default()
+        .per_nanosecond(1)
+        .burst_size(RATE)
+        .use_headers()
+        .finish()
+        .unwrap();
+    let theirs = route().layer(tower_governor::GovernorLayer::new(config));
+    let ours = route().layer(RateLimitLayer::new(
+        RateLimiter::memory().policy(
+            Policy::new(
+                "ip",
+                Quota::per_second(NonZeroU32::new(RATE).unwrap()),
+                KeyBy::Ip,
+            )
+            .unwrap(),
+        ),
+    ));
+    // The layer's plumbing alone: a per-user policy that an anonymous request does not meet.
+    let plumbing = route().layer(RateLimitLayer::new(
+        RateLimiter::memory().policy(
+            Policy::new(
+                "user",
+                Quota::per_second(NonZeroU32::new(RATE).unwrap()),
+                KeyBy::Subject,
+            )
+            .unwrap(),
+        ),
+    ));
+    let request = || {
+        let mut req = http::Request::get("/").body(Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from((
+                [203, 0, 113, 7],
+                40_000,
+            ))));
+        req
+    };
+    let mut group = c.benchmark_group("ratelimit_layer");
+    for (name, router) in [
+        ("bare route", &bare),
+        ("tower_governor", &theirs),
+        ("mortar RateLimitLayer", &ours),
+        ("mortar RateLimitLayer, no applicable policy", &plumbing),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let res = rt.block_on(router.clone().oneshot(request())).unwrap();
+                assert_eq!(res.status(), 200);
+                black_box(res)
+            });
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

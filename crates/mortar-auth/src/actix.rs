@@ -86,21 +86,6 @@ pub struct AuthenticateMiddleware<S> {
     layer: AuthLayer,
 }
 
-/// The `http` 1 request head of an actix request (method, URI, headers), for the authenticators.
-fn head(req: &ServiceRequest) -> http::request::Parts {
-    let mut builder = http::Request::builder()
-        .method(req.method().as_str())
-        .uri(req.uri().to_string());
-    for (name, value) in req.headers() {
-        builder = builder.header(name.as_str(), value.as_bytes());
-    }
-    // Every http 0.2 method, URI and header is valid in http 1; an empty head is the fallback.
-    builder.body(()).map_or_else(
-        |_| http::Request::new(()).into_parts().0,
-        |r| r.into_parts().0,
-    )
-}
-
 fn problem_response<B>(
     req: ServiceRequest,
     problem: &Problem,
@@ -124,7 +109,10 @@ where
         let service = Rc::clone(&self.service);
         let layer = self.layer.clone();
         Box::pin(async move {
-            match layer.decide(&head(&req)).await {
+            match layer
+                .decide(&mortar_core::actix::request_head(req.request()))
+                .await
+            {
                 Decision::Authenticated(principal) => {
                     req.extensions_mut().insert(principal);
                 }

@@ -49,6 +49,59 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 use crate::principal::{MissingPrincipal, Principal};
 use crate::problem::Problem;
 
+/// The `http` 1 head of an actix request — method, URI, headers, and as extensions the
+/// [`Principal`] an earlier middleware inserted and the peer's [`std::net::SocketAddr`] — for
+/// code written against `http` 1 (Mortar's authenticators and rate-limit policies).
+///
+/// ```
+/// use actix_web::test::TestRequest;
+///
+/// let req = TestRequest::post()
+///     .uri("/items?page=2")
+///     .insert_header(("x-api-key", "k"))
+///     .peer_addr("192.0.2.1:4000".parse().unwrap())
+///     .to_http_request();
+/// let head = mortar_core::actix::request_head(&req);
+/// assert_eq!(head.method, http::Method::POST);
+/// assert_eq!(head.uri, "/items?page=2");
+/// assert_eq!(head.headers["x-api-key"], "k");
+/// assert!(head.extensions.get::<std::net::SocketAddr>().is_some());
+/// ```
+pub fn request_head(req: &HttpRequest) -> http::request::Parts {
+    let mut builder = http::Request::builder()
+        .method(req.method().as_str())
+        .uri(req.uri().to_string());
+    for (name, value) in req.headers() {
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    // Every http 0.2 method, URI and header is valid in http 1; an empty head is the fallback.
+    let mut parts = builder.body(()).map_or_else(
+        |_| http::Request::new(()).into_parts().0,
+        |r| r.into_parts().0,
+    );
+    if let Some(principal) = req.extensions().get::<Principal>() {
+        parts.extensions.insert(principal.clone());
+    }
+    if let Some(peer) = req.peer_addr() {
+        parts.extensions.insert(peer);
+    }
+    parts
+}
+
+/// Appends `http` 1 headers to an actix header map (the other direction of
+/// [`request_head`]).
+pub fn append_headers(target: &mut actix_web::http::header::HeaderMap, headers: &http::HeaderMap) {
+    for (name, value) in headers {
+        // Every `http` 1 header name and value is valid in `http` 0.2; skip defensively.
+        if let (Ok(name), Ok(value)) = (
+            ActixName::from_bytes(name.as_str().as_bytes()),
+            ActixValue::from_bytes(value.as_bytes()),
+        ) {
+            target.append(name, value);
+        }
+    }
+}
+
 /// Converts a problem into an actix response (status and headers carried across the `http` 0.2
 /// boundary).
 fn to_actix(problem: &Problem) -> HttpResponse<BoxBody> {
@@ -56,16 +109,7 @@ fn to_actix(problem: &Problem) -> HttpResponse<BoxBody> {
     let status =
         ActixStatus::from_u16(parts.status.as_u16()).unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::with_body(status, BoxBody::new(bytes));
-    let headers = response.headers_mut();
-    for (name, value) in &parts.headers {
-        // Every `http` 1 header name and value is valid in `http` 0.2; skip defensively.
-        if let (Ok(name), Ok(value)) = (
-            ActixName::from_bytes(name.as_str().as_bytes()),
-            ActixValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    append_headers(response.headers_mut(), &parts.headers);
     response
 }
 

@@ -5,7 +5,6 @@
 //! quota (`q`) and window in seconds (`w`); `RateLimit: "burst";r=99;t=1, "daily";r=4999;t=18`
 //! tells what remains (`r`) and the seconds until the allowance is whole again (`t`).
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -34,7 +33,7 @@ fn list(
     decisions: &[PolicyDecision],
     params: impl Fn(&mut String, &PolicyDecision),
 ) -> Option<HeaderValue> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(decisions.len() * 40);
     for (i, d) in decisions.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
@@ -47,14 +46,22 @@ fn list(
         .flatten()
 }
 
+/// Two integer parameters, formatted without `fmt` (this runs on every response).
+fn params(out: &mut String, a: (&str, u64), b: (&str, u64)) {
+    let mut buffer = itoa::Buffer::new();
+    out.push_str(a.0);
+    out.push_str(buffer.format(a.1));
+    out.push_str(b.0);
+    out.push_str(buffer.format(b.1));
+}
+
 /// `RateLimit-Policy` for these decisions.
 pub fn policy_header(decisions: &[PolicyDecision]) -> Option<HeaderValue> {
     list(decisions, |out, d| {
-        let _ = write!(
+        params(
             out,
-            ";q={};w={}",
-            d.quota.limit(),
-            ceil_secs(d.quota.period()).max(1)
+            (";q=", u64::from(d.quota.limit())),
+            (";w=", ceil_secs(d.quota.period()).max(1)),
         );
     })
 }
@@ -62,11 +69,10 @@ pub fn policy_header(decisions: &[PolicyDecision]) -> Option<HeaderValue> {
 /// `RateLimit` for these decisions.
 pub fn limit_header(decisions: &[PolicyDecision]) -> Option<HeaderValue> {
     list(decisions, |out, d| {
-        let _ = write!(
+        params(
             out,
-            ";r={};t={}",
-            d.decision.remaining(),
-            ceil_secs(d.decision.reset_after())
+            (";r=", u64::from(d.decision.remaining())),
+            (";t=", ceil_secs(d.decision.reset_after())),
         );
     })
 }

@@ -8,8 +8,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use mortar_core::{Problem, ProblemBody};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -51,13 +52,16 @@ fn unavailable() -> Problem {
     .with_retry_after(Duration::from_secs(1))
 }
 
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
 /// Adds the `RateLimit` and `RateLimit-Policy` headers of an outcome.
 pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
     if let Some(value) = policy_header(&outcome.decisions) {
-        headers.insert("ratelimit-policy", value);
+        headers.insert(RATELIMIT_POLICY, value);
     }
     if let Some(value) = limit_header(&outcome.decisions) {
-        headers.insert("ratelimit", value);
+        headers.insert(RATELIMIT, value);
     }
 }
 
@@ -167,9 +171,67 @@ pub struct RateLimit<S> {
     layer: RateLimitLayer,
 }
 
-/// The response future of [`RateLimit`].
-pub type ResponseFuture<B, E> =
-    Pin<Box<dyn Future<Output = Result<Response<ProblemBody<B>>, E>> + Send>>;
+/// The boxed future of a request checked against a shared backend.
+type SharedFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ProblemBody<B>>, E>> + Send>>;
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        // Allowed in process: the inner service's future, then the headers.
+        Local {
+            #[pin]
+            future: F,
+            policy: Option<HeaderValue>,
+            limit: Option<HeaderValue>,
+        },
+        // Refused in process: the answer is ready.
+        Ready { response: Option<Response<ProblemBody<B>>> },
+        // Checked against a shared backend (boxed: it awaits the backend, then the service).
+        Shared { future: SharedFuture<B, E> },
+    }
+}
+
+pin_project! {
+    /// The response future of [`RateLimit`]: no allocation of its own when the limits are in
+    /// process.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ProblemBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Local {
+                future,
+                policy,
+                limit,
+            } => {
+                let mut response = std::task::ready!(future.poll(cx))?.map(ProblemBody::new);
+                let headers = response.headers_mut();
+                if let Some(value) = policy.take() {
+                    headers.insert(RATELIMIT_POLICY, value);
+                }
+                if let Some(value) = limit.take() {
+                    headers.insert(RATELIMIT, value);
+                }
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Ready { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completion: a contract violation by the caller.
+                None => Poll::Pending,
+            },
+            KindProj::Shared { future } => future.as_mut().poll(cx),
+        }
+    }
+}
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for RateLimit<S>
 where
@@ -181,18 +243,40 @@ where
 {
     type Response = Response<ProblemBody<ResB>>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResB, S::Error>;
+    type Future = ResponseFuture<S::Future, ResB, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        // In-process limits are decided here, synchronously, without cloning the layer or the
+        // inner service: the future below only waits for the inner service.
+        if let Some(outcome) = self.layer.limiter.check_local(&parts) {
+            if let Some(problem) = self.layer.refusal(&outcome) {
+                let mut response = problem.into_http_response();
+                insert_headers(response.headers_mut(), &outcome);
+                return ResponseFuture {
+                    kind: Kind::Ready {
+                        response: Some(response),
+                    },
+                };
+            }
+            return ResponseFuture {
+                kind: Kind::Local {
+                    policy: policy_header(&outcome.decisions),
+                    limit: limit_header(&outcome.decisions),
+                    future: self.inner.call(Request::from_parts(parts, body)),
+                },
+            };
+        }
+        // A shared backend is awaited: the ready service goes into the future and a fresh
+        // clone stays for the next call (as tower-http's async authorization does).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
+        let future = Box::pin(async move {
             let outcome = layer.limiter.check(&parts).await;
             if let Some(problem) = layer.refusal(&outcome) {
                 let mut response = problem.into_http_response();
@@ -205,6 +289,9 @@ where
                 .map(ProblemBody::new);
             insert_headers(response.headers_mut(), &outcome);
             Ok(response)
-        })
+        });
+        ResponseFuture {
+            kind: Kind::Shared { future },
+        }
     }
 }

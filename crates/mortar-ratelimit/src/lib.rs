@@ -13,6 +13,8 @@
 //! | [`Policy`], [`KeyBy`], [`ClientIp`] | what to limit, by what, failing open or closed |
 //! | [`RateLimiter`] | policies on a backend: `check`, `peek` |
 //! | [`RateLimitLayer`] | the tower middleware |
+//! | [`ConcurrencyLimitLayer`] | at most N requests in flight per key (expensive routes) |
+//! | `actix::Limit` | the same policies as actix-web middleware (feature `actix`) |
 //! | `RedisAttemptLimiter` | login / OTP / reset brute-force guard across instances (feature `redis`) |
 //!
 //! ```
@@ -29,8 +31,11 @@
 //! # let _ = layer;
 //! ```
 
+#[cfg(feature = "actix")]
+pub mod actix;
 #[cfg(feature = "redis")]
 mod attempts;
+mod concurrency;
 mod error;
 mod headers;
 mod layer;
@@ -43,6 +48,7 @@ mod redis;
 
 #[cfg(feature = "redis")]
 pub use attempts::RedisAttemptLimiter;
+pub use concurrency::{ConcurrencyLimit, ConcurrencyLimitLayer};
 pub use error::Error;
 pub use headers::{limit_header, policy_header};
 pub use layer::{

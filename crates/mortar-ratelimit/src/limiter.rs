@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::request::Parts;
+use smallvec::SmallVec;
 
 use crate::memory::MemoryLimiter;
 #[cfg(feature = "redis")]
@@ -194,48 +195,44 @@ impl RateLimiter {
         self.run(parts, false).await
     }
 
-    // Without the `redis` feature nothing here awaits; the signature stays the same.
-    #[cfg_attr(not(feature = "redis"), allow(clippy::unused_async))]
-    async fn run(&self, parts: &Parts, consume: bool) -> Outcome {
-        let resolved: Vec<(&Policy, String, Quota)> = self
-            .policies
+    /// The request's applicable policies with their keys and quotas.
+    fn resolve<'p>(&'p self, parts: &Parts) -> SmallVec<[(&'p Policy, String, Quota); 4]> {
+        // Requests meet a handful of policies: these stay on the stack.
+        self.policies
             .iter()
             .filter_map(|p| p.resolve(parts, &self.client_ip).map(|(k, q)| (p, k, q)))
-            .collect();
-        if resolved.is_empty() {
-            return Outcome {
-                verdict: Verdict::Allowed,
-                decisions: Vec::new(),
-            };
-        }
-        let checks: Vec<Check<'_>> = resolved
+            .collect()
+    }
+
+    /// Decides in the calling thread when the backend is in process (no future, no await);
+    /// `None` for a shared backend, which [`Self::check`] must await.
+    pub fn check_local(&self, parts: &Parts) -> Option<Outcome> {
+        // Without the `redis` feature the pattern is irrefutable.
+        #[cfg_attr(not(feature = "redis"), allow(irrefutable_let_patterns))]
+        let Backend::Memory(memory) = &self.backend else {
+            return None;
+        };
+        let resolved = self.resolve(parts);
+        let checks = Self::checks(&resolved);
+        let decisions = Self::in_memory_checks(memory, &checks, true);
+        Some(Self::outcome(&resolved, decisions))
+    }
+
+    fn checks<'k>(resolved: &'k [(&Policy, String, Quota)]) -> SmallVec<[Check<'k>; 4]> {
+        resolved
             .iter()
             .map(|(p, key, quota)| Check {
                 key,
                 quota: *quota,
                 cost: p.cost,
             })
-            .collect();
-        let decisions = match &self.backend {
-            Backend::Memory(memory) => Self::in_memory_checks(memory, &checks, consume),
-            #[cfg(feature = "redis")]
-            Backend::Redis(redis) => match redis.check_all(&checks, consume).await {
-                Ok(decisions) => decisions,
-                Err(error) => {
-                    let closed = resolved
-                        .iter()
-                        .any(|(p, _, _)| p.failure == FailureMode::Closed);
-                    self.backend_failed(&error, closed);
-                    if closed {
-                        return Outcome {
-                            verdict: Verdict::Unavailable,
-                            decisions: Vec::new(),
-                        };
-                    }
-                    Self::in_memory_checks(&self.fallback, &checks, consume)
-                }
-            },
-        };
+            .collect()
+    }
+
+    fn outcome(
+        resolved: &[(&Policy, String, Quota)],
+        decisions: SmallVec<[Decision; 4]>,
+    ) -> Outcome {
         let retry_after = decisions
             .iter()
             .filter(|d| !d.allowed())
@@ -257,13 +254,47 @@ impl RateLimiter {
         }
     }
 
+    // Without the `redis` feature nothing here awaits; the signature stays the same.
+    #[cfg_attr(not(feature = "redis"), allow(clippy::unused_async))]
+    async fn run(&self, parts: &Parts, consume: bool) -> Outcome {
+        let resolved = self.resolve(parts);
+        if resolved.is_empty() {
+            return Outcome {
+                verdict: Verdict::Allowed,
+                decisions: Vec::new(),
+            };
+        }
+        let checks = Self::checks(&resolved);
+        let decisions = match &self.backend {
+            Backend::Memory(memory) => Self::in_memory_checks(memory, &checks, consume),
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => match redis.check_all(&checks, consume).await {
+                Ok(decisions) => decisions.into_iter().collect(),
+                Err(error) => {
+                    let closed = resolved
+                        .iter()
+                        .any(|(p, _, _)| p.failure == FailureMode::Closed);
+                    self.backend_failed(&error, closed);
+                    if closed {
+                        return Outcome {
+                            verdict: Verdict::Unavailable,
+                            decisions: Vec::new(),
+                        };
+                    }
+                    Self::in_memory_checks(&self.fallback, &checks, consume)
+                }
+            },
+        };
+        Self::outcome(&resolved, decisions)
+    }
+
     fn in_memory_checks(
         memory: &MemoryLimiter,
         checks: &[Check<'_>],
         consume: bool,
-    ) -> Vec<Decision> {
+    ) -> SmallVec<[Decision; 4]> {
         if consume {
-            memory.check_all(checks)
+            memory.check_many(checks)
         } else {
             checks
                 .iter()

@@ -7,6 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use dashmap::DashMap;
 use mortar_core::SharedClock;
+use smallvec::SmallVec;
 
 use crate::quota::{Check, Decision, Gcra, Quota};
 
@@ -216,8 +217,16 @@ impl MemoryLimiter {
     /// Several limits on one request (a burst limit and a daily quota, say): every one is
     /// checked before any is taken; the request is taken from all only when all allow it.
     pub fn check_all(&self, checks: &[Check<'_>]) -> Vec<Decision> {
+        self.check_many(checks).into_vec()
+    }
+
+    pub(crate) fn check_many(&self, checks: &[Check<'_>]) -> SmallVec<[Decision; 4]> {
+        if let [only] = checks {
+            // One limit: checking is taking.
+            return smallvec::smallvec![self.check(only.key, &only.quota, only.cost)];
+        }
         let now = self.time.now();
-        let trial: Vec<Decision> = checks
+        let trial: SmallVec<[Decision; 4]> = checks
             .iter()
             .map(|c| {
                 let tat = self

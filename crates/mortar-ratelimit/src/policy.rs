@@ -46,6 +46,22 @@ impl fmt::Debug for KeyBy {
     }
 }
 
+impl KeyBy {
+    /// The request's key, or `None` when the request has none of this kind.
+    pub fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<String> {
+        let principal = parts.extensions.get::<Principal>();
+        match self {
+            Self::Ip => ip.resolve(parts).map(|ip| ip.to_string()),
+            Self::Subject => principal.map(|p| p.subject().to_owned()),
+            Self::ApiKey => principal
+                .filter(|p| p.kind() == PrincipalKind::ApiKey)
+                .map(|p| p.subject().to_owned()),
+            Self::Tenant => principal.and_then(|p| p.tenant().map(str::to_owned)),
+            Self::Custom(f) => f(parts),
+        }
+    }
+}
+
 /// What a policy does when the shared backend (Redis) is unreachable or slow. The choice is
 /// logged (`mortar::ratelimit`, warn) and counted ([`crate::RateLimiter::failures`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,21 +206,51 @@ impl Policy {
 
     /// The request's key and quota under this policy, or `None` when the policy does not apply.
     pub(crate) fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<(String, Quota)> {
-        let principal = parts.extensions.get::<Principal>();
-        let key = match &self.key {
-            KeyBy::Ip => ip.resolve(parts).map(|ip| ip.to_string()),
-            KeyBy::Subject => principal.map(|p| p.subject().to_owned()),
-            KeyBy::ApiKey => principal
-                .filter(|p| p.kind() == PrincipalKind::ApiKey)
-                .map(|p| p.subject().to_owned()),
-            KeyBy::Tenant => principal.and_then(|p| p.tenant().map(str::to_owned)),
-            KeyBy::Custom(f) => f(parts),
-        }?;
-        let quota = principal
-            .zip(self.tiers.as_ref())
-            .and_then(|(p, tiers)| tiers(p))
+        // One buffer for `policy:key`, made only when the request has the key (addresses are
+        // written straight into it).
+        let buffer = |extra: usize| {
+            let mut key = String::with_capacity(self.name.len() + 1 + extra);
+            key.push_str(&self.name);
+            key.push(':');
+            key
+        };
+        let key = if let KeyBy::Ip = self.key {
+            let address = ip.resolve(parts)?;
+            let mut key = buffer(39);
+            push_ip(&mut key, address);
+            key
+        } else {
+            let value = self.key.resolve(parts, ip)?;
+            let mut key = buffer(value.len());
+            key.push_str(&value);
+            key
+        };
+        let quota = self
+            .tiers
+            .as_ref()
+            .and_then(|tiers| parts.extensions.get::<Principal>().and_then(|p| tiers(p)))
             .unwrap_or(self.quota);
-        Some((format!("{}:{key}", self.name), quota))
+        Some((key, quota))
+    }
+}
+
+/// Writes an address: IPv4 digit by digit (the common case, on every request), IPv6 through
+/// its `Display`.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut buffer = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(buffer.format(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 

@@ -275,3 +275,58 @@ async fn the_429_body_is_pluggable() {
     assert_eq!(problem["detail"], "1 policies");
     assert_eq!(headers["retry-after"], "3600");
 }
+
+#[tokio::test]
+async fn concurrency_limits_per_key() {
+    use mortar_ratelimit::ConcurrencyLimitLayer;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let entered = Arc::new(tokio::sync::Semaphore::new(0));
+    let (g, e) = (gate.clone(), entered.clone());
+    let layer = ConcurrencyLimitLayer::new(n(2), KeyBy::Ip);
+    let router = Router::new()
+        .route(
+            "/",
+            get(move || {
+                let (g, e) = (g.clone(), e.clone());
+                async move {
+                    e.add_permits(1);
+                    g.acquire().await.unwrap().forget();
+                    "done"
+                }
+            }),
+        )
+        .layer(layer.clone());
+    let app = App {
+        router,
+        calls: Arc::default(),
+        clock: ManualClock::default(),
+    };
+    let app = Arc::new(app);
+    let spawn = |peer: &'static str| {
+        let app = app.clone();
+        tokio::spawn(async move { call(&app, peer, None, &[]).await.0 })
+    };
+    let first = spawn("192.0.2.1");
+    let second = spawn("192.0.2.1");
+    entered.acquire_many(2).await.unwrap().forget();
+    assert_eq!(layer.in_flight("192.0.2.1"), 2);
+    let (status, headers, problem) = call(&app, "192.0.2.1", None, &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(
+        problem["type"],
+        "urn:mortar:problem:too-many-concurrent-requests"
+    );
+    // Another key is not affected.
+    let other = spawn("192.0.2.2");
+    entered.acquire().await.unwrap().forget();
+    gate.add_permits(3);
+    for task in [first, second, other] {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(layer.in_flight("192.0.2.1"), 0);
+    assert!(
+        format!("{layer:?}").contains("keys_in_flight: 0"),
+        "no memory for idle keys"
+    );
+}

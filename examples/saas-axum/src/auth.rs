@@ -78,7 +78,15 @@ impl Auth {
             users.clone(),
             tokens.clone(),
         );
-        let accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())))
+        let mut accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())));
+        if let Some(pool) = redis {
+            // Login attempts per account and per client, counted across every instance.
+            accounts = accounts.limiter(
+                mortar::ratelimit::RedisAttemptLimiter::new(pool.clone())
+                    .prefix("starter:attempts:"),
+            );
+        }
+        let accounts = accounts
             .sender(SharedSender(sender))
             .revocations(revocations)
             .sessions(sessions.clone())

@@ -46,6 +46,18 @@ pub struct Config {
     /// Origins, besides the app's own, that may send cookie-authenticated unsafe requests
     /// (`MORTAR_TRUSTED_ORIGINS`, comma-separated, e.g. `https://admin.example.com`).
     pub trusted_origins: Option<String>,
+    /// Requests per minute per client address on the API (`MORTAR_RATE_LIMIT_PER_IP`, default
+    /// 300).
+    pub rate_limit_per_ip: u32,
+    /// Requests per minute per signed-in user (`MORTAR_RATE_LIMIT_PER_USER`, default 120; ten
+    /// times that for users with the `pro` role).
+    pub rate_limit_per_user: u32,
+    /// Requests per minute per client address on login, registration and password reset
+    /// (`MORTAR_RATE_LIMIT_CREDENTIALS`, default 10); refused while Redis is down.
+    pub rate_limit_credentials: u32,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
+    /// (`MORTAR_TRUSTED_PROXIES`, comma-separated addresses or networks, e.g. `10.0.0.0/8`).
+    pub trusted_proxies: Option<String>,
     /// Log output (`MORTAR_LOG_FORMAT`): `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// Log filter (`MORTAR_LOG`, `tracing_subscriber::EnvFilter` syntax, default `info`).
@@ -64,7 +76,7 @@ pub enum LogFormat {
 }
 
 /// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 18] = [
     "listen",
     "database_url",
     "database_max_connections",
@@ -77,6 +89,10 @@ const KEYS: [&str; 14] = [
     "signing_key",
     "signing_key_id",
     "trusted_origins",
+    "rate_limit_per_ip",
+    "rate_limit_per_user",
+    "rate_limit_credentials",
+    "trusted_proxies",
     "log_format",
     "log",
 ];
@@ -88,6 +104,9 @@ struct Defaults {
     database_url: &'static str,
     database_max_connections: u32,
     signing_key_id: &'static str,
+    rate_limit_per_ip: u32,
+    rate_limit_per_user: u32,
+    rate_limit_credentials: u32,
     log_format: LogFormat,
     log: &'static str,
 }
@@ -99,6 +118,9 @@ impl Default for Defaults {
             database_url: "sqlite://mortar.db?mode=rwc",
             database_max_connections: 10,
             signing_key_id: "starter",
+            rate_limit_per_ip: 300,
+            rate_limit_per_user: 120,
+            rate_limit_credentials: 10,
             log_format: LogFormat::Json,
             log: "info",
         }
@@ -188,6 +210,10 @@ impl fmt::Debug for Config {
             )
             .field("signing_key_id", &self.signing_key_id)
             .field("trusted_origins", &self.trusted_origins)
+            .field("rate_limit_per_ip", &self.rate_limit_per_ip)
+            .field("rate_limit_per_user", &self.rate_limit_per_user)
+            .field("rate_limit_credentials", &self.rate_limit_credentials)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
             .field("log", &self.log)
             .finish_non_exhaustive()

@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod config;
 pub mod migration;
+pub mod ratelimit;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
@@ -54,6 +55,9 @@ pub enum StartError {
     /// Authentication could not be set up.
     #[error("setting up authentication failed")]
     Auth(#[source] mortar::auth::Error),
+    /// A rate-limit setting is invalid.
+    #[error("the rate-limit configuration is invalid: {0}")]
+    RateLimit(String),
     /// Serving failed (e.g. the listener broke).
     #[error("serving failed")]
     Serve(#[source] std::io::Error),
@@ -131,7 +135,11 @@ impl App {
         tracing::info!(%addr, "listening");
         let api_keys = self.state.auth().api_keys.clone();
         let flusher = api_keys.spawn_usage_flusher(Duration::from_secs(30));
-        axum::serve(listener, self.router())
+        // The peer address reaches the rate limits and the audit events.
+        let service = self
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(StartError::Serve)?;

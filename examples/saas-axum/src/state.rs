@@ -26,6 +26,7 @@ struct Inner {
     redis: Option<deadpool_redis::Pool>,
     s3: Option<Box<Bucket>>,
     auth: Auth,
+    rate_limit: mortar::ratelimit::RateLimitLayer,
 }
 
 impl AppState {
@@ -56,6 +57,7 @@ impl AppState {
             .map(|endpoint| s3_bucket(&config, endpoint))
             .transpose()?;
         let auth = Auth::new(&config, &db, redis.as_ref(), sender)?;
+        let rate_limit = crate::ratelimit::layer(&config, redis.as_ref())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -63,6 +65,7 @@ impl AppState {
                 redis,
                 s3,
                 auth,
+                rate_limit,
             }),
         })
     }
@@ -70,6 +73,11 @@ impl AppState {
     /// Authentication.
     pub fn auth(&self) -> &Auth {
         &self.inner.auth
+    }
+
+    /// The API's rate limits.
+    pub fn rate_limit(&self) -> &mortar::ratelimit::RateLimitLayer {
+        &self.inner.rate_limit
     }
 
     /// The configuration.

@@ -18,15 +18,22 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the starter with its middleware.
 pub fn router(state: AppState) -> Router {
     let auth = state.auth().clone();
+    // The API: rate-limited per address and per user (inside authentication, so the limits see
+    // the principal); the probes below are not.
+    let rate_limit = state.rate_limit().clone();
+    let api = Router::new()
+        .route("/me", get(me))
+        .nest("/auth", mortar::auth::axum::router(auth.api))
+        .layer(rate_limit);
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/me", get(me))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .nest("/auth", mortar::auth::axum::router(auth.api))
-        // Authenticates bearer tokens; routes that need a user take a `Principal`.
+        .merge(api)
+        // Authenticates bearer tokens, API keys and session cookies; routes that need a user
+        // take a `Principal`.
         .layer(auth.layer)
         // Outermost last: request id first, so the trace span and every response carry it.
         .layer(CatchPanicLayer::custom(panicked))

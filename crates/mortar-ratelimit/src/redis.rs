@@ -110,6 +110,12 @@ impl RedisLimiter {
         }
     }
 
+    /// The Lua source run on Redis for every check, for operators who review (or preload, with
+    /// `SCRIPT LOAD`) what runs on their server.
+    pub fn script() -> &'static str {
+        GCRA
+    }
+
     /// Sets the key prefix.
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {

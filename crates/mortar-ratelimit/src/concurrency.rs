@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use dashmap::DashMap;
 use http::{Request, Response, StatusCode};
-use mortar_core::{Problem, ProblemBody};
+use mortar_core::Problem;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -140,9 +140,9 @@ where
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     ReqB: Send + 'static,
-    ResB: http_body::Body<Data = Bytes> + Send + 'static,
+    ResB: From<Bytes> + Send + 'static,
 {
-    type Response = Response<ProblemBody<ResB>>;
+    type Response = Response<ResB>;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
@@ -155,16 +155,20 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (parts, body) = req.into_parts();
         let permit = match self.layer.key.resolve(&parts, &self.layer.client_ip) {
-            Some(key) => match self.layer.acquire(key) {
-                Some(permit) => Some(permit),
-                None => return Box::pin(async { Ok(refusal().into_http_response()) }),
-            },
+            Some(key) => {
+                let Some(permit) = self.layer.acquire(key) else {
+                    let (head, bytes) = refusal().into_parts();
+                    let response = Response::from_parts(head, ResB::from(bytes));
+                    return Box::pin(async { Ok(response) });
+                };
+                Some(permit)
+            }
             None => None,
         };
         Box::pin(async move {
             let response = inner.call(Request::from_parts(parts, body)).await;
             drop(permit);
-            Ok(response?.map(ProblemBody::new))
+            response
         })
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
-use mortar_core::{Problem, ProblemBody};
+use mortar_core::Problem;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -52,6 +52,13 @@ fn unavailable() -> Problem {
     .with_retry_after(Duration::from_secs(1))
 }
 
+/// A problem as a response of the inner service's body type: the body type passes through
+/// unchanged, so allowed responses are not re-wrapped (axum would box a wrapper again).
+fn problem_response<B: From<Bytes>>(problem: Problem) -> Response<B> {
+    let (parts, bytes) = problem.into_parts();
+    Response::from_parts(parts, B::from(bytes))
+}
+
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
@@ -71,7 +78,9 @@ pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
 /// headers too.
 ///
 /// Put it inside (after) the authentication layer when policies key by principal, so the
-/// `Principal` is in the request extensions.
+/// `Principal` is in the request extensions. The response body type passes through unchanged
+/// (problem documents are built in it, so it must be `From<Bytes>`, as axum's `Body`, `Full`
+/// and `String`-like bodies are).
 ///
 /// ```
 /// use std::num::NonZeroU32;
@@ -100,6 +109,12 @@ pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
 #[derive(Clone)]
 #[must_use]
 pub struct RateLimitLayer {
+    // One reference count per clone: axum clones the service stack for every request.
+    inner: Arc<LayerInner>,
+}
+
+#[derive(Clone)]
+struct LayerInner {
     limiter: RateLimiter,
     problem: ProblemFn,
 }
@@ -107,7 +122,7 @@ pub struct RateLimitLayer {
 impl fmt::Debug for RateLimitLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitLayer")
-            .field("limiter", &self.limiter)
+            .field("limiter", &self.inner.limiter)
             .finish_non_exhaustive()
     }
 }
@@ -116,8 +131,10 @@ impl RateLimitLayer {
     /// Limits with this limiter's policies.
     pub fn new(limiter: RateLimiter) -> Self {
         Self {
-            limiter,
-            problem: Arc::new(default_problem),
+            inner: Arc::new(LayerInner {
+                limiter,
+                problem: Arc::new(default_problem),
+            }),
         }
     }
 
@@ -127,13 +144,13 @@ impl RateLimitLayer {
         mut self,
         problem: impl Fn(&Outcome) -> Problem + Send + Sync + 'static,
     ) -> Self {
-        self.problem = Arc::new(problem);
+        Arc::make_mut(&mut self.inner).problem = Arc::new(problem);
         self
     }
 
     /// The limiter.
     pub fn limiter(&self) -> &RateLimiter {
-        &self.limiter
+        &self.inner.limiter
     }
 
     /// The problem answering a refused outcome (shared by the tower and actix edges).
@@ -142,7 +159,7 @@ impl RateLimitLayer {
             Verdict::Allowed => None,
             Verdict::Unavailable => Some(unavailable()),
             Verdict::Limited { retry_after } => {
-                let mut problem = (self.problem)(outcome)
+                let mut problem = (self.inner.problem)(outcome)
                     .with_retry_after(retry_after.min(Duration::from_secs(u64::from(u32::MAX))));
                 if problem.status() != StatusCode::TOO_MANY_REQUESTS {
                     problem = problem.with_status(StatusCode::TOO_MANY_REQUESTS);
@@ -172,7 +189,7 @@ pub struct RateLimit<S> {
 }
 
 /// The boxed future of a request checked against a shared backend.
-type SharedFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ProblemBody<B>>, E>> + Send>>;
+type SharedFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
 
 pin_project! {
     #[project = KindProj]
@@ -185,7 +202,7 @@ pin_project! {
             limit: Option<HeaderValue>,
         },
         // Refused in process: the answer is ready.
-        Ready { response: Option<Response<ProblemBody<B>>> },
+        Ready { response: Option<Response<B>> },
         // Checked against a shared backend (boxed: it awaits the backend, then the service).
         Shared { future: SharedFuture<B, E> },
     }
@@ -204,7 +221,7 @@ impl<F, B, E> Future for ResponseFuture<F, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<ProblemBody<B>>, E>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
@@ -213,7 +230,7 @@ where
                 policy,
                 limit,
             } => {
-                let mut response = std::task::ready!(future.poll(cx))?.map(ProblemBody::new);
+                let mut response = std::task::ready!(future.poll(cx))?;
                 let headers = response.headers_mut();
                 if let Some(value) = policy.take() {
                     headers.insert(RATELIMIT_POLICY, value);
@@ -239,9 +256,9 @@ where
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     ReqB: Send + 'static,
-    ResB: http_body::Body<Data = Bytes> + Send + 'static,
+    ResB: From<Bytes> + Send + 'static,
 {
-    type Response = Response<ProblemBody<ResB>>;
+    type Response = Response<ResB>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, ResB, S::Error>;
 
@@ -253,9 +270,9 @@ where
         let (parts, body) = req.into_parts();
         // In-process limits are decided here, synchronously, without cloning the layer or the
         // inner service: the future below only waits for the inner service.
-        if let Some(outcome) = self.layer.limiter.check_local(&parts) {
+        if let Some(outcome) = self.layer.inner.limiter.check_local(&parts) {
             if let Some(problem) = self.layer.refusal(&outcome) {
-                let mut response = problem.into_http_response();
+                let mut response = problem_response(problem);
                 insert_headers(response.headers_mut(), &outcome);
                 return ResponseFuture {
                     kind: Kind::Ready {
@@ -277,16 +294,13 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         let future = Box::pin(async move {
-            let outcome = layer.limiter.check(&parts).await;
+            let outcome = layer.inner.limiter.check(&parts).await;
             if let Some(problem) = layer.refusal(&outcome) {
-                let mut response = problem.into_http_response();
+                let mut response = problem_response(problem);
                 insert_headers(response.headers_mut(), &outcome);
                 return Ok(response);
             }
-            let mut response = inner
-                .call(Request::from_parts(parts, body))
-                .await?
-                .map(ProblemBody::new);
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
             insert_headers(response.headers_mut(), &outcome);
             Ok(response)
         });

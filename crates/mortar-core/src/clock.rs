@@ -18,6 +18,18 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+/// Whole seconds, rounded up: what HTTP fields that count seconds (`Retry-After`, `Max-Age`,
+/// `RateLimit`) must carry so a client that waits them is never early.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(mortar_core::clock::ceil_secs(Duration::from_millis(1_001)), 2);
+/// assert_eq!(mortar_core::clock::ceil_secs(Duration::from_secs(3)), 3);
+/// ```
+pub fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 /// A source of wall-clock time.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.

@@ -256,7 +256,7 @@ impl Problem {
     /// up) and the `Retry-After` header.
     #[must_use]
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        let secs = crate::clock::ceil_secs(after);
         self.retry_after = Some(secs);
         self.headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         self

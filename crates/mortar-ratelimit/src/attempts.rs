@@ -51,11 +51,16 @@ static CHECK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CHECK));
 ///
 /// A Redis failure is an [`AttemptError`]: mortar-auth's login then fails closed.
 ///
-/// ```no_run
+/// ```
 /// use mortar_ratelimit::RedisAttemptLimiter;
-/// # fn pool() -> deadpool_redis::Pool { unimplemented!() }
-/// let limiter = RedisAttemptLimiter::new(pool()).free_failures(5);
+///
+/// // Creating the pool does not connect yet.
+/// let pool = deadpool_redis::Config::from_url("redis://127.0.0.1:6379")
+///     .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+///     .unwrap();
+/// let limiter = RedisAttemptLimiter::new(pool).free_failures(5);
 /// // Accounts::builder(users, codes).limiter(limiter)
+/// # let _ = limiter;
 /// ```
 #[derive(Clone)]
 #[must_use]

@@ -17,7 +17,7 @@ use tower_service::Service;
 
 use crate::policy::{ClientIp, KeyBy};
 
-type InFlight = DashMap<Box<str>, u32, foldhash::fast::RandomState>;
+type InFlight = DashMap<Arc<str>, u32, foldhash::fast::RandomState>;
 
 /// Limits how many requests of one key (client address, user, API key, tenant…) are being
 /// handled at once, in this process: the request over the limit is answered 429
@@ -55,15 +55,16 @@ impl fmt::Debug for ConcurrencyLimitLayer {
 /// One request's place; released when dropped.
 struct Permit {
     in_flight: Arc<InFlight>,
-    key: Box<str>,
+    key: Arc<str>,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if let Some(mut count) = self.in_flight.get_mut(&self.key) {
+        // Count down and forget the key at zero, under one lock.
+        self.in_flight.remove_if_mut(&*self.key, |_, count| {
             *count = count.saturating_sub(1);
-        }
-        self.in_flight.remove_if(&self.key, |_, count| *count == 0);
+            *count == 0
+        });
     }
 }
 
@@ -91,10 +92,9 @@ impl ConcurrencyLimitLayer {
 
     /// Takes a place for `key`, or `None` when its limit is reached.
     fn acquire(&self, key: String) -> Option<Permit> {
-        let mut count = self
-            .in_flight
-            .entry(key.clone().into_boxed_str())
-            .or_insert(0);
+        // One allocation for the key, shared by the map and the permit.
+        let key: Arc<str> = Arc::from(key);
+        let mut count = self.in_flight.entry(key.clone()).or_insert(0);
         if *count >= self.max {
             return None;
         }
@@ -102,7 +102,7 @@ impl ConcurrencyLimitLayer {
         drop(count);
         Some(Permit {
             in_flight: self.in_flight.clone(),
-            key: key.into_boxed_str(),
+            key,
         })
     }
 }

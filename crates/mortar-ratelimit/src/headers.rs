@@ -5,16 +5,10 @@
 //! quota (`q`) and window in seconds (`w`); `RateLimit: "burst";r=99;t=1, "daily";r=4999;t=18`
 //! tells what remains (`r`) and the seconds until the allowance is whole again (`t`).
 
-use std::time::Duration;
-
 use http::HeaderValue;
+use mortar_core::clock::ceil_secs;
 
 use crate::limiter::PolicyDecision;
-
-/// Whole seconds, rounded up (a client told to wait never retries too early).
-pub(crate) fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
 
 /// An sf-string: policy names are checked printable ASCII without `"` and `\` at construction,
 /// so no escaping is ever needed; anything else is dropped rather than emitted invalid.

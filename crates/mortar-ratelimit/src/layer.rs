@@ -20,13 +20,9 @@ use crate::limiter::{Outcome, RateLimiter, Verdict};
 /// Builds the problem document of a refused request.
 pub type ProblemFn = Arc<dyn Fn(&Outcome) -> Problem + Send + Sync>;
 
-/// The default 429: `urn:mortar:problem:rate-limited`, `Retry-After` rounded up, and the
-/// refusing policies named in a `policies` extension.
+/// The default 429: `urn:mortar:problem:rate-limited`, with the refusing policies named in a
+/// `policies` extension (the layer adds `Retry-After` to whatever problem answers).
 pub fn default_problem(outcome: &Outcome) -> Problem {
-    let retry_after = match outcome.verdict {
-        Verdict::Limited { retry_after } => retry_after,
-        _ => Duration::from_secs(1),
-    };
     let refusing: Vec<&str> = outcome
         .decisions
         .iter()
@@ -38,7 +34,6 @@ pub fn default_problem(outcome: &Outcome) -> Problem {
         "rate-limited",
         "Too many requests; slow down.",
     )
-    .with_retry_after(retry_after.min(Duration::from_secs(u64::from(u32::MAX))))
     .with_extension("policies", refusing)
 }
 
@@ -52,24 +47,26 @@ fn unavailable() -> Problem {
     .with_retry_after(Duration::from_secs(1))
 }
 
-/// A problem as a response of the inner service's body type: the body type passes through
-/// unchanged, so allowed responses are not re-wrapped (axum would box a wrapper again).
-fn problem_response<B: From<Bytes>>(problem: Problem) -> Response<B> {
-    let (parts, bytes) = problem.into_parts();
-    Response::from_parts(parts, B::from(bytes))
-}
-
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
-/// Adds the `RateLimit` and `RateLimit-Policy` headers of an outcome.
-pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
-    if let Some(value) = policy_header(&outcome.decisions) {
+/// Sets the two header values that are present.
+fn put_headers(headers: &mut HeaderMap, policy: Option<HeaderValue>, limit: Option<HeaderValue>) {
+    if let Some(value) = policy {
         headers.insert(RATELIMIT_POLICY, value);
     }
-    if let Some(value) = limit_header(&outcome.decisions) {
+    if let Some(value) = limit {
         headers.insert(RATELIMIT, value);
     }
+}
+
+/// Adds the `RateLimit` and `RateLimit-Policy` headers of an outcome.
+pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
+    put_headers(
+        headers,
+        policy_header(&outcome.decisions),
+        limit_header(&outcome.decisions),
+    );
 }
 
 /// The layer: checks every request against the limiter's policies; a refused request is
@@ -153,6 +150,16 @@ impl RateLimitLayer {
         &self.inner.limiter
     }
 
+    /// The answer to a refused outcome as a response of the inner service's body type (the body
+    /// type passes through unchanged, so allowed responses are not re-wrapped), with the
+    /// headers; `None` when the outcome allows the request.
+    fn refused<B: From<Bytes>>(&self, outcome: &Outcome) -> Option<Response<B>> {
+        let (head, bytes) = self.refusal(outcome)?.into_parts();
+        let mut response = Response::from_parts(head, B::from(bytes));
+        insert_headers(response.headers_mut(), outcome);
+        Some(response)
+    }
+
     /// The problem answering a refused outcome (shared by the tower and actix edges).
     pub(crate) fn refusal(&self, outcome: &Outcome) -> Option<Problem> {
         match outcome.verdict {
@@ -231,13 +238,7 @@ where
                 limit,
             } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
-                let headers = response.headers_mut();
-                if let Some(value) = policy.take() {
-                    headers.insert(RATELIMIT_POLICY, value);
-                }
-                if let Some(value) = limit.take() {
-                    headers.insert(RATELIMIT, value);
-                }
+                put_headers(response.headers_mut(), policy.take(), limit.take());
                 Poll::Ready(Ok(response))
             }
             KindProj::Ready { response } => match response.take() {
@@ -271,9 +272,7 @@ where
         // In-process limits are decided here, synchronously, without cloning the layer or the
         // inner service: the future below only waits for the inner service.
         if let Some(outcome) = self.layer.inner.limiter.check_local(&parts) {
-            if let Some(problem) = self.layer.refusal(&outcome) {
-                let mut response = problem_response(problem);
-                insert_headers(response.headers_mut(), &outcome);
+            if let Some(response) = self.layer.refused(&outcome) {
                 return ResponseFuture {
                     kind: Kind::Ready {
                         response: Some(response),
@@ -295,9 +294,7 @@ where
         let layer = self.layer.clone();
         let future = Box::pin(async move {
             let outcome = layer.inner.limiter.check(&parts).await;
-            if let Some(problem) = layer.refusal(&outcome) {
-                let mut response = problem_response(problem);
-                insert_headers(response.headers_mut(), &outcome);
+            if let Some(response) = layer.refused(&outcome) {
                 return Ok(response);
             }
             let mut response = inner.call(Request::from_parts(parts, body)).await?;

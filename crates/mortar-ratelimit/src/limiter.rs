@@ -212,10 +212,7 @@ impl RateLimiter {
         let Backend::Memory(memory) = &self.backend else {
             return None;
         };
-        let resolved = self.resolve(parts);
-        let checks = Self::checks(&resolved);
-        let decisions = Self::in_memory_checks(memory, &checks, true);
-        Some(Self::outcome(&resolved, decisions))
+        Some(Self::decide_in_process(memory, &self.resolve(parts), true))
     }
 
     fn checks<'k>(resolved: &'k [(&Policy, String, Quota)]) -> SmallVec<[Check<'k>; 4]> {
@@ -227,6 +224,14 @@ impl RateLimiter {
                 cost: p.cost,
             })
             .collect()
+    }
+
+    /// The outcome when no policy applies: allowed, nothing counted.
+    fn unlimited() -> Outcome {
+        Outcome {
+            verdict: Verdict::Allowed,
+            decisions: Vec::new(),
+        }
     }
 
     fn outcome(
@@ -254,52 +259,55 @@ impl RateLimiter {
         }
     }
 
-    // Without the `redis` feature nothing here awaits; the signature stays the same.
-    #[cfg_attr(not(feature = "redis"), allow(clippy::unused_async))]
-    async fn run(&self, parts: &Parts, consume: bool) -> Outcome {
-        let resolved = self.resolve(parts);
-        if resolved.is_empty() {
-            return Outcome {
-                verdict: Verdict::Allowed,
-                decisions: Vec::new(),
-            };
-        }
-        let checks = Self::checks(&resolved);
-        let decisions = match &self.backend {
-            Backend::Memory(memory) => Self::in_memory_checks(memory, &checks, consume),
-            #[cfg(feature = "redis")]
-            Backend::Redis(redis) => match redis.check_all(&checks, consume).await {
-                Ok(decisions) => decisions.into_iter().collect(),
-                Err(error) => {
-                    let closed = resolved
-                        .iter()
-                        .any(|(p, _, _)| p.failure == FailureMode::Closed);
-                    self.backend_failed(&error, closed);
-                    if closed {
-                        return Outcome {
-                            verdict: Verdict::Unavailable,
-                            decisions: Vec::new(),
-                        };
-                    }
-                    Self::in_memory_checks(&self.fallback, &checks, consume)
-                }
-            },
-        };
-        Self::outcome(&resolved, decisions)
-    }
-
-    fn in_memory_checks(
+    /// Decides the resolved policies on an in-process limiter (the backend, or the fallback).
+    fn decide_in_process(
         memory: &MemoryLimiter,
-        checks: &[Check<'_>],
+        resolved: &[(&Policy, String, Quota)],
         consume: bool,
-    ) -> SmallVec<[Decision; 4]> {
-        if consume {
-            memory.check_many(checks)
+    ) -> Outcome {
+        if resolved.is_empty() {
+            return Self::unlimited();
+        }
+        let checks = Self::checks(resolved);
+        let decisions = if consume {
+            memory.check_many(&checks)
         } else {
             checks
                 .iter()
                 .map(|c| memory.peek(c.key, &c.quota))
                 .collect()
+        };
+        Self::outcome(resolved, decisions)
+    }
+
+    // Without the `redis` feature nothing here awaits; the signature stays the same.
+    #[cfg_attr(not(feature = "redis"), allow(clippy::unused_async))]
+    async fn run(&self, parts: &Parts, consume: bool) -> Outcome {
+        let resolved = self.resolve(parts);
+        match &self.backend {
+            Backend::Memory(memory) => Self::decide_in_process(memory, &resolved, consume),
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => {
+                if resolved.is_empty() {
+                    return Self::unlimited();
+                }
+                match redis.check_all(&Self::checks(&resolved), consume).await {
+                    Ok(decisions) => Self::outcome(&resolved, decisions.into_iter().collect()),
+                    Err(error) => {
+                        let closed = resolved
+                            .iter()
+                            .any(|(p, _, _)| p.failure == FailureMode::Closed);
+                        self.backend_failed(&error, closed);
+                        if closed {
+                            return Outcome {
+                                verdict: Verdict::Unavailable,
+                                decisions: Vec::new(),
+                            };
+                        }
+                        Self::decide_in_process(&self.fallback, &resolved, consume)
+                    }
+                }
+            }
         }
     }
 

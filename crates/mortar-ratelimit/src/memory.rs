@@ -53,7 +53,7 @@ impl fmt::Debug for Time {
 fn apply(cell: &AtomicU64, gcra: &Gcra, now: u64, cost: u32) -> Decision {
     let mut current = cell.load(Ordering::Acquire);
     loop {
-        let (decision, next) = gcra.decide((current != 0).then_some(current), now, cost);
+        let (decision, next) = gcra.decide(current, now, cost);
         let Some(next) = next else {
             return decision;
         };
@@ -107,8 +107,8 @@ impl Bucket {
 
     /// What a request would get now, without taking it.
     pub fn peek(&self) -> Decision {
-        let tat = self.tat.load(Ordering::Acquire);
-        self.gcra.peek((tat != 0).then_some(tat), self.time.now())
+        self.gcra
+            .peek(self.tat.load(Ordering::Acquire), self.time.now())
     }
 }
 
@@ -189,7 +189,11 @@ impl MemoryLimiter {
     /// Takes `cost` requests from `key` under `quota`.
     #[inline]
     pub fn check(&self, key: &str, quota: &Quota, cost: u32) -> Decision {
-        let now = self.time.now();
+        self.check_at(key, quota, cost, self.time.now())
+    }
+
+    #[inline]
+    fn check_at(&self, key: &str, quota: &Quota, cost: u32, now: u64) -> Decision {
         let gcra = quota.gcra();
         if let Some(cell) = self.states.get(key) {
             return apply(&cell, &gcra, now, cost);
@@ -207,11 +211,14 @@ impl MemoryLimiter {
 
     /// What a request on `key` would get now, without taking it.
     pub fn peek(&self, key: &str, quota: &Quota) -> Decision {
-        let tat = self
-            .states
+        quota.gcra().peek(self.stored(key), self.time.now())
+    }
+
+    /// The key's TAT, 0 when it has none.
+    fn stored(&self, key: &str) -> u64 {
+        self.states
             .get(key)
-            .map(|cell| cell.load(Ordering::Acquire));
-        quota.gcra().peek(tat.filter(|t| *t != 0), self.time.now())
+            .map_or(0, |cell| cell.load(Ordering::Acquire))
     }
 
     /// Several limits on one request (a burst limit and a daily quota, say): every one is
@@ -228,23 +235,15 @@ impl MemoryLimiter {
         let now = self.time.now();
         let trial: SmallVec<[Decision; 4]> = checks
             .iter()
-            .map(|c| {
-                let tat = self
-                    .states
-                    .get(c.key)
-                    .map(|cell| cell.load(Ordering::Acquire));
-                c.quota
-                    .gcra()
-                    .decide(tat.filter(|t| *t != 0), now, c.cost)
-                    .0
-            })
+            .map(|c| c.quota.gcra().decide(self.stored(c.key), now, c.cost).0)
             .collect();
         if trial.iter().any(|d| !d.allowed()) {
             return trial;
         }
+        // All allow: take from each, on the same instant the trial used.
         checks
             .iter()
-            .map(|c| self.check(c.key, &c.quota, c.cost))
+            .map(|c| self.check_at(c.key, &c.quota, c.cost, now))
             .collect()
     }
 

@@ -46,19 +46,67 @@ impl fmt::Debug for KeyBy {
     }
 }
 
+/// A request's key as found, before it is written out: borrowed where the request holds it.
+enum KeyPart<'a> {
+    Ip(IpAddr),
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl KeyPart<'_> {
+    /// Appends the key to `out` (IPv4 digit by digit: no `fmt` on every request).
+    fn push_to(&self, out: &mut String) {
+        match self {
+            Self::Ip(IpAddr::V4(v4)) => {
+                let mut buffer = itoa::Buffer::new();
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    out.push_str(buffer.format(octet));
+                }
+            }
+            Self::Ip(IpAddr::V6(v6)) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{v6}");
+            }
+            Self::Borrowed(s) => out.push_str(s),
+            Self::Owned(s) => out.push_str(s),
+        }
+    }
+
+    /// An upper bound of the written length (an IPv6 address is at most 39 characters).
+    fn len_hint(&self) -> usize {
+        match self {
+            Self::Ip(_) => 39,
+            Self::Borrowed(s) => s.len(),
+            Self::Owned(s) => s.len(),
+        }
+    }
+}
+
 impl KeyBy {
     /// The request's key, or `None` when the request has none of this kind.
     pub fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<String> {
-        let principal = parts.extensions.get::<Principal>();
-        match self {
-            Self::Ip => ip.resolve(parts).map(|ip| ip.to_string()),
-            Self::Subject => principal.map(|p| p.subject().to_owned()),
-            Self::ApiKey => principal
-                .filter(|p| p.kind() == PrincipalKind::ApiKey)
-                .map(|p| p.subject().to_owned()),
-            Self::Tenant => principal.and_then(|p| p.tenant().map(str::to_owned)),
-            Self::Custom(f) => f(parts),
-        }
+        let part = self.part(parts, ip)?;
+        let mut key = String::with_capacity(part.len_hint());
+        part.push_to(&mut key);
+        Some(key)
+    }
+
+    fn part<'a>(&self, parts: &'a Parts, ip: &ClientIp) -> Option<KeyPart<'a>> {
+        let principal = || parts.extensions.get::<Principal>();
+        Some(match self {
+            Self::Ip => KeyPart::Ip(ip.resolve(parts)?),
+            Self::Subject => KeyPart::Borrowed(principal()?.subject()),
+            Self::ApiKey => KeyPart::Borrowed(
+                principal()
+                    .filter(|p| p.kind() == PrincipalKind::ApiKey)?
+                    .subject(),
+            ),
+            Self::Tenant => KeyPart::Borrowed(principal()?.tenant()?),
+            Self::Custom(f) => KeyPart::Owned(f(parts)?),
+        })
     }
 }
 
@@ -206,51 +254,18 @@ impl Policy {
 
     /// The request's key and quota under this policy, or `None` when the policy does not apply.
     pub(crate) fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<(String, Quota)> {
-        // One buffer for `policy:key`, made only when the request has the key (addresses are
-        // written straight into it).
-        let buffer = |extra: usize| {
-            let mut key = String::with_capacity(self.name.len() + 1 + extra);
-            key.push_str(&self.name);
-            key.push(':');
-            key
-        };
-        let key = if let KeyBy::Ip = self.key {
-            let address = ip.resolve(parts)?;
-            let mut key = buffer(39);
-            push_ip(&mut key, address);
-            key
-        } else {
-            let value = self.key.resolve(parts, ip)?;
-            let mut key = buffer(value.len());
-            key.push_str(&value);
-            key
-        };
+        // One buffer for `policy:key`, made only when the request has the key.
+        let part = self.key.part(parts, ip)?;
+        let mut key = String::with_capacity(self.name.len() + 1 + part.len_hint());
+        key.push_str(&self.name);
+        key.push(':');
+        part.push_to(&mut key);
         let quota = self
             .tiers
             .as_ref()
             .and_then(|tiers| parts.extensions.get::<Principal>().and_then(|p| tiers(p)))
             .unwrap_or(self.quota);
         Some((key, quota))
-    }
-}
-
-/// Writes an address: IPv4 digit by digit (the common case, on every request), IPv6 through
-/// its `Display`.
-fn push_ip(out: &mut String, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut buffer = itoa::Buffer::new();
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                out.push_str(buffer.format(octet));
-            }
-        }
-        IpAddr::V6(v6) => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{v6}");
-        }
     }
 }
 

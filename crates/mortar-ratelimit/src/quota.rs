@@ -30,10 +30,9 @@ use crate::error::Error;
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Quota {
-    limit: u32,
     period: Duration,
-    burst: u32,
-    /// The GCRA parameters, computed once (a 128-bit division) instead of on every check.
+    /// The GCRA parameters (limit and burst among them), computed once — a 128-bit division —
+    /// instead of on every check.
     gcra: Gcra,
 }
 
@@ -42,7 +41,7 @@ impl fmt::Debug for Quota {
         write!(
             f,
             "Quota({} per {:?}, burst {})",
-            self.limit, self.period, self.burst
+            self.gcra.limit, self.period, self.gcra.burst
         )
     }
 }
@@ -67,9 +66,7 @@ impl Quota {
             .unwrap_or(u64::MAX)
             .max(1);
         Self {
-            limit,
             period,
-            burst,
             gcra: Gcra {
                 t,
                 tau: t.saturating_mul(u64::from(burst - 1)),
@@ -112,12 +109,12 @@ impl Quota {
     /// Sets how many requests may arrive at once (default: the limit).
     #[must_use]
     pub fn with_burst(self, burst: NonZeroU32) -> Self {
-        Self::build(self.limit, self.period, burst.get())
+        Self::build(self.gcra.limit, self.period, burst.get())
     }
 
     /// Requests per period.
     pub fn limit(&self) -> u32 {
-        self.limit
+        self.gcra.limit
     }
 
     /// The period.
@@ -127,7 +124,7 @@ impl Quota {
 
     /// Requests allowed at once.
     pub fn burst(&self) -> u32 {
-        self.burst
+        self.gcra.burst
     }
 
     /// The GCRA parameters in nanoseconds.
@@ -226,7 +223,7 @@ impl Decision {
     }
 }
 
-/// GCRA parameters in one time unit (nanoseconds in process, microseconds in Redis).
+/// GCRA parameters in nanoseconds (the Redis limiter converts them to microseconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Gcra {
     pub(crate) t: u64,
@@ -251,11 +248,12 @@ impl Gcra {
         }
     }
 
-    /// Decides a request of `cost` at `now` against the stored TAT; answers the decision and,
-    /// when allowed, the TAT to store.
+    /// Decides a request of `cost` at `now` against the stored TAT (0 for a key without state:
+    /// `now` is never 0, so a missing state and an old one both count from `now`); answers the
+    /// decision and, when allowed, the TAT to store.
     #[inline]
-    pub(crate) fn decide(&self, tat: Option<u64>, now: u64, cost: u32) -> (Decision, Option<u64>) {
-        let tat = tat.map_or(now, |tat| tat.max(now));
+    pub(crate) fn decide(&self, stored: u64, now: u64, cost: u32) -> (Decision, Option<u64>) {
+        let tat = stored.max(now);
         let weight = self.t.saturating_mul(u64::from(cost.max(1) - 1));
         let earliest = tat.saturating_add(weight).saturating_sub(self.tau);
         if cost > self.burst || now < earliest {
@@ -268,8 +266,8 @@ impl Gcra {
     }
 
     /// What a request would get now, without consuming anything.
-    pub(crate) fn peek(&self, tat: Option<u64>, now: u64) -> Decision {
-        let tat = tat.map_or(now, |tat| tat.max(now));
+    pub(crate) fn peek(&self, stored: u64, now: u64) -> Decision {
+        let tat = stored.max(now);
         let mut decision = self.decision(true, tat, now, None);
         if decision.remaining() == 0 {
             decision.allowed = false;
@@ -291,13 +289,13 @@ mod tests {
     fn burst_reject_refill() {
         let g = q(3, 3); // one per second, burst 3
         let s = 1_000_000_000;
-        let mut tat = None;
+        let mut tat = 0;
         let now = 10 * s;
         for left in [2, 1, 0] {
             let (d, next) = g.decide(tat, now, 1);
             assert!(d.allowed());
             assert_eq!(d.remaining(), left);
-            tat = next;
+            tat = next.unwrap();
         }
         let (d, next) = g.decide(tat, now, 1);
         assert!(!d.allowed() && next.is_none());
@@ -307,7 +305,7 @@ mod tests {
         let (d, tat2) = g.decide(tat, now + s, 1);
         assert!(d.allowed() && d.remaining() == 0);
         assert_eq!(
-            g.peek(tat2, now + 4 * s).remaining(),
+            g.peek(tat2.unwrap(), now + 4 * s).remaining(),
             3,
             "refilled, capped at the burst"
         );
@@ -316,11 +314,11 @@ mod tests {
     #[test]
     fn costs() {
         let g = q(10, 10);
-        let (d, tat) = g.decide(None, 0, 10);
+        let (d, tat) = g.decide(0, 1, 10);
         assert!(d.allowed() && d.remaining() == 0);
-        let (d, _) = g.decide(tat, 0, 1);
+        let (d, _) = g.decide(tat.unwrap(), 1, 1);
         assert!(!d.allowed());
-        let (d, _) = g.decide(None, 0, 11);
+        let (d, _) = g.decide(0, 1, 11);
         assert!(!d.allowed(), "more than the burst never fits");
     }
 }

@@ -164,6 +164,17 @@ impl RedisLimiter {
         let raw = tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| Error::Timeout)??;
+        if raw.len() != checks.len() * 4 {
+            // Never silently drop a limit: a malformed answer is a backend failure.
+            return Err(Error::Backend(
+                format!(
+                    "expected {} values, Redis answered {}",
+                    checks.len() * 4,
+                    raw.len()
+                )
+                .into(),
+            ));
+        }
         let duration = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
         Ok(raw
             .chunks_exact(4)
@@ -191,8 +202,14 @@ impl RedisLimiter {
             quota: *quota,
             cost,
         };
-        let mut all = self.check_all(&[check], true).await?;
-        all.pop().ok_or_else(|| Error::Config("no decision".into()))
+        Self::only(self.check_all(&[check], true).await?)
+    }
+
+    /// The one decision of a one-check call (`check_all` answers one per check or fails).
+    fn only(mut decisions: Vec<Decision>) -> Result<Decision, Error> {
+        decisions
+            .pop()
+            .ok_or_else(|| Error::Backend("Redis answered no decision".into()))
     }
 
     /// What a request on `key` would get now, without taking it.
@@ -201,7 +218,6 @@ impl RedisLimiter {
     ///
     /// As [`Self::check_all`].
     pub async fn peek(&self, key: &str, quota: &Quota) -> Result<Decision, Error> {
-        let mut all = self.check_all(&[Check::new(key, *quota)], false).await?;
-        all.pop().ok_or_else(|| Error::Config("no decision".into()))
+        Self::only(self.check_all(&[Check::new(key, *quota)], false).await?)
     }
 }

@@ -178,8 +178,8 @@ impl SessionCookies {
             .expires_at
             .duration_since(self.sessions.now())
             .unwrap_or_default();
-        // Whole seconds, rounded up: the cookie never ends before the session.
-        let max_age = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        // Rounded up: the cookie never ends before the session.
+        let max_age = mortar_core::clock::ceil_secs(left);
         let cookie = Cookie::build((&*self.name, session.secret.expose_secret()))
             .http_only(true)
             .same_site(SameSite::Lax)

@@ -180,13 +180,8 @@ impl mortar::auth::code::CodeSender for Outbox {
     }
 }
 
-async fn json_call(
-    app: &App,
-    method: &str,
-    uri: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
+/// A request with an optional bearer token and JSON body.
+fn request(method: &str, uri: &str, bearer: Option<&str>, body: Option<Value>) -> Request<Body> {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(token) = bearer {
         req = req.header("authorization", format!("Bearer {token}"));
@@ -198,7 +193,21 @@ async fn json_call(
         }
         None => Body::empty(),
     };
-    let res = app.router().oneshot(req.body(body).unwrap()).await.unwrap();
+    req.body(body).unwrap()
+}
+
+async fn json_call(
+    app: &App,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let res = app
+        .router()
+        .oneshot(request(method, uri, bearer, body))
+        .await
+        .unwrap();
     let status = res.status();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     (
@@ -420,18 +429,7 @@ async fn from_client(
     bearer: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, http::HeaderMap) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(token) = bearer {
-        req = req.header("authorization", format!("Bearer {token}"));
-    }
-    let body = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut req = req.body(body).unwrap();
+    let mut req = request(method, uri, bearer, body);
     req.extensions_mut()
         .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
             [203, 0, 113, 7],

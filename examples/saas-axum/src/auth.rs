@@ -93,13 +93,7 @@ impl Auth {
             .api_keys(api_keys.clone())
             .build();
         let mut cookies = SessionCookies::new(sessions.clone());
-        for origin in config
-            .trusted_origins
-            .iter()
-            .flat_map(|list| list.split(','))
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-        {
+        for origin in crate::config::comma_list(config.trusted_origins.as_deref()) {
             cookies = cookies.trusted_origin(origin);
         }
         Ok(Self {

@@ -195,6 +195,15 @@ impl Default for Config {
     }
 }
 
+/// The items of a comma-separated setting, trimmed, empty ones skipped.
+pub(crate) fn comma_list(value: Option<&str>) -> impl Iterator<Item = &str> {
+    value
+        .into_iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")

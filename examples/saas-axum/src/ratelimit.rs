@@ -36,15 +36,9 @@ pub fn layer(
     redis: Option<&deadpool_redis::Pool>,
 ) -> Result<RateLimitLayer, StartError> {
     let invalid = |e: mortar::ratelimit::Error| StartError::RateLimit(e.to_string());
-    let client_ip = ClientIp::trusting(
-        config
-            .trusted_proxies
-            .iter()
-            .flat_map(|list| list.split(','))
-            .map(str::trim)
-            .filter(|p| !p.is_empty()),
-    )
-    .map_err(invalid)?;
+    let client_ip =
+        ClientIp::trusting(crate::config::comma_list(config.trusted_proxies.as_deref()))
+            .map_err(invalid)?;
     let limiter = match redis {
         Some(pool) => RateLimiter::redis(RedisLimiter::new(pool.clone()).prefix("starter:rl:")),
         None => RateLimiter::memory(),

@@ -27,9 +27,17 @@ pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
     fn authenticate<'a>(&'a self, parts: &'a Parts) -> AuthFuture<'a>;
 }
 
+/// A header's value as trimmed text, if present and visible ASCII.
+pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
 /// The token of `Authorization: Bearer <token>`, if any (scheme case-insensitive, RFC 6750).
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let value = header(&parts.headers, AUTHORIZATION.as_str())?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -55,11 +63,7 @@ impl Authenticator for AccessTokens {
 impl Authenticator for ApiKeys {
     fn authenticate<'a>(&'a self, parts: &'a Parts) -> AuthFuture<'a> {
         Box::pin(async move {
-            let from_header = parts
-                .headers
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim);
+            let from_header = header(&parts.headers, "x-api-key");
             let from_bearer = bearer(parts).filter(|t| self.is_key_shaped(t));
             match from_header.or(from_bearer) {
                 Some(key) => self.verify(key).await.map(Some),

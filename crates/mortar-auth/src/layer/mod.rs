@@ -57,6 +57,7 @@ use tower_layer::Layer;
 
 use crate::error::Error;
 
+pub(crate) use authenticator::header;
 pub use authenticator::{AuthFuture, Authenticator};
 pub use service::{Auth, ResponseFuture};
 

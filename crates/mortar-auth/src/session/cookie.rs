@@ -14,6 +14,7 @@ use sha2::Digest as _;
 
 use super::{SessionId, Sessions};
 use crate::error::Error;
+use crate::layer::header;
 use crate::layer::{AuthFuture, Authenticator};
 
 /// The default cookie name. The `__Host-` prefix makes browsers accept the cookie only when it
@@ -121,13 +122,6 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
-
 impl SessionCookies {
     /// Cookie sessions of `sessions`, in the cookie [`DEFAULT_COOKIE_NAME`].
     pub fn new(sessions: Sessions) -> Self {
@@ -171,6 +165,19 @@ impl SessionCookies {
         &self.sessions
     }
 
+    /// A `Set-Cookie` value with the session cookie's attributes.
+    fn cookie(&self, value: &str, max_age_secs: u64) -> Option<HeaderValue> {
+        let cookie = Cookie::build((&*self.name, value))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(true)
+            .path("/")
+            .max_age(cookie::time::Duration::seconds(
+                i64::try_from(max_age_secs).unwrap_or(i64::MAX),
+            ));
+        HeaderValue::try_from(cookie.to_string()).ok()
+    }
+
     /// The `Set-Cookie` value that hands a new session to the browser.
     pub fn set_cookie(&self, session: &CookieSession) -> HeaderValue {
         use secrecy::ExposeSecret as _;
@@ -178,30 +185,19 @@ impl SessionCookies {
             .expires_at
             .duration_since(self.sessions.now())
             .unwrap_or_default();
-        // Rounded up: the cookie never ends before the session.
-        let max_age = mortar_core::clock::ceil_secs(left);
-        let cookie = Cookie::build((&*self.name, session.secret.expose_secret()))
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(true)
-            .path("/")
-            .max_age(cookie::time::Duration::seconds(
-                i64::try_from(max_age).unwrap_or(i64::MAX),
-            ));
-        // The name is a checked token and the secret base64url: always a valid header value.
-        HeaderValue::try_from(cookie.to_string()).unwrap_or_else(|_| self.clear_cookie())
+        // Rounded up: the cookie never ends before the session. The name is a checked token
+        // and the secret base64url: always a valid header value.
+        self.cookie(
+            session.secret.expose_secret(),
+            mortar_core::clock::ceil_secs(left),
+        )
+        .unwrap_or_else(|| self.clear_cookie())
     }
 
     /// The `Set-Cookie` value that removes the cookie (sign-out).
     pub fn clear_cookie(&self) -> HeaderValue {
-        let cookie = Cookie::build((&*self.name, ""))
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(true)
-            .path("/")
-            .max_age(cookie::time::Duration::ZERO);
-        HeaderValue::try_from(cookie.to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+        self.cookie("", 0)
+            .unwrap_or_else(|| HeaderValue::from_static("invalid=; Max-Age=0"))
     }
 
     /// The session secret in a request's `Cookie` headers, if any.

@@ -334,16 +334,13 @@ impl Sessions {
     /// [`Error::Store`].
     pub async fn end_cookie(&self, secret: &str, client: &Client) -> Result<bool, Error> {
         let now = self.clock.now();
-        let Ok(session) = self.cookie_session(secret, now).await else {
-            return Ok(false);
+        let session = match self.cookie_session(secret, now).await {
+            Ok(session) => session,
+            Err(Error::InvalidToken(_)) => return Ok(false),
+            // A store that cannot answer is an error, not "no session": the session may live.
+            Err(other) => return Err(other),
         };
-        self.revoke_session(&session, now).await?;
-        self.recorder.record(self.event(
-            "auth.session.revoked",
-            Outcome::Success,
-            &session,
-            client,
-        ));
+        self.sign_out(&session, now, client).await?;
         Ok(true)
     }
 
@@ -426,6 +423,19 @@ impl Sessions {
         })
     }
 
+    /// Ends a session at the user's or an administrator's request, and reports it.
+    async fn sign_out(
+        &self,
+        session: &Session,
+        now: SystemTime,
+        client: &Client,
+    ) -> Result<(), Error> {
+        self.revoke_session(session, now).await?;
+        self.recorder
+            .record(self.event("auth.session.revoked", Outcome::Success, session, client));
+        Ok(())
+    }
+
     async fn revoke_session(&self, session: &Session, now: SystemTime) -> Result<(), Error> {
         self.store.revoke(&session.id, now).await?;
         self.tokens
@@ -460,13 +470,7 @@ impl Sessions {
             .await?
             .filter(|s| s.user_id == user_id)
             .ok_or(Error::NotFound)?;
-        self.revoke_session(&session, self.clock.now()).await?;
-        self.recorder.record(self.event(
-            "auth.session.revoked",
-            Outcome::Success,
-            &session,
-            client,
-        ));
+        self.sign_out(&session, self.clock.now(), client).await?;
         Ok(())
     }
 
@@ -484,13 +488,7 @@ impl Sessions {
         let mut count = 0;
         for session in self.list(user_id).await? {
             if &session.id != keep {
-                self.revoke_session(&session, self.clock.now()).await?;
-                self.recorder.record(self.event(
-                    "auth.session.revoked",
-                    Outcome::Success,
-                    &session,
-                    client,
-                ));
+                self.sign_out(&session, self.clock.now(), client).await?;
                 count += 1;
             }
         }
@@ -506,13 +504,7 @@ impl Sessions {
         let now = self.clock.now();
         let mut count = 0;
         for session in self.list(user_id).await? {
-            self.revoke_session(&session, now).await?;
-            self.recorder.record(self.event(
-                "auth.session.revoked",
-                Outcome::Success,
-                &session,
-                client,
-            ));
+            self.sign_out(&session, now, client).await?;
             count += 1;
         }
         self.tokens

@@ -168,6 +168,8 @@ fn layers(c: &mut Criterion) {
             .unwrap(),
         ),
     ));
+    // What axum charges any layer (it boxes the layered route again): the floor under both.
+    let identity = route().layer(tower::layer::util::Identity::new());
     let request = || {
         let mut req = http::Request::get("/").body(Body::empty()).unwrap();
         req.extensions_mut()
@@ -180,6 +182,7 @@ fn layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("ratelimit_layer");
     for (name, router) in [
         ("bare route", &bare),
+        ("identity layer", &identity),
         ("tower_governor", &theirs),
         ("mortar RateLimitLayer", &ours),
         ("mortar RateLimitLayer, no applicable policy", &plumbing),

@@ -14,8 +14,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::headers::{limit_header, policy_header};
-use crate::limiter::{Outcome, RateLimiter, Verdict};
+use crate::headers::{limit_header, limit_of, policy_header};
+use crate::limiter::{Decided, Outcome, RateLimiter, Verdict, outcome, verdict};
 
 /// Builds the problem document of a refused request.
 pub type ProblemFn = Arc<dyn Fn(&Outcome) -> Problem + Send + Sync>;
@@ -251,6 +251,38 @@ where
     }
 }
 
+/// Answers a request decided in process: refused at once, or passed on with its headers to add.
+#[inline]
+fn local<S, ReqB, ResB>(
+    layer: &RateLimitLayer,
+    inner: &mut S,
+    decided: &[Decided<'_>],
+    req: Request<ReqB>,
+) -> ResponseFuture<S::Future, ResB, S::Error>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    ResB: From<Bytes>,
+{
+    // The owned outcome is built only to refuse; an allowed request carries two header values
+    // (the policy's written once) into its future.
+    if verdict(decided) != Verdict::Allowed
+        && let Some(response) = layer.refused(&outcome(decided))
+    {
+        return ResponseFuture {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        };
+    }
+    ResponseFuture {
+        kind: Kind::Local {
+            policy: layer.inner.limiter.policy_header(decided),
+            limit: limit_of(decided),
+            future: inner.call(req),
+        },
+    }
+}
+
 impl<S, ReqB, ResB> Service<Request<ReqB>> for RateLimit<S>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
@@ -268,24 +300,27 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let (parts, body) = req.into_parts();
         // In-process limits are decided here, synchronously, without cloning the layer or the
-        // inner service: the future below only waits for the inner service.
-        if let Some(outcome) = self.layer.inner.limiter.check_local(&parts) {
-            if let Some(response) = self.layer.refused(&outcome) {
-                return ResponseFuture {
-                    kind: Kind::Ready {
-                        response: Some(response),
-                    },
-                };
+        // inner service: the future below only waits for the inner service. The request is
+        // taken apart only when a custom key closure needs its `Parts`.
+        let limiter = &self.layer.inner.limiter;
+        if !limiter.needs_parts() {
+            if let Some((memory, policy)) = limiter.single() {
+                let one = limiter.decide_one(memory, policy, &req);
+                return local(&self.layer, &mut self.inner, one.as_slice(), req);
             }
-            return ResponseFuture {
-                kind: Kind::Local {
-                    policy: policy_header(&outcome.decisions),
-                    limit: limit_header(&outcome.decisions),
-                    future: self.inner.call(Request::from_parts(parts, body)),
-                },
-            };
+            if let Some(decided) = limiter.decide_local(&req) {
+                return local(&self.layer, &mut self.inner, &decided, req);
+            }
+        }
+        let (parts, body) = req.into_parts();
+        if let Some(decided) = limiter.decide_local(&parts) {
+            return local(
+                &self.layer,
+                &mut self.inner,
+                &decided,
+                Request::from_parts(parts, body),
+            );
         }
         // A shared backend is awaited: the ready service goes into the future and a fresh
         // clone stays for the next call (as tower-http's async authorization does).

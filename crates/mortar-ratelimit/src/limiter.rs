@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use http::HeaderValue;
 use http::request::Parts;
 use smallvec::SmallVec;
 
+use crate::headers::policy_value;
 use crate::memory::MemoryLimiter;
 #[cfg(feature = "redis")]
 use crate::policy::FailureMode;
-use crate::policy::{ClientIp, Policy};
+use crate::policy::{ClientIp, Head, Key, Policy};
 use crate::quota::{Check, Decision, Quota};
 
 /// Where the limits live.
@@ -63,6 +65,48 @@ impl Outcome {
     }
 }
 
+/// One applicable policy's decision, borrowed: the tower layer's hot path builds an owned
+/// [`Outcome`] only to refuse.
+pub(crate) struct Decided<'p> {
+    pub(crate) policy: &'p Policy,
+    pub(crate) quota: Quota,
+    pub(crate) decision: Decision,
+}
+
+/// A request's decisions, on the stack (requests meet a handful of policies).
+pub(crate) type Decisions<'p> = SmallVec<[Decided<'p>; 2]>;
+
+/// The applicable policies with their keys and quotas.
+type Resolved<'p> = SmallVec<[(&'p Policy, Key, Quota); 2]>;
+
+/// The verdict on these decisions: limited (for the longest wait among the refusing policies)
+/// when any refuses.
+pub(crate) fn verdict(decided: &[Decided<'_>]) -> Verdict {
+    decided
+        .iter()
+        .filter(|d| !d.decision.allowed())
+        .map(|d| d.decision.retry_after().unwrap_or(Duration::MAX))
+        .max()
+        .map_or(Verdict::Allowed, |retry_after| Verdict::Limited {
+            retry_after,
+        })
+}
+
+/// The owned outcome of these decisions.
+pub(crate) fn outcome(decided: &[Decided<'_>]) -> Outcome {
+    Outcome {
+        verdict: verdict(decided),
+        decisions: decided
+            .iter()
+            .map(|d| PolicyDecision {
+                policy: d.policy.name.clone(),
+                quota: d.quota,
+                decision: d.decision,
+            })
+            .collect(),
+    }
+}
+
 /// How often the backend failed, by what the policies then did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Failures {
@@ -108,6 +152,9 @@ pub struct RateLimiter {
     backend: Backend,
     fallback: Arc<MemoryLimiter>,
     policies: Arc<[Policy]>,
+    /// `RateLimit-Policy` for every policy at its default quota, written once.
+    all_header: Option<HeaderValue>,
+    needs_parts: bool,
     client_ip: ClientIp,
     counters: Arc<Counters>,
 }
@@ -128,6 +175,8 @@ impl RateLimiter {
             backend,
             fallback: Arc::new(MemoryLimiter::new()),
             policies: Arc::from(Vec::new()),
+            all_header: None,
+            needs_parts: false,
             client_ip: ClientIp::new(),
             counters: Arc::default(),
         }
@@ -161,6 +210,8 @@ impl RateLimiter {
     pub fn policy(mut self, policy: Policy) -> Self {
         let mut policies = self.policies.to_vec();
         policies.push(policy);
+        self.all_header = policy_value(policies.iter().map(|p| (&p.quota, p.name())));
+        self.needs_parts = policies.iter().any(|p| p.key.is_custom());
         self.policies = Arc::from(policies);
         self
     }
@@ -196,77 +247,122 @@ impl RateLimiter {
     }
 
     /// The request's applicable policies with their keys and quotas.
-    fn resolve<'p>(&'p self, parts: &Parts) -> SmallVec<[(&'p Policy, String, Quota); 4]> {
+    fn resolve<H: Head>(&self, head: &H) -> Resolved<'_> {
         // Requests meet a handful of policies: these stay on the stack.
         self.policies
             .iter()
-            .filter_map(|p| p.resolve(parts, &self.client_ip).map(|(k, q)| (p, k, q)))
+            .filter_map(|p| p.resolve(head, &self.client_ip).map(|(k, q)| (p, k, q)))
             .collect()
     }
 
     /// Decides in the calling thread when the backend is in process (no future, no await);
     /// `None` for a shared backend, which [`Self::check`] must await.
     pub fn check_local(&self, parts: &Parts) -> Option<Outcome> {
+        self.decide_local(parts).map(|decided| outcome(&decided))
+    }
+
+    /// Whether a policy's key is chosen by a closure, which needs the request's [`Parts`].
+    pub(crate) fn needs_parts(&self) -> bool {
+        self.needs_parts
+    }
+
+    /// [`Self::check_local`] without the owned [`Outcome`]: the tower layer's hot path (which
+    /// passes the request itself unless [`Self::needs_parts`]).
+    pub(crate) fn decide_local<H: Head>(&self, head: &H) -> Option<Decisions<'_>> {
         // Without the `redis` feature the pattern is irrefutable.
         #[cfg_attr(not(feature = "redis"), allow(irrefutable_let_patterns))]
         let Backend::Memory(memory) = &self.backend else {
             return None;
         };
-        Some(Self::decide_in_process(memory, &self.resolve(parts), true))
+        Some(Self::decide_in_process(memory, &self.resolve(head), true))
     }
 
-    fn checks<'k>(resolved: &'k [(&Policy, String, Quota)]) -> SmallVec<[Check<'k>; 4]> {
+    /// The in-process backend and the policy, when there is exactly one (the usual layer,
+    /// decided by [`Self::decide_one`] with nothing collected).
+    pub(crate) fn single(&self) -> Option<(&MemoryLimiter, &Policy)> {
+        // Without the `redis` feature the pattern is irrefutable.
+        #[cfg_attr(not(feature = "redis"), allow(irrefutable_let_patterns))]
+        let (Backend::Memory(memory), [policy]) = (&self.backend, &*self.policies) else {
+            return None;
+        };
+        Some((memory, policy))
+    }
+
+    /// One policy's decision in process; `None` when the request has no key under it.
+    pub(crate) fn decide_one<'p, H: Head>(
+        &self,
+        memory: &MemoryLimiter,
+        policy: &'p Policy,
+        head: &H,
+    ) -> Option<Decided<'p>> {
+        let (key, quota) = policy.resolve(head, &self.client_ip)?;
+        Some(Decided {
+            policy,
+            quota,
+            decision: memory.check_bytes(key.as_bytes(), &quota, policy.cost),
+        })
+    }
+
+    /// The `RateLimit-Policy` value of these decisions: written once per policy (and once for
+    /// all of them together) when the default quotas applied, as they usually do.
+    pub(crate) fn policy_header(&self, decided: &[Decided<'_>]) -> Option<HeaderValue> {
+        if decided.iter().all(|d| d.quota == d.policy.quota) {
+            if let [only] = decided {
+                return only.policy.header.clone();
+            }
+            if decided.len() == self.policies.len() {
+                return self.all_header.clone();
+            }
+        }
+        policy_value(decided.iter().map(|d| (&d.quota, d.policy.name())))
+    }
+
+    fn checks<'k>(resolved: &'k [(&Policy, Key, Quota)]) -> SmallVec<[Check<'k>; 4]> {
         resolved
             .iter()
             .map(|(p, key, quota)| Check {
-                key,
+                key: key.as_str(),
                 quota: *quota,
                 cost: p.cost,
             })
             .collect()
     }
 
-    /// The outcome when no policy applies: allowed, nothing counted.
-    fn unlimited() -> Outcome {
-        Outcome {
-            verdict: Verdict::Allowed,
-            decisions: Vec::new(),
-        }
-    }
-
-    fn outcome(
-        resolved: &[(&Policy, String, Quota)],
-        decisions: SmallVec<[Decision; 4]>,
-    ) -> Outcome {
-        let retry_after = decisions
+    /// Pairs the resolved policies with their decisions.
+    fn decided<'p>(
+        resolved: &[(&'p Policy, Key, Quota)],
+        decisions: impl IntoIterator<Item = Decision>,
+    ) -> Decisions<'p> {
+        resolved
             .iter()
-            .filter(|d| !d.allowed())
-            .map(|d| d.retry_after().unwrap_or(Duration::MAX))
-            .max();
-        Outcome {
-            verdict: retry_after.map_or(Verdict::Allowed, |retry_after| Verdict::Limited {
-                retry_after,
-            }),
-            decisions: resolved
-                .iter()
-                .zip(decisions)
-                .map(|((p, _, quota), decision)| PolicyDecision {
-                    policy: p.name.clone(),
-                    quota: *quota,
-                    decision,
-                })
-                .collect(),
-        }
+            .zip(decisions)
+            .map(|((policy, _, quota), decision)| Decided {
+                policy,
+                quota: *quota,
+                decision,
+            })
+            .collect()
     }
 
     /// Decides the resolved policies on an in-process limiter (the backend, or the fallback).
-    fn decide_in_process(
+    fn decide_in_process<'p>(
         memory: &MemoryLimiter,
-        resolved: &[(&Policy, String, Quota)],
+        resolved: &[(&'p Policy, Key, Quota)],
         consume: bool,
-    ) -> Outcome {
-        if resolved.is_empty() {
-            return Self::unlimited();
+    ) -> Decisions<'p> {
+        match resolved {
+            [] => return Decisions::new(),
+            // One limit (the usual case): checking is taking, and nothing is collected twice.
+            [(policy, key, quota)] if consume => {
+                let mut decided = Decisions::new();
+                decided.push(Decided {
+                    policy,
+                    quota: *quota,
+                    decision: memory.check_bytes(key.as_bytes(), quota, policy.cost),
+                });
+                return decided;
+            }
+            _ => {}
         }
         let checks = Self::checks(resolved);
         let decisions = if consume {
@@ -277,7 +373,7 @@ impl RateLimiter {
                 .map(|c| memory.peek(c.key, &c.quota))
                 .collect()
         };
-        Self::outcome(resolved, decisions)
+        Self::decided(resolved, decisions)
     }
 
     // Without the `redis` feature nothing here awaits; the signature stays the same.
@@ -285,14 +381,16 @@ impl RateLimiter {
     async fn run(&self, parts: &Parts, consume: bool) -> Outcome {
         let resolved = self.resolve(parts);
         match &self.backend {
-            Backend::Memory(memory) => Self::decide_in_process(memory, &resolved, consume),
+            Backend::Memory(memory) => {
+                outcome(&Self::decide_in_process(memory, &resolved, consume))
+            }
             #[cfg(feature = "redis")]
             Backend::Redis(redis) => {
                 if resolved.is_empty() {
-                    return Self::unlimited();
+                    return outcome(&[]);
                 }
                 match redis.check_all(&Self::checks(&resolved), consume).await {
-                    Ok(decisions) => Self::outcome(&resolved, decisions.into_iter().collect()),
+                    Ok(decisions) => outcome(&Self::decided(&resolved, decisions)),
                     Err(error) => {
                         let closed = resolved
                             .iter()
@@ -304,7 +402,7 @@ impl RateLimiter {
                                 decisions: Vec::new(),
                             };
                         }
-                        Self::decide_in_process(&self.fallback, &resolved, consume)
+                        outcome(&Self::decide_in_process(&self.fallback, &resolved, consume))
                     }
                 }
             }

@@ -1,4 +1,12 @@
 //! [`MemoryLimiter`]: keyed GCRA in the process, lock-free per key.
+//!
+//! Written here rather than wrapped around governor's keyed limiter (whose algorithm it follows,
+//! and which `tests/memory.rs` checks it against decision by decision): a request's several
+//! policies must be tried on one instant before any is taken, which governor offers only within
+//! one limiter; the layer needs each decision's remaining allowance and reset time for the
+//! `RateLimit` header; tests need mortar-core's injected clock; and, measured in
+//! docs/benchmarks.md, a foldhash-keyed map of bare TATs is 0.64× governor's keyed check at
+//! 10 000 keys and 84 against 101 bytes per key.
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,11 +39,19 @@ impl Time {
     pub(crate) fn now(&self) -> u64 {
         match self {
             Self::Monotonic { clock, start } => clock.delta_as_nanos(*start, clock.raw()) + 1,
-            Self::Injected(clock) => clock.now().duration_since(UNIX_EPOCH).map_or(1, |d| {
-                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
-            }),
+            Self::Injected(clock) => injected_now(clock),
         }
     }
+}
+
+/// An injected clock's reading (tests, simulations): kept out of line so the monotonic path
+/// stays as short as governor's.
+#[cold]
+#[inline(never)]
+fn injected_now(clock: &SharedClock) -> u64 {
+    clock.now().duration_since(UNIX_EPOCH).map_or(1, |d| {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+    })
 }
 
 impl fmt::Debug for Time {
@@ -139,7 +155,7 @@ type Hasher = foldhash::fast::RandomState;
 /// assert_eq!(limiter.peek("203.0.113.7", &quota).remaining(), 1);
 /// ```
 pub struct MemoryLimiter {
-    states: DashMap<Box<str>, AtomicU64, Hasher>,
+    states: DashMap<Box<[u8]>, AtomicU64, Hasher>,
     time: Time,
     inserted: AtomicU64,
     sweep_every: u64,
@@ -189,11 +205,18 @@ impl MemoryLimiter {
     /// Takes `cost` requests from `key` under `quota`.
     #[inline]
     pub fn check(&self, key: &str, quota: &Quota, cost: u32) -> Decision {
+        self.check_bytes(key.as_bytes(), quota, cost)
+    }
+
+    /// [`Self::check`] of a key as bytes (the layer writes keys into a stack buffer; reading
+    /// them back as `str` would re-validate them on every request).
+    #[inline]
+    pub(crate) fn check_bytes(&self, key: &[u8], quota: &Quota, cost: u32) -> Decision {
         self.check_at(key, quota, cost, self.time.now())
     }
 
     #[inline]
-    fn check_at(&self, key: &str, quota: &Quota, cost: u32, now: u64) -> Decision {
+    fn check_at(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
         let gcra = quota.gcra();
         if let Some(cell) = self.states.get(key) {
             return apply(&cell, &gcra, now, cost);
@@ -211,11 +234,13 @@ impl MemoryLimiter {
 
     /// What a request on `key` would get now, without taking it.
     pub fn peek(&self, key: &str, quota: &Quota) -> Decision {
-        quota.gcra().peek(self.stored(key), self.time.now())
+        quota
+            .gcra()
+            .peek(self.stored(key.as_bytes()), self.time.now())
     }
 
     /// The key's TAT, 0 when it has none.
-    fn stored(&self, key: &str) -> u64 {
+    fn stored(&self, key: &[u8]) -> u64 {
         self.states
             .get(key)
             .map_or(0, |cell| cell.load(Ordering::Acquire))
@@ -235,7 +260,12 @@ impl MemoryLimiter {
         let now = self.time.now();
         let trial: SmallVec<[Decision; 4]> = checks
             .iter()
-            .map(|c| c.quota.gcra().decide(self.stored(c.key), now, c.cost).0)
+            .map(|c| {
+                c.quota
+                    .gcra()
+                    .decide(self.stored(c.key.as_bytes()), now, c.cost)
+                    .0
+            })
             .collect();
         if trial.iter().any(|d| !d.allowed()) {
             return trial;
@@ -243,7 +273,7 @@ impl MemoryLimiter {
         // All allow: take from each, on the same instant the trial used.
         checks
             .iter()
-            .map(|c| self.check_at(c.key, &c.quota, c.cost, now))
+            .map(|c| self.check_at(c.key.as_bytes(), &c.quota, c.cost, now))
             .collect()
     }
 

@@ -5,10 +5,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use http::request::Parts;
+use http::{Extensions, HeaderMap, HeaderValue, Request};
 use ipnet::IpNet;
 use mortar_core::{Principal, PrincipalKind};
 
+use smallvec::SmallVec;
+
 use crate::error::Error;
+use crate::headers::{limit_prefix, policy_value};
 use crate::quota::Quota;
 
 /// A closure choosing a request's key.
@@ -46,6 +50,40 @@ impl fmt::Debug for KeyBy {
     }
 }
 
+/// What key resolution reads of a request: its headers and extensions, and for custom key
+/// closures the whole head. Implemented by [`Parts`] and, so the tower layer need not take a
+/// request apart, by [`Request`] (which has no `Parts` to lend: the layer takes a request apart
+/// only when a policy has a custom key, see [`KeyBy::is_custom`]).
+pub(crate) trait Head {
+    fn headers(&self) -> &HeaderMap;
+    fn extensions(&self) -> &Extensions;
+    fn parts(&self) -> Option<&Parts>;
+}
+
+impl Head for Parts {
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+    fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+    fn parts(&self) -> Option<&Parts> {
+        Some(self)
+    }
+}
+
+impl<B> Head for Request<B> {
+    fn headers(&self) -> &HeaderMap {
+        self.headers()
+    }
+    fn extensions(&self) -> &Extensions {
+        self.extensions()
+    }
+    fn parts(&self) -> Option<&Parts> {
+        None
+    }
+}
+
 /// A request's key as found, before it is written out: borrowed where the request holds it.
 enum KeyPart<'a> {
     Ip(IpAddr),
@@ -55,16 +93,29 @@ enum KeyPart<'a> {
 
 impl KeyPart<'_> {
     /// Appends the key to `out` (IPv4 digit by digit: no `fmt` on every request).
-    fn push_to(&self, out: &mut String) {
+    fn push_to(&self, out: &mut Key) {
         match self {
             Self::Ip(IpAddr::V4(v4)) => {
-                let mut buffer = itoa::Buffer::new();
+                // Digit by digit into one stack buffer, then one copy.
+                let mut text = [0_u8; 15];
+                let mut len = 0;
                 for (i, octet) in v4.octets().into_iter().enumerate() {
                     if i > 0 {
-                        out.push('.');
+                        text[len] = b'.';
+                        len += 1;
                     }
-                    out.push_str(buffer.format(octet));
+                    if octet >= 100 {
+                        text[len] = b'0' + octet / 100;
+                        len += 1;
+                    }
+                    if octet >= 10 {
+                        text[len] = b'0' + octet / 10 % 10;
+                        len += 1;
+                    }
+                    text[len] = b'0' + octet % 10;
+                    len += 1;
                 }
+                out.0.extend_from_slice(&text[..len]);
             }
             Self::Ip(IpAddr::V6(v6)) => {
                 use std::fmt::Write as _;
@@ -74,30 +125,54 @@ impl KeyPart<'_> {
             Self::Owned(s) => out.push_str(s),
         }
     }
+}
 
-    /// An upper bound of the written length (an IPv6 address is at most 39 characters).
-    fn len_hint(&self) -> usize {
-        match self {
-            Self::Ip(_) => 39,
-            Self::Borrowed(s) => s.len(),
-            Self::Owned(s) => s.len(),
-        }
+/// A `policy:key` string, on the stack when short (most are: a name and an address), so a
+/// request that finds its key already counted allocates nothing for it.
+#[derive(Default)]
+pub(crate) struct Key(SmallVec<[u8; 64]>);
+
+impl Key {
+    fn push_str(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    /// The key. Only whole `str`s are ever pushed, so the bytes are always UTF-8 (the check is
+    /// a few nanoseconds on such short strings; `unsafe` is forbidden in this crate).
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The key's bytes (for the in-process map, which needs no `str`).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Write for Key {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_str(s);
+        Ok(())
     }
 }
 
 impl KeyBy {
-    /// The request's key, or `None` when the request has none of this kind.
-    pub fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<String> {
-        let part = self.part(parts, ip)?;
-        let mut key = String::with_capacity(part.len_hint());
-        part.push_to(&mut key);
-        Some(key)
+    /// Whether a closure chooses the key (it reads the whole request head).
+    pub fn is_custom(&self) -> bool {
+        matches!(self, Self::Custom(_))
     }
 
-    fn part<'a>(&self, parts: &'a Parts, ip: &ClientIp) -> Option<KeyPart<'a>> {
-        let principal = || parts.extensions.get::<Principal>();
+    /// The request's key, or `None` when the request has none of this kind.
+    pub fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<String> {
+        let mut key = Key::default();
+        self.part(parts, ip)?.push_to(&mut key);
+        Some(key.as_str().to_owned())
+    }
+
+    fn part<'a, H: Head>(&self, head: &'a H, ip: &ClientIp) -> Option<KeyPart<'a>> {
+        let principal = || head.extensions().get::<Principal>();
         Some(match self {
-            Self::Ip => KeyPart::Ip(ip.resolve(parts)?),
+            Self::Ip => KeyPart::Ip(ip.resolve_head(head)?),
             Self::Subject => KeyPart::Borrowed(principal()?.subject()),
             Self::ApiKey => KeyPart::Borrowed(
                 principal()
@@ -105,7 +180,7 @@ impl KeyBy {
                     .subject(),
             ),
             Self::Tenant => KeyPart::Borrowed(principal()?.tenant()?),
-            Self::Custom(f) => KeyPart::Owned(f(parts)?),
+            Self::Custom(f) => KeyPart::Owned(f(head.parts()?)?),
         })
     }
 }
@@ -143,6 +218,10 @@ pub struct Policy {
     pub(crate) tiers: Option<TierFn>,
     pub(crate) cost: u32,
     pub(crate) failure: FailureMode,
+    /// The `RateLimit-Policy` member of the default quota, written once.
+    pub(crate) header: Option<HeaderValue>,
+    /// The start of its `RateLimit` member, `"name";r=`, written once.
+    pub(crate) limit_prefix: Box<[u8]>,
 }
 
 impl fmt::Debug for Policy {
@@ -154,7 +233,7 @@ impl fmt::Debug for Policy {
             .field("tiers", &self.tiers.is_some())
             .field("cost", &self.cost)
             .field("failure", &self.failure)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -183,6 +262,8 @@ impl Policy {
             tiers: None,
             cost: 1,
             failure: FailureMode::Open,
+            header: policy_value([(&quota, name)]),
+            limit_prefix: limit_prefix(name),
         })
     }
 
@@ -253,17 +334,17 @@ impl Policy {
     }
 
     /// The request's key and quota under this policy, or `None` when the policy does not apply.
-    pub(crate) fn resolve(&self, parts: &Parts, ip: &ClientIp) -> Option<(String, Quota)> {
+    pub(crate) fn resolve<H: Head>(&self, head: &H, ip: &ClientIp) -> Option<(Key, Quota)> {
         // One buffer for `policy:key`, made only when the request has the key.
-        let part = self.key.part(parts, ip)?;
-        let mut key = String::with_capacity(self.name.len() + 1 + part.len_hint());
+        let part = self.key.part(head, ip)?;
+        let mut key = Key::default();
         key.push_str(&self.name);
-        key.push(':');
+        key.push_str(":");
         part.push_to(&mut key);
         let quota = self
             .tiers
             .as_ref()
-            .and_then(|tiers| parts.extensions.get::<Principal>().and_then(|p| tiers(p)))
+            .and_then(|tiers| head.extensions().get::<Principal>().and_then(|p| tiers(p)))
             .unwrap_or(self.quota);
         Some((key, quota))
     }
@@ -321,28 +402,28 @@ impl ClientIp {
         self.trusted.iter().any(|net| net.contains(&ip))
     }
 
-    fn peer(parts: &Parts) -> Option<IpAddr> {
+    fn peer(extensions: &Extensions) -> Option<IpAddr> {
         #[cfg(feature = "axum")]
-        if let Some(info) = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        {
+        if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
             return Some(info.0.ip());
         }
-        parts
-            .extensions
+        extensions
             .get::<PeerAddr>()
             .map(|p| p.0)
-            .or_else(|| parts.extensions.get::<SocketAddr>().map(SocketAddr::ip))
+            .or_else(|| extensions.get::<SocketAddr>().map(SocketAddr::ip))
     }
 
     /// The client address of a request.
     pub fn resolve(&self, parts: &Parts) -> Option<IpAddr> {
-        let peer = Self::peer(parts)?;
+        self.resolve_head(parts)
+    }
+
+    fn resolve_head<H: Head>(&self, head: &H) -> Option<IpAddr> {
+        let peer = Self::peer(head.extensions())?;
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let mut hops = forwarded_for(parts);
+        let mut hops = forwarded_for(head.headers());
         // Right to left: the nearest hop first.
         hops.reverse();
         let mut client = peer;
@@ -363,9 +444,8 @@ impl ClientIp {
 /// The addresses a request passed through, left (client) to right (nearest proxy): `Forwarded`
 /// `for=` values when present, else `X-Forwarded-For`. `None` for a hop that is not an address
 /// (obfuscated identifiers, `unknown`).
-fn forwarded_for(parts: &Parts) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<Option<IpAddr>> = parts
-        .headers
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let forwarded: Vec<Option<IpAddr>> = headers
         .get_all("forwarded")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -382,8 +462,7 @@ fn forwarded_for(parts: &Parts) -> Vec<Option<IpAddr>> {
     if !forwarded.is_empty() {
         return forwarded;
     }
-    parts
-        .headers
+    headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -409,13 +488,30 @@ mod tests {
     use super::*;
 
     fn parts(peer: &str, headers: &[(&str, &str)]) -> Parts {
-        let mut req = http::Request::builder();
+        let mut req = Request::builder();
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         let (mut parts, ()) = req.body(()).unwrap().into_parts();
         parts.extensions.insert(PeerAddr(peer.parse().unwrap()));
         parts
+    }
+
+    #[test]
+    fn address_keys_are_the_usual_text() {
+        let ip = ClientIp::new();
+        for addr in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "203.0.113.7",
+            "255.255.255.255",
+            "10.0.200.1",
+            "2001:db8::1",
+            "::ffff:192.0.2.1",
+        ] {
+            let key = KeyBy::Ip.resolve(&parts(addr, &[]), &ip).unwrap();
+            assert_eq!(key, addr.parse::<IpAddr>().unwrap().to_string());
+        }
     }
 
     #[test]

@@ -255,6 +255,91 @@ async fn principals_tiers_and_forwarded_addresses() {
 }
 
 #[tokio::test]
+async fn custom_tenant_and_api_key_policies_and_their_headers() {
+    // A custom key reads the whole request head (the layer takes the request apart for it).
+    let by_agent = KeyBy::Custom(Arc::new(|parts: &http::request::Parts| {
+        parts
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }));
+    let agents = app(
+        vec![Policy::new("agent", Quota::per_minute(n(1)), by_agent).unwrap()],
+        ClientIp::new(),
+    );
+    let ua = |agent: &'static str| [("user-agent", agent)];
+    assert_eq!(
+        call(&agents, "192.0.2.1", None, &ua("bot/1")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&agents, "192.0.2.2", None, &ua("curl/8")).await.0,
+        StatusCode::OK
+    );
+    let (status, headers, _) = call(&agents, "192.0.2.3", None, &ua("bot/1")).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "keyed by agent, not address"
+    );
+    assert_eq!(headers["ratelimit"], "\"agent\";r=0;t=60");
+    assert_eq!(
+        call(&agents, "192.0.2.3", None, &[]).await.0,
+        StatusCode::OK,
+        "no key"
+    );
+
+    // Tenant and API-key policies together; tiers change one quota.
+    let app = app(
+        vec![
+            Policy::new("tenant", Quota::per_minute(n(3)), KeyBy::Tenant)
+                .unwrap()
+                .tiers(|p| p.has_role("big").then(|| Quota::per_minute(n(5)))),
+            Policy::new("key", Quota::per_minute(n(2)), KeyBy::ApiKey).unwrap(),
+        ],
+        ClientIp::new(),
+    );
+    let key = Principal::api_key("k-1").tenant("acme").build();
+    let (status, headers, _) = call(&app, "192.0.2.1", Some(key.clone()), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers["ratelimit-policy"],
+        "\"tenant\";q=3;w=60, \"key\";q=2;w=60"
+    );
+    assert_eq!(
+        headers["ratelimit"],
+        "\"tenant\";r=2;t=20, \"key\";r=1;t=30"
+    );
+    // A user of the same tenant: the tenant policy only.
+    let user = Principal::user("u-1").tenant("acme").build();
+    let (_, headers, _) = call(&app, "192.0.2.1", Some(user), &[]).await;
+    assert_eq!(headers["ratelimit-policy"], "\"tenant\";q=3;w=60");
+    assert_eq!(headers["ratelimit"], "\"tenant\";r=1;t=40");
+    // The key's second request spends both allowances; the third is refused by both.
+    assert_eq!(
+        call(&app, "192.0.2.1", Some(key.clone()), &[]).await.0,
+        StatusCode::OK
+    );
+    let (status, headers, problem) = call(&app, "192.0.2.1", Some(key), &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem["policies"], serde_json::json!(["tenant", "key"]));
+    assert_eq!(
+        headers["ratelimit"],
+        "\"tenant\";r=0;t=60, \"key\";r=0;t=60"
+    );
+    // A bigger tenant's tier: its own quota in the policy header.
+    let big = Principal::user("u-2").tenant("globex").role("big").build();
+    let (_, headers, _) = call(&app, "192.0.2.1", Some(big), &[]).await;
+    assert_eq!(headers["ratelimit-policy"], "\"tenant\";q=5;w=60");
+    assert_eq!(
+        app.calls.load(Ordering::SeqCst),
+        4,
+        "the refused one never got in"
+    );
+}
+
+#[tokio::test]
 async fn the_429_body_is_pluggable() {
     let limiter =
         RateLimiter::memory().policy(Policy::new("api", Quota::per_hour(n(1)), KeyBy::Ip).unwrap());

@@ -12,6 +12,7 @@
 //! | --- | --- | --- |
 //! | [`core`] | `mortar-core`: `Principal`, `Problem`, `ProblemBody`, `Clock`, audit events, attempt limiting | always |
 //! | `auth` | `mortar-auth`: passwords, users, account flows, access tokens, sessions (refresh tokens and cookies), API keys, the authentication layer | `auth` |
+//! | `rbac` | `mortar-rbac`: roles with inheritance, tenants, resource grants, deny rules, CEL conditions, explained decisions (in progress) | `rbac` |
 //! | `ratelimit` | `mortar-ratelimit`: GCRA in process and on Redis, policies, tiers, failure modes, the rate-limit layer, a Redis brute-force guard | `ratelimit` |
 //!
 //! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,
@@ -43,3 +44,6 @@ pub use mortar_auth as auth;
 #[cfg(feature = "ratelimit")]
 #[doc(inline)]
 pub use mortar_ratelimit as ratelimit;
+#[cfg(feature = "rbac")]
+#[doc(inline)]
+pub use mortar_rbac as rbac;

@@ -79,6 +79,15 @@ pub(crate) type Decisions<'p> = SmallVec<[Decided<'p>; 2]>;
 /// The applicable policies with their keys and quotas.
 type Resolved<'p> = SmallVec<[(&'p Policy, Key, Quota); 2]>;
 
+/// One limit checked and taken in process (checking is taking when a request meets one).
+fn take<'p>(memory: &MemoryLimiter, policy: &'p Policy, key: &Key, quota: Quota) -> Decided<'p> {
+    Decided {
+        policy,
+        quota,
+        decision: memory.check_bytes(key.as_bytes(), &quota, policy.cost),
+    }
+}
+
 /// The verdict on these decisions: limited (for the longest wait among the refusing policies)
 /// when any refuses.
 pub(crate) fn verdict(decided: &[Decided<'_>]) -> Verdict {
@@ -296,11 +305,7 @@ impl RateLimiter {
         head: &H,
     ) -> Option<Decided<'p>> {
         let (key, quota) = policy.resolve(head, &self.client_ip)?;
-        Some(Decided {
-            policy,
-            quota,
-            decision: memory.check_bytes(key.as_bytes(), &quota, policy.cost),
-        })
+        Some(take(memory, policy, &key, quota))
     }
 
     /// The `RateLimit-Policy` value of these decisions: written once per policy (and once for
@@ -355,11 +360,7 @@ impl RateLimiter {
             // One limit (the usual case): checking is taking, and nothing is collected twice.
             [(policy, key, quota)] if consume => {
                 let mut decided = Decisions::new();
-                decided.push(Decided {
-                    policy,
-                    quota: *quota,
-                    decision: memory.check_bytes(key.as_bytes(), quota, policy.cost),
-                });
+                decided.push(take(memory, policy, key, *quota));
                 return decided;
             }
             _ => {}

@@ -1,6 +1,7 @@
 //! CEL conditions: compiled once when the policy is indexed, evaluated only when a rule that
 //! carries one would decide.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,12 +26,33 @@ impl fmt::Debug for Condition {
     }
 }
 
-/// What a condition sees.
+/// What a condition sees; `subject` and `resource` are written out once per check, however
+/// many conditions read them.
 pub(crate) struct Vars<'a> {
-    pub(crate) principal: &'a Principal,
-    pub(crate) resource: &'a Resource,
-    pub(crate) context: &'a Map<String, Value>,
-    pub(crate) now: SystemTime,
+    principal: &'a Principal,
+    resource: &'a Resource,
+    context: &'a Map<String, Value>,
+    now: SystemTime,
+    subject_value: OnceCell<Value>,
+    resource_value: OnceCell<Value>,
+}
+
+impl<'a> Vars<'a> {
+    pub(crate) fn new(
+        principal: &'a Principal,
+        resource: &'a Resource,
+        context: &'a Map<String, Value>,
+        now: SystemTime,
+    ) -> Self {
+        Self {
+            principal,
+            resource,
+            context,
+            now,
+            subject_value: OnceCell::new(),
+            resource_value: OnceCell::new(),
+        }
+    }
 }
 
 thread_local! {
@@ -75,13 +97,19 @@ impl Condition {
         ROOT.with(|root| {
             let mut context = root.new_inner_scope();
             context
-                .add_variable("subject", subject(vars.principal))
+                .add_variable(
+                    "subject",
+                    vars.subject_value.get_or_init(|| subject(vars.principal)),
+                )
                 .map_err(|e| e.to_string())?;
             context
-                .add_variable("resource", resource(vars.resource))
+                .add_variable(
+                    "resource",
+                    vars.resource_value.get_or_init(|| resource(vars.resource)),
+                )
                 .map_err(|e| e.to_string())?;
             context
-                .add_variable("context", Value::Object(vars.context.clone()))
+                .add_variable("context", vars.context)
                 .map_err(|e| e.to_string())?;
             let now: chrono::DateTime<chrono::Utc> = vars.now.into();
             context.add_variable_from_value("now", cel::Value::Timestamp(now.fixed_offset()));

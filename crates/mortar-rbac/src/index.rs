@@ -318,12 +318,7 @@ impl Index {
         {
             return Decision::new(Reason::CrossTenant);
         }
-        let vars = Vars {
-            principal,
-            resource,
-            context,
-            now,
-        };
+        let vars = Vars::new(principal, resource, context, now);
         let holds = |c: &Option<Arc<Condition>>| c.as_ref().map(|c| c.holds(&vars));
         let held = self.held(principal, resource, |g| {
             // A conditional grant is held only while its condition holds.
@@ -387,11 +382,9 @@ impl Index {
         for (role_id, grant) in self.held(principal, resource, |_| true) {
             let role = &self.roles[role_id as usize];
             for rule in &role.rules {
-                if !rule
-                    .permission
-                    .matches(&resource.kind, rule.permission.action())
-                    && rule.permission.resource() != "*"
-                {
+                // Rules for this kind of resource, or for any.
+                let kind = rule.permission.resource();
+                if kind != "*" && kind != resource.kind {
                     continue;
                 }
                 out.push(crate::Effective {

@@ -534,3 +534,224 @@ async fn the_api_is_rate_limited_per_address() {
         );
     }
 }
+
+/// Signs `email` up and in; answers (access token, user id).
+async fn signed_in(app: &App, outbox: &Outbox, email: &str) -> (String, String) {
+    let creds = signed_up(app, outbox, email).await;
+    let (status, tokens) = json_call(app, "POST", "/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let (_, me) = json_call(app, "GET", "/me", Some(&access), None).await;
+    (access, me["subject"].as_str().unwrap().to_owned())
+}
+
+/// Organizations with owner / admin / member roles guarding every route, memberships scoped
+/// to their organization.
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn organizations(database_url: &str) {
+    use serde_json::json;
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(
+        Config::default().with_database_url(database_url),
+        outbox.clone(),
+    )
+    .await
+    .unwrap();
+    let (olga, _) = signed_in(&app, &outbox, "olga@example.com").await;
+    let (adam, adam_id) = signed_in(&app, &outbox, "adam@example.com").await;
+    let (mia, mia_id) = signed_in(&app, &outbox, "mia@example.com").await;
+    let (eve, eve_id) = signed_in(&app, &outbox, "eve@example.com").await;
+    let call = |method: &'static str, uri: String, who: &str, body: Option<Value>| {
+        let (app, who) = (&app, who.to_owned());
+        async move { json_call(app, method, &uri, Some(&who), body).await }
+    };
+
+    let (status, bad) = call("POST", "/orgs".into(), &olga, Some(json!({"name": " "}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (status, org) = call("POST", "/orgs".into(), &olga, Some(json!({"name": "Acme"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    assert_eq!(org["role"], "owner");
+    let acme = format!("/orgs/{}", org["id"].as_str().unwrap());
+
+    // Outsiders and anonymous callers.
+    let (status, denied) = call("GET", acme.clone(), &eve, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(denied["type"], "urn:mortar:problem:permission-denied");
+    assert_eq!(denied["permission"], "orgs:read");
+    assert_eq!(
+        json_call(&app, "GET", &acme, None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The owner adds an admin and a member.
+    let members = format!("{acme}/members");
+    let (status, _) = call(
+        "PUT",
+        format!("{members}/{adam_id}"),
+        &olga,
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        "PUT",
+        format!("{members}/{mia_id}"),
+        &olga,
+        Some(json!({"role": "member"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, bad) = call(
+        "PUT",
+        format!("{members}/{eve_id}"),
+        &olga,
+        Some(json!({"role": "king"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+
+    // A member reads, and nothing more.
+    let (status, shown) = call("GET", acme.clone(), &mia, None).await;
+    assert_eq!(
+        (status, shown["role"].as_str()),
+        (StatusCode::OK, Some("member"))
+    );
+    let (status, listed) = call("GET", members.clone(), &mia, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    for (method, uri, body) in [
+        ("PATCH", acme.clone(), Some(json!({"name": "Mine"}))),
+        (
+            "PUT",
+            format!("{members}/{eve_id}"),
+            Some(json!({"role": "member"})),
+        ),
+        ("DELETE", format!("{members}/{adam_id}"), None),
+        ("DELETE", acme.clone(), None),
+    ] {
+        let (status, problem) = call(method, uri.clone(), &mia, body).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "member {method} {uri}: {problem}"
+        );
+    }
+
+    // An admin manages members and settings, but not owners nor the organization itself.
+    let (status, renamed) = call(
+        "PATCH",
+        acme.clone(),
+        &adam,
+        Some(json!({"name": "Acme Inc"})),
+    )
+    .await;
+    assert_eq!(
+        (status, renamed["name"].as_str()),
+        (StatusCode::OK, Some("Acme Inc"))
+    );
+    let (status, _) = call(
+        "PUT",
+        format!("{members}/{eve_id}"),
+        &adam,
+        Some(json!({"role": "member"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = call(
+        "PUT",
+        format!("{members}/{eve_id}"),
+        &adam,
+        Some(json!({"role": "owner"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["permission"], "owners:manage");
+    let olga_id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "owner")
+        .unwrap()["user"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        call("DELETE", format!("{members}/{olga_id}"), &adam, None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call("DELETE", acme.clone(), &adam, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call("DELETE", format!("{members}/{eve_id}"), &adam, None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call("GET", acme.clone(), &eve, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // The last owner stays.
+    let (status, problem) = call("DELETE", format!("{members}/{olga_id}"), &olga, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+
+    // Memberships do not cross organizations.
+    let (status, globex) = call(
+        "POST",
+        "/orgs".into(),
+        &eve,
+        Some(json!({"name": "Globex"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let globex = format!("/orgs/{}", globex["id"].as_str().unwrap());
+    assert_eq!(
+        call("GET", globex.clone(), &olga, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call("GET", format!("{globex}/members"), &adam, None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, mine) = call("GET", "/orgs".into(), &eve, None).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["name"], "Globex");
+    let (_, mine) = call("GET", "/orgs".into(), &adam, None).await;
+    assert_eq!(mine[0]["role"], "admin", "{mine}");
+
+    // The owner deletes the organization; its memberships go with it.
+    assert_eq!(
+        call("DELETE", acme.clone(), &olga, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call("GET", acme.clone(), &mia, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call("GET", acme, &olga, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, mine) = call("GET", "/orgs".into(), &mia, None).await;
+    assert_eq!(mine, json!([]));
+}
+
+#[tokio::test]
+async fn organizations_on_sqlite() {
+    organizations(mortar_testkit::sqlite().url()).await;
+}
+
+#[tokio::test]
+async fn organizations_on_mariadb() {
+    let Some(db) = mortar_testkit::mysql().await else {
+        return;
+    };
+    organizations(db.url()).await;
+}

@@ -417,6 +417,16 @@ impl Index {
             .collect()
     }
 
+    /// A subject's assignments (optionally within one tenant: global ones count there too).
+    pub(crate) fn assignments_of(&self, subject: &str, tenant: Option<&str>) -> Vec<&Assignment> {
+        self.policy
+            .assignments
+            .iter()
+            .filter(|a| a.subject == subject)
+            .filter(|a| tenant.is_none() || a.tenant.is_none() || a.tenant.as_deref() == tenant)
+            .collect()
+    }
+
     /// Assignments whose role (with what it inherits) allows `permission` unconditionally or
     /// conditionally, and does not deny it outright.
     pub(crate) fn holders_of(

@@ -10,7 +10,8 @@
 //! | [`Rbac`] | checks, queries for admin screens, audited admin changes |
 //! | [`Resource`] | what a check is about |
 //! | [`Decision`], [`Reason`], [`Via`] | the answer and the rule that gave it |
-//! | [`PolicyStore`], [`MemoryStore`] | where a policy lives |
+//! | `RequirePermission` (a tower layer with feature `tower`, actix middleware with `actix`), `Guard` and `axum::Authorized` (extractors) | the HTTP edges: 401 / 403 problem documents |
+//! | [`PolicyStore`], [`MemoryStore`], `sql::SeaOrmPolicyStore` (features `sqlite`, `postgres`, `mysql`) | where a policy lives; [`Rbac::watch`] follows other instances' changes |
 //!
 //! Deny overrides allow; nothing is allowed unless a rule allows it; a resource of another
 //! tenant than the principal's is refused whatever the roles; a condition that cannot be
@@ -47,15 +48,31 @@ mod rbac;
 mod resource;
 mod store;
 
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(any(feature = "tower", feature = "actix"))]
+mod guard;
+#[cfg(feature = "tower")]
+mod layer;
+#[cfg(feature = "sql")]
+pub mod sql;
+
 use std::sync::Arc;
 
 pub use decision::{Decision, Matched, Reason, Via};
 pub use error::Error;
 pub use model::{Assignment, Parent, Policy, ResourceId, Role, Rule};
 pub use permission::Permission;
-pub use rbac::Rbac;
+pub use rbac::{Rbac, Watch};
 pub use resource::Resource;
 pub use store::{MemoryStore, PolicyStore};
+
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub use guard::{Guard, RequirePermission, Requirement, ResourceFn, forbidden};
+#[cfg(feature = "tower")]
+pub use layer::{RequirePermissionService, ResponseFuture};
 
 /// One rule a principal holds on a resource ([`Rbac::permissions`]).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -56,6 +56,19 @@ struct Inner {
     clock: SharedClock,
 }
 
+/// The background refresh [`Rbac::watch`] started; dropping it stops it.
+#[derive(Debug)]
+#[must_use = "dropping the Watch stops the refresh"]
+pub struct Watch {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl fmt::Debug for Rbac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let index = self.inner.index.load();
@@ -94,8 +107,8 @@ impl Rbac {
     ///
     /// The store's failure, or the policy's first problem.
     pub async fn from_store(store: impl PolicyStore) -> Result<Self, Error> {
-        let version = store.version().await?;
-        let index = Index::build(store.load().await?)?;
+        let (policy, version) = store.load_versioned().await?;
+        let index = Index::build(policy)?;
         Ok(Self::with_index(index, Arc::new(store), version))
     }
 
@@ -202,6 +215,33 @@ impl Rbac {
             .collect()
     }
 
+    /// What roles `subject` holds, and where (within `tenant`, counting global assignments;
+    /// everywhere for `None`): "my organizations", a user's admin page.
+    ///
+    /// ```
+    /// use mortar_rbac::{Assignment, Policy, Rbac, Role};
+    ///
+    /// let rbac = Rbac::new(
+    ///     Policy::new()
+    ///         .role("member", Role::new().allow("orgs:read"))
+    ///         .assign(Assignment::new("ann", "member").in_tenant("acme"))
+    ///         .assign(Assignment::new("ann", "member").in_tenant("globex")),
+    /// )
+    /// .unwrap();
+    /// let orgs: Vec<_> = rbac.assignments_of("ann", None).into_iter().filter_map(|a| a.tenant).collect();
+    /// assert_eq!(orgs, ["acme", "globex"]);
+    /// assert_eq!(rbac.assignments_of("ann", Some("acme")).len(), 1);
+    /// ```
+    pub fn assignments_of(&self, subject: &str, tenant: Option<&str>) -> Vec<Assignment> {
+        self.inner
+            .index
+            .load()
+            .assignments_of(subject, tenant)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
     /// Who holds a role allowing `permission` (`posts:delete`).
     ///
     /// # Errors
@@ -239,15 +279,43 @@ impl Rbac {
         if version == self.inner.version.load(Ordering::Acquire) {
             return Ok(false);
         }
-        self.reload_at(version).await?;
+        self.reload().await?;
         Ok(true)
     }
 
-    async fn reload_at(&self, version: u64) -> Result<(), Error> {
-        let index = Index::build(self.inner.store.load().await?)?;
+    async fn reload(&self) -> Result<(), Error> {
+        let (policy, version) = self.inner.store.load_versioned().await?;
+        self.install(Index::build(policy)?, version);
+        Ok(())
+    }
+
+    fn install(&self, index: Index, version: u64) {
         self.inner.index.store(Arc::new(index));
         self.inner.version.store(version, Ordering::Release);
-        Ok(())
+    }
+
+    /// Keeps this instance current with changes other instances make to a shared store:
+    /// every `interval` the store's version is read (one small query) and the index rebuilt
+    /// when it moved. Stops when the returned [`Watch`] or every clone of this `Rbac` is
+    /// dropped. Failures are logged (`tracing` warn) and the current index kept.
+    ///
+    /// Needs a Tokio runtime.
+    pub fn watch(&self, interval: std::time::Duration) -> Watch {
+        let inner = Arc::downgrade(&self.inner);
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(inner) = inner.upgrade() else { break };
+                let rbac = Self { inner };
+                if let Err(err) = rbac.refresh().await {
+                    tracing::warn!(error = %err, "mortar-rbac: policy refresh failed; the current index stays");
+                }
+            }
+        });
+        Watch { task }
     }
 
     /// Applies a change: checked on a copy of the current policy first (a change that would
@@ -265,12 +333,17 @@ impl Rbac {
         F: FnOnce(Arc<dyn PolicyStore>) -> Fut,
         Fut: Future<Output = Result<bool, Error>>,
     {
-        let mut candidate = self.inner.store.load().await?;
+        let (mut candidate, before) = self.inner.store.load_versioned().await?;
         preview(&mut candidate);
-        Index::build(candidate)?;
+        let index = Index::build(candidate)?;
         let changed = write(self.inner.store.clone()).await?;
-        let version = self.inner.store.version().await?;
-        self.reload_at(version).await?;
+        let after = self.inner.store.version().await?;
+        if changed && after == before + 1 {
+            // Nobody else wrote in between: the checked copy is the stored policy.
+            self.install(index, after);
+        } else {
+            self.reload().await?;
+        }
         let mut event = AuditEvent::new(action, Outcome::Success)
             .actor(actor)
             .target(target.0, target.1)

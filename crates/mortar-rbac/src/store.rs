@@ -15,6 +15,13 @@ use crate::model::{Assignment, Parent, Policy, Role};
 pub trait PolicyStore: Send + Sync + std::fmt::Debug + 'static {
     /// The whole policy.
     async fn load(&self) -> Result<Policy, Error>;
+    /// The whole policy and the version it is at, read together (a store that can should
+    /// read both from one snapshot; the default reads the version first, so at worst a
+    /// change is loaded twice, never missed).
+    async fn load_versioned(&self) -> Result<(Policy, u64), Error> {
+        let version = self.version().await?;
+        Ok((self.load().await?, version))
+    }
     /// A number that changes whenever the policy does.
     async fn version(&self) -> Result<u64, Error>;
     /// Adds or replaces a role.
@@ -66,6 +73,15 @@ impl PolicyStore for MemoryStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone())
+    }
+
+    async fn load_versioned(&self) -> Result<(Policy, u64), Error> {
+        // Writers bump the version while holding the lock: both are read in one state.
+        let policy = self
+            .policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok((policy.clone(), self.version.load(Ordering::Acquire)))
     }
 
     async fn version(&self) -> Result<u64, Error> {
@@ -120,5 +136,37 @@ impl PolicyStore for MemoryStore {
             p.parents.retain(|x| x != parent);
             p.parents.len() != before
         }))
+    }
+}
+
+/// A shared store is a store (two authorizers over one `Arc<MemoryStore>`, in tests).
+#[async_trait]
+impl<S: PolicyStore> PolicyStore for std::sync::Arc<S> {
+    async fn load(&self) -> Result<Policy, Error> {
+        (**self).load().await
+    }
+    async fn load_versioned(&self) -> Result<(Policy, u64), Error> {
+        (**self).load_versioned().await
+    }
+    async fn version(&self) -> Result<u64, Error> {
+        (**self).version().await
+    }
+    async fn put_role(&self, name: &str, role: &Role) -> Result<(), Error> {
+        (**self).put_role(name, role).await
+    }
+    async fn delete_role(&self, name: &str) -> Result<bool, Error> {
+        (**self).delete_role(name).await
+    }
+    async fn assign(&self, assignment: &Assignment) -> Result<bool, Error> {
+        (**self).assign(assignment).await
+    }
+    async fn unassign(&self, assignment: &Assignment) -> Result<bool, Error> {
+        (**self).unassign(assignment).await
+    }
+    async fn add_parent(&self, parent: &Parent) -> Result<bool, Error> {
+        (**self).add_parent(parent).await
+    }
+    async fn remove_parent(&self, parent: &Parent) -> Result<bool, Error> {
+        (**self).remove_parent(parent).await
     }
 }

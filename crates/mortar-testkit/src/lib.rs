@@ -459,6 +459,52 @@ pub async fn s3() -> Option<TestS3> {
     })
 }
 
+/// Defines `mod sql` with one test per SQL backend the calling crate's features enable
+/// (`sqlite`, `postgres`, `mysql`, under its `sql` feature): each test gets its own database
+/// (skipped or failed per `MORTAR_REQUIRE_SERVICES` when the server is down), migrated twice
+/// with `$migrator` (migrations must be idempotent), and runs `$run(connection).await`.
+/// Paths are written as seen from inside `mod sql` (`super::run_sql`). The caller needs
+/// `sea-orm`, `sea-orm-migration` and `tokio` (macros) as dev-dependencies.
+#[macro_export]
+macro_rules! sql_suites {
+    ($migrator:path, $run:path) => {
+        #[cfg(feature = "sql")]
+        mod sql {
+            async fn connected(db: $crate::TestDatabase) -> sea_orm::DatabaseConnection {
+                use sea_orm_migration::MigratorTrait as _;
+                let conn = db.connect().await;
+                <$migrator>::up(&conn, None).await.unwrap();
+                <$migrator>::up(&conn, None).await.unwrap();
+                conn
+            }
+
+            #[cfg(feature = "sqlite")]
+            #[tokio::test]
+            async fn sqlite() {
+                $run(connected($crate::sqlite()).await).await;
+            }
+
+            #[cfg(feature = "postgres")]
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = $crate::postgres().await else {
+                    return;
+                };
+                $run(connected(db).await).await;
+            }
+
+            #[cfg(feature = "mysql")]
+            #[tokio::test]
+            async fn mariadb() {
+                let Some(db) = $crate::mysql().await else {
+                    return;
+                };
+                $run(connected(db).await).await;
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

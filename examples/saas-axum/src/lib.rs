@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod config;
 pub mod migration;
+pub mod orgs;
 pub mod ratelimit;
 pub mod routes;
 pub mod state;
@@ -55,6 +56,9 @@ pub enum StartError {
     /// Authentication could not be set up.
     #[error("setting up authentication failed")]
     Auth(#[source] mortar::auth::Error),
+    /// Authorization could not be set up (invalid roles file, store failure).
+    #[error("setting up authorization failed")]
+    Rbac(#[source] mortar::rbac::Error),
     /// A rate-limit setting is invalid.
     #[error("the rate-limit configuration is invalid: {0}")]
     RateLimit(String),
@@ -106,7 +110,8 @@ impl App {
             .await
             .map_err(StartError::Migration)?;
         tracing::info!(database = config.database_kind(), "database ready");
-        let state = AppState::new(config, db, sender)?;
+        let rbac = orgs::rbac(&db).await?;
+        let state = AppState::new(config, db, rbac, sender)?;
         Ok(Self { state })
     }
 
@@ -135,6 +140,8 @@ impl App {
         tracing::info!(%addr, "listening");
         let api_keys = self.state.auth().api_keys.clone();
         let flusher = api_keys.spawn_usage_flusher(Duration::from_secs(30));
+        // Memberships other instances change reach this one within a second.
+        let _watch = self.state.rbac().watch(Duration::from_secs(1));
         // The peer address reaches the rate limits and the audit events.
         let service = self
             .router()

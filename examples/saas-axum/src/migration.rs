@@ -3,7 +3,7 @@
 //! Each Mortar crate with tables exposes `migrations()`; add them here as you adopt the crate,
 //! then your own below them. `App::build` runs pending migrations at start-up.
 
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use sea_orm_migration::prelude::*;
 
 /// The application's migrator.
 #[derive(Debug)]
@@ -12,6 +12,70 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         // Mortar's crates first (each names its migrations after itself), then the app's own.
-        mortar::auth::sql::migrations()
+        let mut all = mortar::auth::sql::migrations();
+        all.extend(mortar::rbac::sql::migrations());
+        all.push(Box::new(CreateOrganizations));
+        all
+    }
+}
+
+#[derive(DeriveIden)]
+enum Organizations {
+    Table,
+    Id,
+    Name,
+    CreatedBy,
+    CreatedAt,
+}
+
+/// The app's own table: `organizations` (memberships are mortar-rbac assignments).
+struct CreateOrganizations;
+
+impl MigrationName for CreateOrganizations {
+    fn name(&self) -> &'static str {
+        "m20261124_100001_create_organizations"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOrganizations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Organizations::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(Organizations::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Organizations::Name)
+                            .string_len(400)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Organizations::CreatedBy)
+                            .string_len(256)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Organizations::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Organizations::Table).to_owned())
+            .await
     }
 }

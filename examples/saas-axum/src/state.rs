@@ -26,11 +26,13 @@ struct Inner {
     redis: Option<deadpool_redis::Pool>,
     s3: Option<Box<Bucket>>,
     auth: Auth,
+    rbac: mortar::rbac::Rbac,
     rate_limit: mortar::ratelimit::RateLimitLayer,
 }
 
 impl AppState {
-    /// Builds the state from the configuration and an open database connection. Redis and S3
+    /// Builds the state from the configuration, an open database connection and the
+    /// authorizer. Redis and S3
     /// clients are created (not contacted) when configured.
     ///
     /// # Errors
@@ -40,6 +42,7 @@ impl AppState {
     pub fn new(
         config: Config,
         db: DatabaseConnection,
+        rbac: mortar::rbac::Rbac,
         sender: Arc<dyn CodeSender>,
     ) -> Result<Self, StartError> {
         let redis = config
@@ -65,6 +68,7 @@ impl AppState {
                 redis,
                 s3,
                 auth,
+                rbac,
                 rate_limit,
             }),
         })
@@ -73,6 +77,11 @@ impl AppState {
     /// Authentication.
     pub fn auth(&self) -> &Auth {
         &self.inner.auth
+    }
+
+    /// Authorization: organization roles and memberships.
+    pub fn rbac(&self) -> &mortar::rbac::Rbac {
+        &self.inner.rbac
     }
 
     /// The API's rate limits.
@@ -124,4 +133,11 @@ fn s3_bucket(config: &Config, endpoint: &str) -> Result<Box<Bucket>, StartError>
     Bucket::new(name, region, credentials)
         .map(|b| b.with_path_style())
         .map_err(|e| StartError::S3(e.to_string()))
+}
+
+/// The authorizer, for mortar-rbac's extractors (`Guard`, `Authorized`).
+impl axum::extract::FromRef<AppState> for mortar::rbac::Rbac {
+    fn from_ref(state: &AppState) -> Self {
+        state.inner.rbac.clone()
+    }
 }

@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     let rate_limit = state.rate_limit().clone();
     let api = Router::new()
         .route("/me", get(me))
+        .merge(crate::orgs::router(&state).with_state(state.clone()))
         .nest("/auth", mortar::auth::axum::router(auth.api))
         .layer(rate_limit);
     Router::new()

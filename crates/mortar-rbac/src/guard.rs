@@ -1,0 +1,315 @@
+//! [`Requirement`]: what a route requires, decided from a request head — shared by the tower
+//! layer, the axum extractor and the actix middleware.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::request::Parts;
+use mortar_core::{MissingPrincipal, Principal, Problem};
+use serde_json::{Map, Value};
+
+use crate::decision::Decision;
+use crate::error::Error;
+use crate::permission::Permission;
+use crate::rbac::Rbac;
+use crate::resource::Resource;
+
+/// Finds the resource a request is about (the id in its path, usually); `None` answers 404.
+pub type ResourceFn = Arc<dyn Fn(&Parts, &Principal) -> Option<Resource> + Send + Sync>;
+
+/// A permission a route requires, and how to find the resource it is about.
+///
+/// Without [`Requirement::on`], the check is about the kind in general (`posts:write`: may the
+/// principal write posts in its tenant?). With it, about the one resource the closure names, so
+/// grants on that resource and its containers count, and deny rules on it apply.
+///
+/// The request's peer address (`SocketAddr` or axum's `ConnectInfo` in the extensions), method
+/// and path are given to conditions as `context.ip`, `context.method` and `context.path`.
+///
+/// Answers: 401 problem without an authenticated principal, 404 when the closure finds no
+/// resource, 403 problem (type `urn:mortar:problem:permission-denied`, with the permission)
+/// when the policy does not allow it.
+#[derive(Clone)]
+pub struct Requirement {
+    rbac: Rbac,
+    permission: Arc<str>,
+    kind: Arc<str>,
+    action: Arc<str>,
+    resource: Option<ResourceFn>,
+}
+
+impl fmt::Debug for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Requirement")
+            .field("permission", &self.permission)
+            .field("resource", &self.resource.as_ref().map(|_| "fn"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Requirement {
+    /// Requires `permission` (`resource:action`, no wildcards).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Permission`] when it is malformed or has a wildcard.
+    pub fn new(rbac: Rbac, permission: &str) -> Result<Self, Error> {
+        let p = Permission::parse(permission)?;
+        if p.resource() == "*" || p.action() == "*" {
+            return Err(Error::Permission(permission.to_owned()));
+        }
+        Ok(Self {
+            rbac,
+            permission: Arc::from(permission),
+            kind: Arc::from(p.resource()),
+            action: Arc::from(p.action()),
+            resource: None,
+        })
+    }
+
+    /// Checks against the resource `find` names (`None`: 404).
+    #[must_use]
+    pub fn on(
+        mut self,
+        find: impl Fn(&Parts, &Principal) -> Option<Resource> + Send + Sync + 'static,
+    ) -> Self {
+        self.resource = Some(Arc::new(find));
+        self
+    }
+
+    /// Checks against the resource of this requirement's kind whose id is the path segment
+    /// after `after` (`/posts/{id}` → `id_after("posts")`), in the principal's tenant.
+    #[must_use]
+    pub fn id_after(self, after: &'static str) -> Self {
+        let kind = self.kind.clone();
+        self.on(move |parts, principal| {
+            let mut segments = parts.uri.path().split('/');
+            segments.find(|s| *s == after)?;
+            let id = segments.next().filter(|s| !s.is_empty())?;
+            let resource = Resource::new(&*kind, id);
+            Some(match principal.tenant() {
+                Some(tenant) => resource.tenant(tenant),
+                None => resource,
+            })
+        })
+    }
+
+    /// The permission required.
+    pub fn permission(&self) -> &str {
+        &self.permission
+    }
+
+    /// The authorizer.
+    pub fn rbac(&self) -> &Rbac {
+        &self.rbac
+    }
+
+    /// Decides for a request head: the principal when allowed, else the problem to answer.
+    ///
+    /// # Errors
+    ///
+    /// The 401, 404 or 403 problem described on [`Requirement`].
+    #[allow(
+        clippy::result_large_err,
+        reason = "the problem document is the HTTP answer itself, built only on refusal"
+    )]
+    pub fn authorize<'p>(&self, parts: &'p Parts) -> Result<&'p Principal, Problem> {
+        let principal = Principal::from_extensions(&parts.extensions).ok_or(MissingPrincipal)?;
+        let resource = if let Some(find) = &self.resource {
+            find(parts, principal).ok_or_else(Problem::not_found)?
+        } else {
+            let resource = Resource::kind(&*self.kind);
+            match principal.tenant() {
+                Some(tenant) => resource.tenant(tenant),
+                None => resource,
+            }
+        };
+        let decision =
+            self.rbac
+                .check_with(principal, &self.action, &resource, &request_context(parts));
+        if decision.allowed() {
+            Ok(principal)
+        } else {
+            tracing::debug!(
+                subject = principal.subject(),
+                permission = &*self.permission,
+                reason = %decision.explain(),
+                "mortar-rbac: permission denied"
+            );
+            Err(forbidden(&self.permission))
+        }
+    }
+}
+
+/// A route guard: passes a request on only when its principal holds a permission, answering
+/// 401 / 404 / 403 problem documents otherwise (see [`Requirement`]). It is a tower `Layer`
+/// (feature `tower`) and an actix-web `Transform` (feature `actix`). The decision reads the
+/// in-memory index: no I/O; the tower future is not boxed.
+///
+/// Put it inside the authentication layer (so the principal is in the extensions); in axum,
+/// use `route_layer` so unmatched paths still answer 404.
+///
+/// With axum (feature `axum`; actix-web: `web::resource(…).wrap(…)`, see [`crate::actix`]):
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use axum::{Router, routing::{get, put}};
+/// use http::Request;
+/// use mortar_core::Principal;
+/// use mortar_rbac::{Assignment, Policy, Rbac, RequirePermission, Role};
+/// use tower::ServiceExt;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rbac = Rbac::new(
+///     Policy::new()
+///         .role("viewer", Role::new().allow("posts:read"))
+///         .assign(Assignment::new("vic", "viewer").in_tenant("acme")),
+/// ).unwrap();
+/// let app = Router::new()
+///     .route("/posts/{id}", put(|| async { "saved" })
+///         .route_layer(RequirePermission::new(&rbac, "posts:write").unwrap().id_after("posts")))
+///     .route("/posts", get(|| async { "list" })
+///         .route_layer(RequirePermission::new(&rbac, "posts:read").unwrap()));
+///
+/// let as_vic = |req: http::request::Builder| {
+///     let mut req = req.body(axum::body::Body::empty()).unwrap();
+///     req.extensions_mut().insert(Principal::user("vic").tenant("acme").build());
+///     req
+/// };
+/// let res = app.clone().oneshot(as_vic(Request::get("/posts"))).await.unwrap();
+/// assert_eq!(res.status(), 200);
+/// let res = app.clone().oneshot(as_vic(Request::put("/posts/42"))).await.unwrap();
+/// assert_eq!(res.status(), 403);
+/// assert_eq!(res.headers()["content-type"], "application/problem+json");
+/// let anonymous = Request::get("/posts").body(axum::body::Body::empty()).unwrap();
+/// assert_eq!(app.oneshot(anonymous).await.unwrap().status(), 401);
+/// # }
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequirePermission {
+    pub(crate) requirement: Requirement,
+}
+
+impl RequirePermission {
+    /// Requires `permission` (`posts:write`) of the kind in general.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Permission`] when it is malformed or has a wildcard.
+    pub fn new(rbac: &Rbac, permission: &str) -> Result<Self, Error> {
+        Ok(Self {
+            requirement: Requirement::new(rbac.clone(), permission)?,
+        })
+    }
+
+    /// Checks against the resource `find` names from the request head (`None`: 404).
+    #[must_use]
+    pub fn on(
+        self,
+        find: impl Fn(&Parts, &Principal) -> Option<Resource> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            requirement: self.requirement.on(find),
+        }
+    }
+
+    /// Checks against the resource whose id is the path segment after `after`.
+    #[must_use]
+    pub fn id_after(self, after: &'static str) -> Self {
+        Self {
+            requirement: self.requirement.id_after(after),
+        }
+    }
+
+    /// The requirement it enforces.
+    pub fn requirement(&self) -> &Requirement {
+        &self.requirement
+    }
+}
+
+impl From<Requirement> for RequirePermission {
+    fn from(requirement: Requirement) -> Self {
+        Self { requirement }
+    }
+}
+
+/// The principal, the authorizer and the request's context, for checks inside a handler
+/// (after loading the resource, so conditions see its attributes). An extractor in axum
+/// (feature `axum`, `Rbac: FromRef<S>`) and actix-web (feature `actix`,
+/// `app_data(web::Data<Rbac>)`); rejects with 401 without an authenticated principal.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    principal: Principal,
+    rbac: Rbac,
+    context: Map<String, Value>,
+}
+
+impl Guard {
+    /// A guard for `principal` with the context of the request head `parts`.
+    pub fn new(principal: Principal, rbac: Rbac, parts: &Parts) -> Self {
+        Self {
+            principal,
+            rbac,
+            context: request_context(parts),
+        }
+    }
+
+    /// The principal.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The decision on `action` over `resource` (with the request's `context`).
+    pub fn check(&self, action: &str, resource: &Resource) -> Decision {
+        self.rbac
+            .check_with(&self.principal, action, resource, &self.context)
+    }
+
+    /// `Ok` when allowed.
+    ///
+    /// # Errors
+    ///
+    /// The 403 problem (naming `{kind}:{action}`) when not.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the problem document is the HTTP answer itself, built only on refusal"
+    )]
+    pub fn require(&self, action: &str, resource: &Resource) -> Result<(), Problem> {
+        let decision = self.check(action, resource);
+        if decision.allowed() {
+            return Ok(());
+        }
+        tracing::debug!(subject = self.principal.subject(), action, reason = %decision.explain(), "mortar-rbac: permission denied");
+        Err(forbidden(&format!("{}:{action}", resource.kind_name())))
+    }
+}
+
+/// The 403 answer: `urn:mortar:problem:permission-denied`, naming the permission required (the
+/// route's, never the policy's rules).
+pub fn forbidden(permission: &str) -> Problem {
+    Problem::forbidden()
+        .with_type("urn:mortar:problem:permission-denied")
+        .with_title("You do not have permission to do this.")
+        .with_extension("permission", permission)
+}
+
+/// `context.ip`, `context.method`, `context.path` from a request head.
+pub(crate) fn request_context(parts: &Parts) -> Map<String, Value> {
+    let mut context = Map::new();
+    let peer = parts.extensions.get::<SocketAddr>().copied();
+    #[cfg(feature = "axum")]
+    let peer = peer.or_else(|| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+    });
+    if let Some(peer) = peer {
+        context.insert("ip".into(), Value::String(peer.ip().to_string()));
+    }
+    context.insert("method".into(), Value::String(parts.method.as_str().into()));
+    context.insert("path".into(), Value::String(parts.uri.path().into()));
+    context
+}

@@ -1,0 +1,434 @@
+//! Organizations: a signed-in user creates one and becomes its owner; owners and admins add and
+//! remove members; every route is guarded by a permission of the `owner` / `admin` / `member`
+//! roles in `policy/roles.json`.
+//!
+//! Memberships are mortar-rbac assignments scoped to the organization (its id is the tenant);
+//! the roles and assignments live in the app's database (`mortar_rbac_*` tables), and every
+//! instance follows the others' changes (`Rbac::watch`). A request under `/orgs/{org}` acts in
+//! that organization: the principal's tenant is set from the path before the guards run, so a
+//! member of one organization holds nothing in another.
+//!
+//! | route | permission | roles |
+//! | --- | --- | --- |
+//! | `POST /orgs`, `GET /orgs` | signed in | anyone |
+//! | `GET /orgs/{org}` | `orgs:read` | member, admin, owner |
+//! | `PATCH /orgs/{org}` | `orgs:update` | admin, owner |
+//! | `DELETE /orgs/{org}` | `orgs:delete` | owner |
+//! | `GET /orgs/{org}/members` | `members:read` | member, admin, owner |
+//! | `PUT /orgs/{org}/members/{user}` | `members:add` (+ `owners:manage` to add or demote an owner) | admin, owner |
+//! | `DELETE /orgs/{org}/members/{user}` | `members:remove` (+ `owners:manage` for an owner) | admin, owner |
+
+// Handlers answer problem documents; `Problem` is large, but built only on the error path.
+#![allow(clippy::result_large_err)]
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, patch, put};
+use axum::{Json, Router};
+use mortar::core::{FieldError, Principal, Problem};
+use mortar::rbac::axum::Guard;
+use mortar::rbac::sql::SeaOrmPolicyStore;
+use mortar::rbac::{Assignment, Policy, PolicyStore as _, Rbac, RequirePermission, Resource};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue, DatabaseConnection, QueryOrder as _};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::StartError;
+use crate::state::AppState;
+
+/// The roles, kept in git beside the code (`policy/roles.json`).
+const ROLES: &str = include_str!("../policy/roles.json");
+
+/// The role names of `policy/roles.json`, most powerful first.
+pub const ROLE_NAMES: [&str; 3] = ["owner", "admin", "member"];
+
+/// The `organizations` table (the app's own; see `crate::migration`).
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `organizations`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organizations")]
+    pub struct Model {
+        /// UUID v7, as text.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Display name.
+        pub name: String,
+        /// Who created it.
+        pub created_by: String,
+        /// Creation time (ms since the epoch).
+        pub created_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The authorizer on the app's database, with the roles of `policy/roles.json` written to it
+/// when they differ (the file is the source of truth for roles; assignments are data).
+///
+/// # Errors
+///
+/// [`StartError::Rbac`] when the roles file is invalid or the store fails.
+pub async fn rbac(db: &DatabaseConnection) -> Result<Rbac, StartError> {
+    let store = SeaOrmPolicyStore::new(db.clone());
+    let roles = Policy::from_json(ROLES).map_err(StartError::Rbac)?;
+    let stored = store.load().await.map_err(StartError::Rbac)?;
+    for (name, role) in &roles.roles {
+        if stored.roles.get(name) != Some(role) {
+            store.put_role(name, role).await.map_err(StartError::Rbac)?;
+        }
+    }
+    Rbac::from_store(store)
+        .await
+        .map(|rbac| rbac.recorder(mortar::core::audit::TracingRecorder))
+        .map_err(StartError::Rbac)
+}
+
+/// The organization routes (inside authentication).
+///
+/// # Panics
+///
+/// Never: the permissions named here are literals in the right form.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let rbac = state.rbac();
+    let guard = |permission: &str| {
+        RequirePermission::new(rbac, permission).expect("the starter's permissions are valid")
+    };
+    // Route layers run last-added first: `act_in_org` sets the tenant, then the guard decides.
+    let in_org = axum::middleware::map_request(act_in_org);
+    // Each method gets its own guard: a `route_layer` on a method router covers every method
+    // added before it, so they are layered apart and merged.
+    Router::new()
+        .route("/orgs", get(list).post(create))
+        .route(
+            "/orgs/{org}",
+            get(show)
+                .route_layer(guard("orgs:read").id_after("orgs"))
+                .merge(patch(rename).route_layer(guard("orgs:update").id_after("orgs")))
+                .merge(delete(remove).route_layer(guard("orgs:delete").id_after("orgs")))
+                .route_layer(in_org.clone()),
+        )
+        .route(
+            "/orgs/{org}/members",
+            get(members)
+                .route_layer(guard("members:read"))
+                .route_layer(in_org.clone()),
+        )
+        .route(
+            "/orgs/{org}/members/{user}",
+            put(add_member)
+                .route_layer(guard("members:add"))
+                .merge(delete(remove_member).route_layer(guard("members:remove")))
+                .route_layer(in_org),
+        )
+}
+
+/// Makes the caller act in the organization named by the path: its roles there are the ones
+/// assigned in that tenant, and nothing from another organization applies.
+async fn act_in_org(Path(params): Path<Vec<(String, String)>>, mut req: Request) -> Request {
+    let org = params.into_iter().find(|(k, _)| k == "org").map(|(_, v)| v);
+    if let (Some(org), Some(principal)) = (org, Principal::from_extensions(req.extensions())) {
+        let acting = principal.to_builder().tenant(org).build();
+        req.extensions_mut().insert(acting);
+    }
+    req
+}
+
+/// An organization as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Org {
+    id: String,
+    name: String,
+    /// The caller's role in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+}
+
+impl Org {
+    /// `row` with `principal`'s role in it.
+    fn seen_by(state: &AppState, principal: &Principal, row: entity::Model) -> Self {
+        Self {
+            role: role_in(state.rbac(), principal.subject(), &row.id),
+            id: row.id,
+            name: row.name,
+        }
+    }
+}
+
+/// The body of `POST /orgs` and `PATCH /orgs/{org}`.
+#[derive(Debug, Deserialize)]
+pub struct OrgForm {
+    name: String,
+}
+
+fn valid_name(form: &OrgForm) -> Result<String, Problem> {
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Problem::validation([FieldError::new(
+            "/name",
+            "must be 1 to 100 characters, without control characters",
+        )]));
+    }
+    Ok(name.to_owned())
+}
+
+fn store_failed(error: &dyn std::fmt::Display) -> Problem {
+    tracing::error!(%error, "organizations: storage failed");
+    Problem::internal_error()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The role `subject` holds in `org` (the most powerful, when several).
+fn role_in(rbac: &Rbac, subject: &str, org: &str) -> Option<String> {
+    let held: Vec<String> = rbac
+        .assignments_of(subject, Some(org))
+        .into_iter()
+        .filter(|a| a.tenant.as_deref() == Some(org))
+        .map(|a| a.role)
+        .collect();
+    ROLE_NAMES
+        .iter()
+        .find(|r| held.iter().any(|h| h == *r))
+        .map(|r| (*r).to_owned())
+}
+
+/// `POST /orgs`: creates an organization; the caller becomes its owner.
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(form): Json<OrgForm>,
+) -> Result<(StatusCode, Json<Org>), Problem> {
+    let name = valid_name(&form)?;
+    let id = Uuid::now_v7().to_string();
+    entity::Entity::insert(entity::ActiveModel {
+        id: ActiveValue::Set(id.clone()),
+        name: ActiveValue::Set(name.clone()),
+        created_by: ActiveValue::Set(principal.subject().to_owned()),
+        created_at: ActiveValue::Set(now_ms()),
+    })
+    .exec_without_returning(state.db())
+    .await
+    .map_err(|e| store_failed(&e))?;
+    state
+        .rbac()
+        .grant(
+            &principal,
+            Assignment::new(principal.subject(), "owner").in_tenant(id.clone()),
+        )
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Org {
+            id,
+            name,
+            role: Some("owner".into()),
+        }),
+    ))
+}
+
+/// `GET /orgs`: the organizations the caller belongs to, with its role in each.
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<Org>>, Problem> {
+    let rbac = state.rbac();
+    let ids: Vec<String> = rbac
+        .assignments_of(principal.subject(), None)
+        .into_iter()
+        .filter_map(|a| a.tenant)
+        .collect();
+    let rows = entity::Entity::find()
+        .filter(entity::Column::Id.is_in(ids))
+        .order_by_asc(entity::Column::Id)
+        .all(state.db())
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| Org::seen_by(&state, &principal, row))
+            .collect(),
+    ))
+}
+
+async fn find(state: &AppState, org: &str) -> Result<entity::Model, Problem> {
+    entity::Entity::find_by_id(org.to_owned())
+        .one(state.db())
+        .await
+        .map_err(|e| store_failed(&e))?
+        .ok_or_else(Problem::not_found)
+}
+
+/// `GET /orgs/{org}` (`orgs:read`).
+async fn show(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    principal: Principal,
+) -> Result<Json<Org>, Problem> {
+    let row = find(&state, &org).await?;
+    Ok(Json(Org::seen_by(&state, &principal, row)))
+}
+
+/// `PATCH /orgs/{org}` (`orgs:update`).
+async fn rename(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    principal: Principal,
+    Json(form): Json<OrgForm>,
+) -> Result<Json<Org>, Problem> {
+    let name = valid_name(&form)?;
+    let row = find(&state, &org).await?;
+    let mut active: entity::ActiveModel = row.into();
+    active.name = ActiveValue::Set(name);
+    let row = active
+        .update(state.db())
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Ok(Json(Org::seen_by(&state, &principal, row)))
+}
+
+/// `DELETE /orgs/{org}` (`orgs:delete`): the organization and every membership in it.
+async fn remove(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    principal: Principal,
+) -> Result<StatusCode, Problem> {
+    find(&state, &org).await?;
+    let rbac = state.rbac();
+    for role in ROLE_NAMES {
+        for assignment in rbac.holders(role, Some(&org)) {
+            if assignment.tenant.as_deref() == Some(org.as_str()) {
+                rbac.revoke(&principal, &assignment)
+                    .await
+                    .map_err(|e| store_failed(&e))?;
+            }
+        }
+    }
+    entity::Entity::delete_by_id(org)
+        .exec(state.db())
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A member as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Member {
+    user: String,
+    role: String,
+}
+
+/// `GET /orgs/{org}/members` (`members:read`).
+async fn members(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+) -> Result<Json<Vec<Member>>, Problem> {
+    find(&state, &org).await?;
+    let mut out = Vec::new();
+    for role in ROLE_NAMES {
+        for a in state.rbac().holders(role, Some(&org)) {
+            if a.tenant.as_deref() == Some(org.as_str()) {
+                out.push(Member {
+                    user: a.subject,
+                    role: role.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(Json(out))
+}
+
+/// The body of `PUT /orgs/{org}/members/{user}`.
+#[derive(Debug, Deserialize)]
+pub struct MemberForm {
+    role: String,
+}
+
+/// Owners are managed only by owners: adding one, or changing or removing one's role.
+fn owners_guard(guard: &Guard, org: &str, touches_owner: bool) -> Result<(), Problem> {
+    if touches_owner {
+        guard.require("manage", &Resource::kind("owners").tenant(org))?;
+    }
+    Ok(())
+}
+
+/// `PUT /orgs/{org}/members/{user}` (`members:add`): gives `user` exactly `role` here.
+async fn add_member(
+    State(state): State<AppState>,
+    Path((org, user)): Path<(String, String)>,
+    guard: Guard,
+    Json(form): Json<MemberForm>,
+) -> Result<Json<Member>, Problem> {
+    if !ROLE_NAMES.contains(&form.role.as_str()) {
+        return Err(Problem::validation([FieldError::new(
+            "/role",
+            "must be one of owner, admin, member",
+        )]));
+    }
+    find(&state, &org).await?;
+    let rbac = state.rbac();
+    let current = role_in(rbac, &user, &org);
+    owners_guard(
+        &guard,
+        &org,
+        form.role == "owner" || current.as_deref() == Some("owner"),
+    )?;
+    let actor = guard.principal();
+    rbac.grant(actor, Assignment::new(&user, &form.role).in_tenant(&org))
+        .await
+        .map_err(|e| store_failed(&e))?;
+    for old in ROLE_NAMES.iter().filter(|r| **r != form.role) {
+        rbac.revoke(actor, &Assignment::new(&user, *old).in_tenant(&org))
+            .await
+            .map_err(|e| store_failed(&e))?;
+    }
+    Ok(Json(Member {
+        user,
+        role: form.role,
+    }))
+}
+
+/// `DELETE /orgs/{org}/members/{user}` (`members:remove`). The last owner cannot leave.
+async fn remove_member(
+    State(state): State<AppState>,
+    Path((org, user)): Path<(String, String)>,
+    guard: Guard,
+) -> Result<StatusCode, Problem> {
+    find(&state, &org).await?;
+    let rbac = state.rbac();
+    let Some(current) = role_in(rbac, &user, &org) else {
+        return Err(Problem::not_found());
+    };
+    owners_guard(&guard, &org, current == "owner")?;
+    if current == "owner"
+        && rbac
+            .holders("owner", Some(&org))
+            .iter()
+            .filter(|a| a.tenant.as_deref() == Some(org.as_str()))
+            .count()
+            == 1
+    {
+        return Err(Problem::conflict()
+            .with_detail("An organization keeps at least one owner; add another owner first."));
+    }
+    for role in ROLE_NAMES {
+        rbac.revoke(
+            guard.principal(),
+            &Assignment::new(&user, role).in_tenant(&org),
+        )
+        .await
+        .map_err(|e| store_failed(&e))?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::model::{Assignment, Parent, Policy, Role};
 
-/// A place that keeps a policy. Every write bumps [`PolicyStore::version`], which
+/// A place that keeps a policy. Every change bumps [`PolicyStore::version`] (a write that changes
+/// nothing need not), which
 /// [`crate::Rbac::refresh`] compares to decide whether to rebuild its index (how instances
 /// sharing a store see each other's changes).
 #[async_trait]
@@ -54,14 +55,17 @@ impl MemoryStore {
         }
     }
 
-    fn write<T>(&self, f: impl FnOnce(&mut Policy) -> T) -> T {
+    /// Applies `f`; the version moves when it reports a change.
+    fn write(&self, f: impl FnOnce(&mut Policy) -> bool) -> bool {
         let mut policy = self
             .policy
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let out = f(&mut policy);
-        self.version.fetch_add(1, Ordering::AcqRel);
-        out
+        let changed = f(&mut policy);
+        if changed {
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+        changed
     }
 }
 
@@ -91,6 +95,7 @@ impl PolicyStore for MemoryStore {
     async fn put_role(&self, name: &str, role: &Role) -> Result<(), Error> {
         self.write(|p| {
             p.roles.insert(name.to_owned(), role.clone());
+            true
         });
         Ok(())
     }

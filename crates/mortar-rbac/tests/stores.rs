@@ -112,10 +112,39 @@ async fn store_contract(store: &impl PolicyStore) {
     assert!(after.parents.is_empty());
     assert!(!after.roles.contains_key("editor"));
 
+    concurrent_writers(store).await;
+
     // Leave the store empty for the next section.
     assert!(store.delete_role("viewer").await.unwrap());
     let empty = store.load().await.unwrap();
     assert!(empty.roles.is_empty() && empty.assignments.is_empty());
+}
+
+/// Writers queue; none fails, none is lost, each change bumps the version once; a write that
+/// changes nothing does not.
+async fn concurrent_writers(store: &impl PolicyStore) {
+    let before = store.version().await.unwrap();
+    let writes = (0..8).map(|i| {
+        let a = Assignment::new(format!("racer{i}"), "viewer");
+        async move { store.assign(&a).await }
+    });
+    for written in futures_util::future::join_all(writes).await {
+        assert!(written.unwrap());
+    }
+    assert_eq!(store.version().await.unwrap(), before + 8);
+    assert_eq!(store.load().await.unwrap().assignments.len(), 9);
+    let unchanged = store.version().await.unwrap();
+    assert!(
+        !store
+            .assign(&Assignment::new("racer0", "viewer"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.version().await.unwrap(),
+        unchanged,
+        "no change, no bump"
+    );
 }
 
 type Events = Arc<Mutex<Vec<AuditEvent>>>;

@@ -16,7 +16,7 @@ use crate::model::{Assignment, Parent, Policy, ResourceId, Role};
 use crate::store::PolicyStore;
 
 /// A policy in `mortar_rbac_*` tables (SQLite, PostgreSQL or MariaDB). Every write runs in one
-/// transaction with the bump of `mortar_rbac_version`, and [`PolicyStore::load_versioned`]
+/// transaction with the bump of `mortar_rbac_version` (writers queue on it), and [`PolicyStore::load_versioned`]
 /// reads the tables and the version from one snapshot, so an instance never builds its index
 /// from half a change.
 #[derive(Clone, Debug)]
@@ -30,7 +30,8 @@ impl SeaOrmPolicyStore {
         Self { db }
     }
 
-    async fn begin(&self) -> Result<DatabaseTransaction, Error> {
+    /// A transaction reading one snapshot of every table (loads).
+    async fn begin_snapshot(&self) -> Result<DatabaseTransaction, Error> {
         // SQLite transactions are serializable already (and it refuses the setting).
         let level = match self.db.get_database_backend() {
             DbBackend::Sqlite => None,
@@ -42,7 +43,10 @@ impl SeaOrmPolicyStore {
             .map_err(store_err)
     }
 
-    /// Runs `write` in a transaction, bumping the version when it reports a change.
+    /// Runs `write` in a transaction that first bumps the version: the bump takes the version
+    /// row's lock (on SQLite, the write lock) before anything is read, so writers queue behind
+    /// one another instead of failing, and a change commits together with its bump. A write
+    /// that changes nothing rolls back, bump included.
     async fn write<F>(&self, write: F) -> Result<bool, Error>
     where
         F: for<'t> FnOnce(
@@ -51,25 +55,27 @@ impl SeaOrmPolicyStore {
             Box<dyn Future<Output = Result<bool, DbErr>> + Send + 't>,
         >,
     {
-        let tx = self.begin().await?;
+        let tx = self.db.begin().await.map_err(store_err)?;
+        version::Entity::update_many()
+            .col_expr(
+                version::Column::Version,
+                Expr::col(version::Column::Version).add(1),
+            )
+            .filter(version::Column::Id.eq(1))
+            .exec(&tx)
+            .await
+            .map_err(store_err)?;
         match write(&tx).await {
-            Ok(changed) => {
-                if changed {
-                    version::Entity::update_many()
-                        .col_expr(
-                            version::Column::Version,
-                            Expr::col(version::Column::Version).add(1),
-                        )
-                        .filter(version::Column::Id.eq(1))
-                        .exec(&tx)
-                        .await
-                        .map_err(store_err)?;
-                }
+            Ok(true) => {
                 tx.commit().await.map_err(store_err)?;
-                Ok(changed)
+                Ok(true)
             }
-            // A concurrent writer inserted the same row first: nothing to do (the transaction
-            // rolls back on drop; PostgreSQL would refuse any further statement in it anyway).
+            Ok(false) => {
+                tx.rollback().await.map_err(store_err)?;
+                Ok(false)
+            }
+            // The same row exists already (inserted by a writer that committed first): nothing
+            // to do; the transaction rolls back on drop.
             Err(err) if is_duplicate(&err) => Ok(false),
             Err(err) => Err(store_err(err)),
         }
@@ -146,7 +152,7 @@ impl PolicyStore for SeaOrmPolicyStore {
     }
 
     async fn load_versioned(&self) -> Result<(Policy, u64), Error> {
-        let tx = self.begin().await?;
+        let tx = self.begin_snapshot().await?;
         let version = read_version(&tx).await?;
         let mut policy = Policy::new();
         for row in role::Entity::find().all(&tx).await.map_err(store_err)? {

@@ -314,7 +314,11 @@ where
             }
         }
         let (parts, body) = req.into_parts();
-        if let Some(decided) = limiter.decide_local(&parts) {
+        // Without a custom key the in-process case returned above: only a closure's policies
+        // are decided here from the parts.
+        if limiter.needs_parts()
+            && let Some(decided) = limiter.decide_local(&parts)
+        {
             return local(
                 &self.layer,
                 &mut self.inner,

@@ -58,7 +58,7 @@ use http::request::Parts;
 use mortar_core::{MissingPrincipal, Principal, Problem};
 
 pub use crate::guard::Guard;
-use crate::guard::{forbidden, request_context};
+use crate::guard::{enforce, in_tenant_of, request_context};
 use crate::permission::Permission;
 use crate::rbac::Rbac;
 use crate::resource::Resource;
@@ -100,13 +100,6 @@ impl<R> Authorized<R> {
     }
 }
 
-fn scoped(resource: Resource, principal: &Principal) -> Resource {
-    match principal.tenant() {
-        Some(tenant) => resource.tenant(tenant),
-        None => resource,
-    }
-}
-
 impl<S, R> FromRequestParts<S> for Authorized<R>
 where
     S: Send + Sync,
@@ -119,18 +112,15 @@ where
         let principal = Principal::from_extensions(&parts.extensions)
             .cloned()
             .ok_or(MissingPrincipal)?;
-        let permission = Permission::parse(R::PERMISSION)
-            .ok()
-            .filter(|p| p.resource() != "*" && p.action() != "*")
-            .ok_or_else(|| {
-                tracing::error!(
-                    permission = R::PERMISSION,
-                    "mortar-rbac: Requires::PERMISSION is not resource:action"
-                );
-                Problem::internal_error()
-            })?;
+        let (kind, action) = Permission::concrete(R::PERMISSION).map_err(|_| {
+            tracing::error!(
+                permission = R::PERMISSION,
+                "mortar-rbac: Requires::PERMISSION is not resource:action"
+            );
+            Problem::internal_error()
+        })?;
         let resource = match R::ID_PARAM {
-            None => Resource::kind(permission.resource()),
+            None => Resource::kind(kind),
             Some(name) => {
                 let params = RawPathParams::from_request_parts(parts, state)
                     .await
@@ -140,21 +130,13 @@ where
                     .find(|(key, _)| *key == name)
                     .map(|(_, value)| value.to_owned())
                     .ok_or_else(Problem::not_found)?;
-                Resource::new(permission.resource(), id)
+                Resource::new(kind, id)
             }
         };
-        let resource = scoped(resource, &principal);
-        let rbac = Rbac::from_ref(state);
-        let decision = rbac.check_with(
-            &principal,
-            permission.action(),
-            &resource,
-            &request_context(parts),
-        );
-        if !decision.allowed() {
-            tracing::debug!(subject = principal.subject(), permission = R::PERMISSION, reason = %decision.explain(), "mortar-rbac: permission denied");
-            return Err(forbidden(R::PERMISSION));
-        }
+        let resource = in_tenant_of(resource, &principal);
+        let decision = Rbac::from_ref(state)
+            .check_lazy(&principal, action, &resource, || request_context(parts));
+        enforce(&decision, &principal, R::PERMISSION)?;
         Ok(Self {
             principal,
             requires: PhantomData,

@@ -26,15 +26,24 @@ impl fmt::Debug for Condition {
     }
 }
 
-/// What a condition sees; `subject` and `resource` are written out once per check, however
-/// many conditions read them.
+/// A variable converted to CEL, or why it could not be.
+type Converted = Result<cel::Value, String>;
+
+/// What a condition sees; `subject`, `resource` and `context` are converted to CEL values
+/// once per check, when a condition first needs them, however many conditions read them.
 pub(crate) struct Vars<'a> {
     principal: &'a Principal,
     resource: &'a Resource,
     context: &'a Map<String, Value>,
     now: SystemTime,
-    subject_value: OnceCell<Value>,
-    resource_value: OnceCell<Value>,
+    subject_value: OnceCell<Converted>,
+    resource_value: OnceCell<Converted>,
+    context_value: OnceCell<Converted>,
+}
+
+/// A JSON value as CEL sees it.
+fn to_cel(value: &Value) -> Converted {
+    cel::to_value(value).map_err(|e| e.to_string())
 }
 
 impl<'a> Vars<'a> {
@@ -51,6 +60,7 @@ impl<'a> Vars<'a> {
             now,
             subject_value: OnceCell::new(),
             resource_value: OnceCell::new(),
+            context_value: OnceCell::new(),
         }
     }
 }
@@ -96,21 +106,20 @@ impl Condition {
     pub(crate) fn holds(&self, vars: &Vars<'_>) -> Result<bool, String> {
         ROOT.with(|root| {
             let mut context = root.new_inner_scope();
-            context
-                .add_variable(
-                    "subject",
-                    vars.subject_value.get_or_init(|| subject(vars.principal)),
-                )
-                .map_err(|e| e.to_string())?;
-            context
-                .add_variable(
-                    "resource",
-                    vars.resource_value.get_or_init(|| resource(vars.resource)),
-                )
-                .map_err(|e| e.to_string())?;
-            context
-                .add_variable("context", vars.context)
-                .map_err(|e| e.to_string())?;
+            let subject = vars
+                .subject_value
+                .get_or_init(|| to_cel(&subject(vars.principal)));
+            let resource = vars
+                .resource_value
+                .get_or_init(|| to_cel(&resource(vars.resource)));
+            let request = vars
+                .context_value
+                .get_or_init(|| cel::to_value(vars.context).map_err(|e| e.to_string()));
+            // The JSON → CEL conversion happened once above; cel still builds each scope's
+            // own variables from these values (it takes them by value).
+            context.add_variable_from_value("subject", subject.clone()?);
+            context.add_variable_from_value("resource", resource.clone()?);
+            context.add_variable_from_value("context", request.clone()?);
             let now: chrono::DateTime<chrono::Utc> = vars.now.into();
             context.add_variable_from_value("now", cel::Value::Timestamp(now.fixed_offset()));
             match self.program.execute(&context) {

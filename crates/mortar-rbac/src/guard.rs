@@ -55,15 +55,12 @@ impl Requirement {
     ///
     /// [`Error::Permission`] when it is malformed or has a wildcard.
     pub fn new(rbac: Rbac, permission: &str) -> Result<Self, Error> {
-        let p = Permission::parse(permission)?;
-        if p.resource() == "*" || p.action() == "*" {
-            return Err(Error::Permission(permission.to_owned()));
-        }
+        let (kind, action) = Permission::concrete(permission)?;
         Ok(Self {
             rbac,
             permission: Arc::from(permission),
-            kind: Arc::from(p.resource()),
-            action: Arc::from(p.action()),
+            kind: Arc::from(kind),
+            action: Arc::from(action),
             resource: None,
         })
     }
@@ -87,11 +84,7 @@ impl Requirement {
             let mut segments = parts.uri.path().split('/');
             segments.find(|s| *s == after)?;
             let id = segments.next().filter(|s| !s.is_empty())?;
-            let resource = Resource::new(&*kind, id);
-            Some(match principal.tenant() {
-                Some(tenant) => resource.tenant(tenant),
-                None => resource,
-            })
+            Some(in_tenant_of(Resource::new(&*kind, id), principal))
         })
     }
 
@@ -116,30 +109,49 @@ impl Requirement {
     )]
     pub fn authorize<'p>(&self, parts: &'p Parts) -> Result<&'p Principal, Problem> {
         let principal = Principal::from_extensions(&parts.extensions).ok_or(MissingPrincipal)?;
-        let resource = if let Some(find) = &self.resource {
-            find(parts, principal).ok_or_else(Problem::not_found)?
-        } else {
-            let resource = Resource::kind(&*self.kind);
-            match principal.tenant() {
-                Some(tenant) => resource.tenant(tenant),
-                None => resource,
-            }
+        let resource = match &self.resource {
+            Some(find) => find(parts, principal).ok_or_else(Problem::not_found)?,
+            None => in_tenant_of(Resource::kind(&*self.kind), principal),
         };
-        let decision =
-            self.rbac
-                .check_with(principal, &self.action, &resource, &request_context(parts));
-        if decision.allowed() {
-            Ok(principal)
-        } else {
-            tracing::debug!(
-                subject = principal.subject(),
-                permission = &*self.permission,
-                reason = %decision.explain(),
-                "mortar-rbac: permission denied"
-            );
-            Err(forbidden(&self.permission))
-        }
+        let decision = self
+            .rbac
+            .check_lazy(principal, &self.action, &resource, || {
+                request_context(parts)
+            });
+        enforce(&decision, principal, &self.permission)?;
+        Ok(principal)
     }
+}
+
+/// `resource` in the principal's tenant (when it has one): where a route's resource lives.
+pub(crate) fn in_tenant_of(resource: Resource, principal: &Principal) -> Resource {
+    match principal.tenant() {
+        Some(tenant) => resource.tenant(tenant),
+        None => resource,
+    }
+}
+
+/// `Ok` when `decision` allows; else logs why (at debug, for operators) and answers the 403
+/// naming `permission` (never the rule, which stays out of the response).
+#[allow(
+    clippy::result_large_err,
+    reason = "the problem document is the HTTP answer itself, built only on refusal"
+)]
+pub(crate) fn enforce(
+    decision: &Decision,
+    principal: &Principal,
+    permission: &str,
+) -> Result<(), Problem> {
+    if decision.allowed() {
+        return Ok(());
+    }
+    tracing::debug!(
+        subject = principal.subject(),
+        permission,
+        reason = %decision.explain(),
+        "mortar-rbac: permission denied"
+    );
+    Err(forbidden(permission))
 }
 
 /// A route guard: passes a request on only when its principal holds a permission, answering
@@ -281,8 +293,8 @@ impl Guard {
         if decision.allowed() {
             return Ok(());
         }
-        tracing::debug!(subject = self.principal.subject(), action, reason = %decision.explain(), "mortar-rbac: permission denied");
-        Err(forbidden(&format!("{}:{action}", resource.kind_name())))
+        let permission = format!("{}:{action}", resource.kind_name());
+        enforce(&decision, &self.principal, &permission)
     }
 }
 

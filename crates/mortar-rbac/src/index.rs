@@ -97,6 +97,25 @@ pub(crate) struct Index {
     resource_grants: FastMap<Box<str>, Nested<Vec<Grant>>>,
     /// Resource kind → id → its containers.
     parents: Nested<Vec<ResourceId>>,
+    /// Whether any rule or assignment has a condition (else nothing reads `context`); the
+    /// HTTP edges build the request context only then.
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    has_conditions: bool,
+}
+
+/// Whether an assignment counts within `tenant` for the admin queries: every assignment when
+/// no tenant is asked for, else the tenant's own and the global ones.
+fn counts_in(a: &Assignment, tenant: Option<&str>) -> bool {
+    tenant.is_none() || a.tenant.is_none() || a.tenant.as_deref() == tenant
+}
+
+/// Whether `resource` belongs to another tenant than the principal's (refused whatever the
+/// roles: ASVS V8.4.1).
+fn other_tenant(principal: &Principal, resource: &Resource) -> bool {
+    resource
+        .tenant
+        .as_deref()
+        .is_some_and(|owner| principal.tenant() != Some(owner))
 }
 
 fn check_name(what: &'static str, value: &str) -> Result<(), Error> {
@@ -205,6 +224,8 @@ impl Index {
             grants,
             resource_grants,
             parents,
+            #[cfg(any(feature = "tower", feature = "actix"))]
+            has_conditions: !conditions.0.is_empty(),
         };
         index.check_resource_cycles()?;
         Ok(index)
@@ -212,6 +233,12 @@ impl Index {
 
     pub(crate) fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Whether any rule or assignment has a condition.
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    pub(crate) fn has_conditions(&self) -> bool {
+        self.has_conditions
     }
 
     fn parents_of(&self, r: &ResourceId) -> &[ResourceId] {
@@ -313,9 +340,7 @@ impl Index {
         context: &Map<String, Value>,
         now: SystemTime,
     ) -> Decision {
-        if let Some(owner) = resource.tenant.as_deref()
-            && principal.tenant() != Some(owner)
-        {
+        if other_tenant(principal, resource) {
             return Decision::new(Reason::CrossTenant);
         }
         let vars = Vars::new(principal, resource, context, now);
@@ -371,11 +396,7 @@ impl Index {
         principal: &Principal,
         resource: &Resource,
     ) -> Vec<crate::Effective> {
-        if resource
-            .tenant
-            .as_deref()
-            .is_some_and(|owner| principal.tenant() != Some(owner))
-        {
+        if other_tenant(principal, resource) {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -413,7 +434,7 @@ impl Index {
             .assignments
             .iter()
             .filter(|a| a.role == role)
-            .filter(|a| tenant.is_none() || a.tenant.is_none() || a.tenant.as_deref() == tenant)
+            .filter(|a| counts_in(a, tenant))
             .collect()
     }
 
@@ -423,7 +444,7 @@ impl Index {
             .assignments
             .iter()
             .filter(|a| a.subject == subject)
-            .filter(|a| tenant.is_none() || a.tenant.is_none() || a.tenant.as_deref() == tenant)
+            .filter(|a| counts_in(a, tenant))
             .collect()
     }
 
@@ -451,7 +472,7 @@ impl Index {
             .assignments
             .iter()
             .filter(|a| roles.contains(a.role.as_str()))
-            .filter(|a| tenant.is_none() || a.tenant.is_none() || a.tenant.as_deref() == tenant)
+            .filter(|a| counts_in(a, tenant))
             .collect()
     }
 }

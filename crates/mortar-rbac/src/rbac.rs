@@ -180,11 +180,27 @@ impl Rbac {
         principal: &Principal,
         permission: &str,
     ) -> Result<Decision, Error> {
-        let p = Permission::parse(permission)?;
-        if p.resource() == "*" || p.action() == "*" {
-            return Err(Error::Permission(permission.to_owned()));
+        let (kind, action) = Permission::concrete(permission)?;
+        Ok(self.check(principal, action, &Resource::kind(kind)))
+    }
+
+    /// [`Self::check_with`], building the context only when the policy has a condition to read
+    /// it (the HTTP edges: no per-request allocation for policies without conditions).
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    pub(crate) fn check_lazy(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &Resource,
+        context: impl FnOnce() -> Map<String, Value>,
+    ) -> Decision {
+        let index = self.inner.index.load();
+        let now = self.inner.clock.now();
+        if index.has_conditions() {
+            index.check(principal, action, resource, &context(), now)
+        } else {
+            index.check(principal, action, resource, no_context(), now)
         }
-        Ok(self.check(principal, p.action(), &Resource::kind(p.resource())))
     }
 
     /// Several checks on one snapshot of the policy.

@@ -189,18 +189,35 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The role `subject` holds in `org` (the most powerful, when several).
-fn role_in(rbac: &Rbac, subject: &str, org: &str) -> Option<String> {
-    let held: Vec<String> = rbac
-        .assignments_of(subject, Some(org))
-        .into_iter()
-        .filter(|a| a.tenant.as_deref() == Some(org))
-        .map(|a| a.role)
-        .collect();
+/// The organization's own memberships, most powerful role first (global assignments are
+/// not memberships).
+fn memberships(rbac: &Rbac, org: &str) -> Vec<Assignment> {
     ROLE_NAMES
         .iter()
-        .find(|r| held.iter().any(|h| h == *r))
+        .flat_map(|role| rbac.holders(role, Some(org)))
+        .filter(|a| a.tenant.as_deref() == Some(org))
+        .collect()
+}
+
+/// What `subject` holds in `org` itself.
+fn held_in(rbac: &Rbac, subject: &str, org: &str) -> Vec<Assignment> {
+    rbac.assignments_of(subject, Some(org))
+        .into_iter()
+        .filter(|a| a.tenant.as_deref() == Some(org))
+        .collect()
+}
+
+/// The most powerful of the roles held.
+fn top_role(held: &[Assignment]) -> Option<String> {
+    ROLE_NAMES
+        .iter()
+        .find(|r| held.iter().any(|a| a.role == **r))
         .map(|r| (*r).to_owned())
+}
+
+/// The role `subject` holds in `org` (the most powerful, when several).
+fn role_in(rbac: &Rbac, subject: &str, org: &str) -> Option<String> {
+    top_role(&held_in(rbac, subject, org))
 }
 
 /// `POST /orgs`: creates an organization; the caller becomes its owner.
@@ -306,14 +323,10 @@ async fn remove(
 ) -> Result<StatusCode, Problem> {
     find(&state, &org).await?;
     let rbac = state.rbac();
-    for role in ROLE_NAMES {
-        for assignment in rbac.holders(role, Some(&org)) {
-            if assignment.tenant.as_deref() == Some(org.as_str()) {
-                rbac.revoke(&principal, &assignment)
-                    .await
-                    .map_err(|e| store_failed(&e))?;
-            }
-        }
+    for assignment in memberships(rbac, &org) {
+        rbac.revoke(&principal, &assignment)
+            .await
+            .map_err(|e| store_failed(&e))?;
     }
     entity::Entity::delete_by_id(org)
         .exec(state.db())
@@ -335,17 +348,13 @@ async fn members(
     Path(org): Path<String>,
 ) -> Result<Json<Vec<Member>>, Problem> {
     find(&state, &org).await?;
-    let mut out = Vec::new();
-    for role in ROLE_NAMES {
-        for a in state.rbac().holders(role, Some(&org)) {
-            if a.tenant.as_deref() == Some(org.as_str()) {
-                out.push(Member {
-                    user: a.subject,
-                    role: role.to_owned(),
-                });
-            }
-        }
-    }
+    let out = memberships(state.rbac(), &org)
+        .into_iter()
+        .map(|a| Member {
+            user: a.subject,
+            role: a.role,
+        })
+        .collect();
     Ok(Json(out))
 }
 
@@ -378,18 +387,21 @@ async fn add_member(
     }
     find(&state, &org).await?;
     let rbac = state.rbac();
-    let current = role_in(rbac, &user, &org);
+    let held = held_in(rbac, &user, &org);
     owners_guard(
         &guard,
         &org,
-        form.role == "owner" || current.as_deref() == Some("owner"),
+        form.role == "owner" || top_role(&held).as_deref() == Some("owner"),
     )?;
+    // Granted first, so the member never has no role here; then the other roles go.
     let actor = guard.principal();
-    rbac.grant(actor, Assignment::new(&user, &form.role).in_tenant(&org))
-        .await
-        .map_err(|e| store_failed(&e))?;
-    for old in ROLE_NAMES.iter().filter(|r| **r != form.role) {
-        rbac.revoke(actor, &Assignment::new(&user, *old).in_tenant(&org))
+    if !held.iter().any(|a| a.role == form.role) {
+        rbac.grant(actor, Assignment::new(&user, &form.role).in_tenant(&org))
+            .await
+            .map_err(|e| store_failed(&e))?;
+    }
+    for old in held.iter().filter(|a| a.role != form.role) {
+        rbac.revoke(actor, old)
             .await
             .map_err(|e| store_failed(&e))?;
     }
@@ -407,28 +419,25 @@ async fn remove_member(
 ) -> Result<StatusCode, Problem> {
     find(&state, &org).await?;
     let rbac = state.rbac();
-    let Some(current) = role_in(rbac, &user, &org) else {
+    let held = held_in(rbac, &user, &org);
+    let Some(current) = top_role(&held) else {
         return Err(Problem::not_found());
     };
     owners_guard(&guard, &org, current == "owner")?;
     if current == "owner"
-        && rbac
-            .holders("owner", Some(&org))
+        && memberships(rbac, &org)
             .iter()
-            .filter(|a| a.tenant.as_deref() == Some(org.as_str()))
+            .filter(|a| a.role == "owner")
             .count()
             == 1
     {
         return Err(Problem::conflict()
             .with_detail("An organization keeps at least one owner; add another owner first."));
     }
-    for role in ROLE_NAMES {
-        rbac.revoke(
-            guard.principal(),
-            &Assignment::new(&user, role).in_tenant(&org),
-        )
-        .await
-        .map_err(|e| store_failed(&e))?;
+    for assignment in &held {
+        rbac.revoke(guard.principal(), assignment)
+            .await
+            .map_err(|e| store_failed(&e))?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

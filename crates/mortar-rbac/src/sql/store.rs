@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait as _, IsolationLevel, QueryFilter as _, QueryOrder as _, TransactionTrait as _,
+    EntityTrait, IsolationLevel, QueryFilter as _, QueryOrder as _, TransactionTrait as _,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -74,8 +74,8 @@ impl SeaOrmPolicyStore {
                 tx.rollback().await.map_err(store_err)?;
                 Ok(false)
             }
-            // The same row exists already (inserted by a writer that committed first): nothing
-            // to do; the transaction rolls back on drop.
+            // The same row exists already (inserted by a writer outside this store, which the
+            // version lock does not order): nothing to do; the transaction rolls back on drop.
             Err(err) if is_duplicate(&err) => Ok(false),
             Err(err) => Err(store_err(err)),
         }
@@ -201,36 +201,27 @@ impl PolicyStore for SeaOrmPolicyStore {
             definition,
             updated_at: now_ms(),
         };
-        // An upsert by hand (read, then update or insert): portable, and a concurrent insert
-        // of the same new name loses with a duplicate, retried once as an update.
-        for _ in 0..2 {
-            let model = model.clone();
-            let written = self
-                .write(move |tx| {
-                    Box::pin(async move {
-                        let am: role::ActiveModel = model.clone().into();
-                        let exists = role::Entity::find_by_id(model.name.clone())
-                            .one(tx)
-                            .await?
-                            .is_some();
-                        if exists {
-                            role::Entity::update(sea_orm::ActiveModelTrait::reset_all(am))
-                                .exec(tx)
-                                .await?;
-                        } else {
-                            role::Entity::insert(am).exec_without_returning(tx).await?;
-                        }
-                        Ok(true)
-                    })
-                })
-                .await?;
-            if written {
-                return Ok(());
-            }
-        }
-        Err(Error::Store(format!(
-            "role {name:?}: concurrent writers kept conflicting"
-        )))
+        // An upsert by hand (read, then update or insert): portable, and race-free because
+        // `write` holds the version row's lock before reading.
+        self.write(move |tx| {
+            Box::pin(async move {
+                let exists = role::Entity::find_by_id(model.name.clone())
+                    .one(tx)
+                    .await?
+                    .is_some();
+                let row: role::ActiveModel = model.into();
+                if exists {
+                    role::Entity::update(sea_orm::ActiveModelTrait::reset_all(row))
+                        .exec(tx)
+                        .await?;
+                } else {
+                    role::Entity::insert(row).exec_without_returning(tx).await?;
+                }
+                Ok(true)
+            })
+        })
+        .await
+        .map(drop)
     }
 
     async fn delete_role(&self, name: &str) -> Result<bool, Error> {
@@ -249,9 +240,10 @@ impl PolicyStore for SeaOrmPolicyStore {
     }
 
     async fn assign(&self, a: &Assignment) -> Result<bool, Error> {
-        let model = assignment::ActiveModel {
+        let key = assignment_key(a);
+        let row = assignment::ActiveModel {
             seq: sea_orm::ActiveValue::NotSet,
-            key: sea_orm::ActiveValue::Set(assignment_key(a)),
+            key: sea_orm::ActiveValue::Set(key.clone()),
             subject: sea_orm::ActiveValue::Set(a.subject.clone()),
             role: sea_orm::ActiveValue::Set(a.role.clone()),
             tenant: sea_orm::ActiveValue::Set(a.tenant.clone()),
@@ -259,80 +251,77 @@ impl PolicyStore for SeaOrmPolicyStore {
             condition: sea_orm::ActiveValue::Set(a.when.clone()),
             created_at: sea_orm::ActiveValue::Set(now_ms()),
         };
-        let key = assignment_key(a);
-        self.write(move |tx| {
-            Box::pin(async move {
-                let exists = assignment::Entity::find()
-                    .filter(assignment::Column::Key.eq(&key))
-                    .one(tx)
-                    .await?
-                    .is_some();
-                if exists {
-                    return Ok(false);
-                }
-                assignment::Entity::insert(model)
-                    .exec_without_returning(tx)
-                    .await?;
-                Ok(true)
-            })
-        })
-        .await
+        self.write(move |tx| Box::pin(insert_new(tx, assignment::Column::Key, key, row)))
+            .await
     }
 
     async fn unassign(&self, a: &Assignment) -> Result<bool, Error> {
         let key = assignment_key(a);
         self.write(move |tx| {
-            Box::pin(async move {
-                let deleted = assignment::Entity::delete_many()
-                    .filter(assignment::Column::Key.eq(key))
-                    .exec(tx)
-                    .await?;
-                Ok(deleted.rows_affected > 0)
-            })
+            Box::pin(delete_by_key::<assignment::Entity>(
+                tx,
+                assignment::Column::Key,
+                key,
+            ))
         })
         .await
     }
 
     async fn add_parent(&self, p: &Parent) -> Result<bool, Error> {
         let key = parent_key(p);
-        let model = parent::ActiveModel {
+        let row = parent::ActiveModel {
             seq: sea_orm::ActiveValue::NotSet,
             key: sea_orm::ActiveValue::Set(key.clone()),
             child: sea_orm::ActiveValue::Set(p.child.to_string()),
             parent: sea_orm::ActiveValue::Set(p.parent.to_string()),
         };
-        self.write(move |tx| {
-            Box::pin(async move {
-                let exists = parent::Entity::find()
-                    .filter(parent::Column::Key.eq(&key))
-                    .one(tx)
-                    .await?
-                    .is_some();
-                if exists {
-                    return Ok(false);
-                }
-                parent::Entity::insert(model)
-                    .exec_without_returning(tx)
-                    .await?;
-                Ok(true)
-            })
-        })
-        .await
+        self.write(move |tx| Box::pin(insert_new(tx, parent::Column::Key, key, row)))
+            .await
     }
 
     async fn remove_parent(&self, p: &Parent) -> Result<bool, Error> {
         let key = parent_key(p);
         self.write(move |tx| {
-            Box::pin(async move {
-                let deleted = parent::Entity::delete_many()
-                    .filter(parent::Column::Key.eq(key))
-                    .exec(tx)
-                    .await?;
-                Ok(deleted.rows_affected > 0)
-            })
+            Box::pin(delete_by_key::<parent::Entity>(
+                tx,
+                parent::Column::Key,
+                key,
+            ))
         })
         .await
     }
+}
+
+/// Inserts `row` unless a row with this identity `key` exists; `false` when one does. Run
+/// inside `write`, which holds the version lock, so no other writer can insert in between.
+async fn insert_new<A>(
+    tx: &DatabaseTransaction,
+    key_column: <A::Entity as EntityTrait>::Column,
+    key: String,
+    row: A,
+) -> Result<bool, DbErr>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let exists = A::Entity::find()
+        .filter(key_column.eq(key))
+        .one(tx)
+        .await?
+        .is_some();
+    if !exists {
+        A::Entity::insert(row).exec_without_returning(tx).await?;
+    }
+    Ok(!exists)
+}
+
+/// Deletes the row with this identity `key`; `false` when there was none.
+async fn delete_by_key<E: EntityTrait>(
+    tx: &DatabaseTransaction,
+    key_column: E::Column,
+    key: String,
+) -> Result<bool, DbErr> {
+    let deleted = E::delete_many().filter(key_column.eq(key)).exec(tx).await?;
+    Ok(deleted.rows_affected > 0)
 }
 
 #[cfg(test)]

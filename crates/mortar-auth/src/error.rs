@@ -82,11 +82,9 @@ impl From<Error> for Problem {
                 "weak-password",
                 "The password does not meet the password policy.",
             )
-            .with_errors(
-                violations
-                    .iter()
-                    .map(|v| FieldError::new("/password", v.to_string()).with_code(v.code())),
-            ),
+            .with_errors(violations.iter().map(|v| {
+                v.with_params(FieldError::new("/password", v.to_string()).with_code(v.code()))
+            })),
             Error::InvalidCredentials => Problem::unauthorized()
                 .with_type(format!(
                     "{}invalid-credentials",

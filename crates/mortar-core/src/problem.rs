@@ -252,6 +252,11 @@ impl Problem {
         self
     }
 
+    /// The field-level errors, to edit in place (localization rewrites their `detail`).
+    pub fn errors_mut(&mut self) -> &mut [FieldError] {
+        &mut self.errors
+    }
+
     /// Sets how long the client should wait: the `retry_after` member (whole seconds, rounded
     /// up) and the `Retry-After` header.
     #[must_use]
@@ -538,6 +543,8 @@ pub struct FieldError {
     detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     code: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    params: BTreeMap<String, Value>,
 }
 
 impl FieldError {
@@ -556,6 +563,7 @@ impl FieldError {
             pointer: to_pointer(field.as_ref()),
             detail: detail.into(),
             code: None,
+            params: BTreeMap::new(),
         }
     }
 
@@ -564,6 +572,35 @@ impl FieldError {
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self
+    }
+
+    /// Adds a parameter of the rule (`min` of a length rule…), serialized in `params` so
+    /// clients and localization can word the message themselves.
+    ///
+    /// ```
+    /// use mortar_core::FieldError;
+    ///
+    /// let e = FieldError::new("/password", "must be at least 12 characters long")
+    ///     .with_code("too_short")
+    ///     .with_param("min", 12);
+    /// assert_eq!(e.params()["min"], 12);
+    /// ```
+    #[must_use]
+    pub fn with_param(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.params.insert(name.into(), value.into());
+        self
+    }
+
+    /// Replaces the human-readable text (localization renders it in the client's language).
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    /// The rule's parameters.
+    pub fn params(&self) -> &BTreeMap<String, Value> {
+        &self.params
     }
 
     /// The JSON pointer to the field, in URI-fragment form.

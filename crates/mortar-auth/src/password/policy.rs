@@ -50,6 +50,15 @@ impl PolicyViolation {
             Self::Personal => "personal",
         }
     }
+
+    /// Adds the violation's parameters (`min`, `max`) to its field error.
+    pub(crate) fn with_params(&self, error: mortar_core::FieldError) -> mortar_core::FieldError {
+        match self {
+            Self::TooShort { min } => error.with_param("min", *min),
+            Self::TooLong { max } => error.with_param("max", *max),
+            _ => error,
+        }
+    }
 }
 
 impl fmt::Display for PolicyViolation {

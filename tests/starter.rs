@@ -359,8 +359,8 @@ async fn a_configured_signing_key_outlives_a_restart() {
     assert!(!shown.contains("c2VjcmV0LWJ5dGVz"), "{shown}");
 }
 
-#[tokio::test]
-async fn browser_login_with_a_session_cookie() {
+/// The starter on a fresh SQLite database, its e-mails captured.
+async fn sqlite_app_with_outbox() -> (App, std::sync::Arc<Outbox>) {
     let outbox = std::sync::Arc::new(Outbox::default());
     let app = App::build_with_sender(
         Config::default().with_database_url(mortar_testkit::sqlite().url()),
@@ -368,6 +368,12 @@ async fn browser_login_with_a_session_cookie() {
     )
     .await
     .unwrap();
+    (app, outbox)
+}
+
+#[tokio::test]
+async fn browser_login_with_a_session_cookie() {
+    let (app, outbox) = sqlite_app_with_outbox().await;
     let mut creds = signed_up(&app, &outbox, "lee@example.com").await;
     creds["cookie"] = serde_json::json!(true);
     let login = Request::post("/auth/login")
@@ -754,4 +760,129 @@ async fn organizations_on_mariadb() {
         return;
     };
     organizations(db.url()).await;
+}
+
+/// A call in a language: `Accept-Language: <lang>`; returns status, Content-Language and body.
+async fn call_in(
+    app: &App,
+    lang: &str,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, String, Value) {
+    let mut req = request(method, uri, bearer, body);
+    req.headers_mut()
+        .insert("accept-language", lang.parse().unwrap());
+    let res = app.router().oneshot(req).await.unwrap();
+    let status = res.status();
+    let language = res
+        .headers()
+        .get("content-language")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        language,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The starter answers in English, German and Arabic — greetings with Arabic's six plural
+/// forms, problem documents and validation errors included — and its catalogs are complete.
+#[tokio::test]
+async fn answers_in_english_german_and_arabic() {
+    use serde_json::json;
+    let findings = mortar::i18n::check_sources(
+        "en",
+        &example_saas_axum::i18n::sources().collect::<Vec<_>>(),
+    );
+    assert!(findings.is_empty(), "{findings:#?}");
+
+    let (app, outbox) = sqlite_app_with_outbox().await;
+
+    // Problems for unknown routes, in each language.
+    for (lang, title) in [
+        ("en", "Not Found"),
+        ("de-DE,de;q=0.9", "Nicht gefunden"),
+        ("ar-EG", "غير موجود"),
+    ] {
+        let (status, language, problem) = call_in(&app, lang, "GET", "/nowhere", None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(problem["title"], title, "{lang}: {problem}");
+        assert_eq!(language, lang[..2], "{lang}");
+    }
+
+    let (token, _) = signed_in(&app, &outbox, "layla@example.com").await;
+    let greeting = |lang: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let (status, _, me) = call_in(app, lang, "GET", "/me", Some(&token), None).await;
+            assert_eq!(status, StatusCode::OK, "{me}");
+            me["greeting"].as_str().unwrap().to_owned()
+        }
+    };
+    assert!(
+        greeting("en")
+            .await
+            .ends_with("You are not in any organization yet.")
+    );
+    assert!(
+        greeting("ar").await.ends_with("لست عضوًا في أي مؤسسة بعد."),
+        "zero"
+    );
+
+    // Arabic validation errors: the title and the field error in Arabic, code and params kept.
+    let (status, _, problem) = call_in(
+        &app,
+        "ar",
+        "POST",
+        "/orgs",
+        Some(&token),
+        Some(json!({"name": " "})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["title"], "الطلب غير صالح.", "{problem}");
+    assert_eq!(problem["errors"][0]["code"], "org-name");
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("يجب أن يتكون"), "{detail}");
+
+    // One, two, few (3), many (11): each Arabic plural form, and German's.
+    let mut created = 0;
+    for (target, arabic) in [
+        (1, "أنت عضو في مؤسسة واحدة."),
+        (2, "أنت عضو في مؤسستين."),
+        (3, "مؤسسات."),
+        (11, "مؤسسةً."),
+    ] {
+        while created < target {
+            created += 1;
+            let (status, body) = json_call(
+                &app,
+                "POST",
+                "/orgs",
+                Some(&token),
+                Some(json!({"name": format!("Org {created}")})),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let text = greeting("ar").await;
+        assert!(text.ends_with(arabic), "{target}: {text}");
+    }
+    assert!(
+        greeting("de")
+            .await
+            .ends_with("Sie gehören 11 Organisationen an.")
+    );
+    assert!(
+        greeting("en")
+            .await
+            .ends_with("You belong to 11 organizations.")
+    );
+    // The pseudo-locale shows which strings come from the catalog.
+    let pseudo = greeting("en-XA").await;
+    assert!(pseudo.starts_with('[') && pseudo.contains("11"), "{pseudo}");
 }

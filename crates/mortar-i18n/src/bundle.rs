@@ -45,6 +45,8 @@ pub(crate) struct Bundle {
     ordinal: Rules,
     decimal: Option<DecimalFormatter>,
     decimal_ungrouped: Option<DecimalFormatter>,
+    /// The locale's digits 0–9 as its formatter writes them (Latin, Arabic-Indic…).
+    digits: Option<[String; 10]>,
     dates: [OnceLock<Option<FixedCalendarDateTimeFormatter<Calendar, YMD>>>; 3],
     date_times: [OnceLock<Option<FixedCalendarDateTimeFormatter<Calendar, YMDT>>>; 3],
 }
@@ -69,7 +71,18 @@ impl Bundle {
             DecimalFormatter::try_new((&langid).into(), DecimalFormatterOptions::default()).ok();
         let ungrouped = DecimalFormatterOptions::from(GroupingStrategy::Never);
         let decimal_ungrouped = DecimalFormatter::try_new((&langid).into(), ungrouped).ok();
+        let digits = decimal.as_ref().map(|f| {
+            std::array::from_fn(|d| {
+                let mut s = String::new();
+                #[allow(clippy::cast_possible_wrap, reason = "d is 0..10")]
+                let _ = f
+                    .format(&fixed_decimal::Decimal::from(d as i64))
+                    .write_to(&mut s);
+                s
+            })
+        });
         Self {
+            digits,
             tag: tag.into_boxed_str(),
             langid,
             catalog,
@@ -84,7 +97,7 @@ impl Bundle {
 
     /// The CLDR plural category of `number` (cardinal, or ordinal if the number says so).
     pub(crate) fn plural_category(&self, number: &Number) -> PluralCategory {
-        let operands = Operands::from_decimal(&number.to_decimal());
+        let operands = Operands::of(number);
         let rules = if number.is_ordinal() {
             &self.ordinal
         } else {
@@ -94,6 +107,18 @@ impl Bundle {
     }
 
     pub(crate) fn write_number(&self, number: &Number, out: &mut String) {
+        // 0–999 need no grouping: written from the locale's own digits, looked up once.
+        if let (Some(n), Some(digits)) = (number.small_integer(), &self.digits) {
+            let n = usize::from(n);
+            if n >= 100 {
+                out.push_str(&digits[n / 100]);
+            }
+            if n >= 10 {
+                out.push_str(&digits[n / 10 % 10]);
+            }
+            out.push_str(&digits[n % 10]);
+            return;
+        }
         let decimal = number.to_decimal();
         let formatter = if number.grouping() {
             &self.decimal

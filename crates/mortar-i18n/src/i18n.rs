@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use icu_locale_core::LanguageIdentifier;
 
@@ -51,7 +53,9 @@ struct Inner {
     chains: Vec<Box<[usize]>>,
     default: usize,
     matcher: Matcher,
-    cache: RwLock<Map<Option<usize>>>,
+    /// Requested range (lower case) → its match. Read without a lock on every request; a new
+    /// range copies the map (they are few and bounded).
+    cache: ArcSwap<Map<Option<usize>>>,
     isolating: bool,
     reported: Mutex<HashSet<(usize, String)>>,
     problem_types: Map<Box<str>>,
@@ -84,8 +88,8 @@ impl I18n {
         self.locale_at(index)
     }
 
-    /// The available locale matching the tag, if any.
-    pub fn find(&self, tag: &str) -> Option<usize> {
+    /// The index of the available locale matching the tag, if any.
+    pub(crate) fn find(&self, tag: &str) -> Option<usize> {
         // Requested ranges repeat across requests: remember each one's match. The key is the
         // lower-cased range, built on the stack for ordinary lengths.
         let mut buf = [0u8; 32];
@@ -100,16 +104,17 @@ impl I18n {
         } else {
             Cow::Owned(tag.to_ascii_lowercase())
         };
-        if let Ok(cache) = self.inner.cache.read()
-            && let Some(found) = cache.get(&*key)
-        {
+        if let Some(found) = self.inner.cache.load().get(&*key) {
             return *found;
         }
         let found = self.inner.matcher.lookup(tag);
-        if let Ok(mut cache) = self.inner.cache.write()
-            && cache.len() < MAX_CACHED_RANGES
-        {
-            cache.insert(key.into_owned().into_boxed_str(), found);
+        if self.inner.cache.load().len() < MAX_CACHED_RANGES {
+            let key: Box<str> = key.into();
+            self.inner.cache.rcu(|cache| {
+                let mut cache = Map::clone(cache);
+                cache.insert(key.clone(), found);
+                cache
+            });
         }
         found
     }
@@ -411,7 +416,17 @@ impl I18nBuilder {
                 chains,
                 default,
                 matcher: Matcher::new(&ids),
-                cache: RwLock::new(Map::default()),
+                cache: ArcSwap::from_pointee(
+                    ids.iter()
+                        .enumerate()
+                        .map(|(i, id)| {
+                            (
+                                id.to_string().to_ascii_lowercase().into_boxed_str(),
+                                Some(i),
+                            )
+                        })
+                        .collect(),
+                ),
                 isolating: self.isolating,
                 reported: Mutex::new(HashSet::new()),
                 problem_types: self
@@ -540,6 +555,16 @@ impl Locale {
     /// # Ok::<(), mortar_i18n::Error>(())
     /// ```
     pub fn message<'s>(&'s self, id: &'s str) -> Cow<'s, str> {
+        // Plain text in this locale: one hash probe, nothing to format.
+        if let Some(Pattern::Text(text)) = self
+            .bundle()
+            .catalog
+            .messages
+            .get(id)
+            .and_then(|e| e.value.as_ref())
+        {
+            return Cow::Borrowed(text);
+        }
         self.render(id, None, None).unwrap_or(Cow::Borrowed(id))
     }
 

@@ -81,11 +81,35 @@ pub(crate) struct Operands {
 }
 
 impl Operands {
+    /// A whole number without visible fraction digits.
+    pub(crate) fn integer(i: u64) -> Self {
+        Self {
+            i,
+            ..Self::default()
+        }
+    }
+
+    /// The operands of a number as it is formatted (its fraction options applied).
+    pub(crate) fn of(number: &crate::Number) -> Self {
+        match number.small_integer() {
+            Some(i) => Self::integer(u64::from(i)),
+            None => Self::from_decimal(&number.to_decimal()),
+        }
+    }
+
     /// From a decimal as written: `1.50` has v = 2, f = 50, w = 1, t = 5.
     pub(crate) fn from_decimal(decimal: &Decimal) -> Self {
-        let mut buf = String::with_capacity(24);
+        // Written into a stack buffer: no allocation for any realistic number.
+        let mut buf = StackString::default();
         let _ = writeable::Writeable::write_to(decimal, &mut buf);
-        Self::parse(&buf).unwrap_or_default()
+        buf.as_str().map_or_else(
+            || {
+                let mut s = String::new();
+                let _ = writeable::Writeable::write_to(decimal, &mut s);
+                Self::parse(&s).unwrap_or_default()
+            },
+            |s| Self::parse(s).unwrap_or_default(),
+        )
     }
 
     /// Parses `-1.50`, `1c6`, `1.2c3` (CLDR's sample notation). `None` if malformed.
@@ -137,6 +161,36 @@ impl Operands {
             },
             c: 0,
         })
+    }
+}
+
+/// A 32-byte stack buffer for writing a decimal; `as_str` is `None` if it overflowed.
+#[derive(Default)]
+struct StackString {
+    buf: [u8; 32],
+    len: usize,
+    overflow: bool,
+}
+
+impl StackString {
+    fn as_str(&self) -> Option<&str> {
+        if self.overflow {
+            return None;
+        }
+        std::str::from_utf8(&self.buf[..self.len]).ok()
+    }
+}
+
+impl std::fmt::Write for StackString {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            self.overflow = true;
+            return Ok(());
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -374,8 +428,7 @@ impl PluralRules {
 
     /// The category of a number (its fraction digits as [`Number`](crate::Number) formats them).
     pub fn category(&self, number: impl Into<crate::Number>) -> PluralCategory {
-        self.rules
-            .category(&Operands::from_decimal(&number.into().to_decimal()))
+        self.rules.category(&Operands::of(&number.into()))
     }
 
     /// The category of a number written as a decimal string, trailing zeros significant

@@ -70,6 +70,22 @@ impl Number {
         self.grouping
     }
 
+    /// The value as a small whole number (0–999, no fraction digits shown), when it is one:
+    /// the common case, formatted and classified without building a decimal.
+    pub(crate) fn small_integer(&self) -> Option<u16> {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::float_cmp,
+            reason = "checked to be a whole number in 0..1000 first"
+        )]
+        let small = (self.min_fraction.unwrap_or(0) == 0
+            && self.value.fract() == 0.0
+            && (0.0..1000.0).contains(&self.value))
+        .then_some(self.value as u16);
+        small
+    }
+
     /// The decimal as formatted: the options applied, so plural rules see what is shown.
     pub(crate) fn to_decimal(self) -> Decimal {
         #[allow(
@@ -120,11 +136,13 @@ macro_rules! number_from {
     ($($t:ty),*) => {$(
         impl From<$t> for Number {
             #[allow(clippy::cast_precision_loss, clippy::cast_lossless, reason = "display values")]
+            #[inline]
             fn from(value: $t) -> Self {
                 Self::new(value as f64)
             }
         }
         impl From<$t> for Value<'_> {
+            #[inline]
             fn from(value: $t) -> Self {
                 Value::Number(Number::from(value))
             }
@@ -146,6 +164,7 @@ pub enum Value<'a> {
 }
 
 impl<'a> From<&'a str> for Value<'a> {
+    #[inline]
     fn from(value: &'a str) -> Self {
         Value::String(Cow::Borrowed(value))
     }
@@ -199,18 +218,21 @@ pub struct Args<'a> {
 
 impl<'a> Args<'a> {
     /// No arguments.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds (or replaces) an argument.
     #[must_use]
+    #[inline]
     pub fn with(mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Value<'a>>) -> Self {
         self.set(name, value);
         self
     }
 
     /// Sets an argument, replacing one of the same name.
+    #[inline]
     pub fn set(&mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Value<'a>>) {
         let name = name.into();
         let value = value.into();
@@ -222,6 +244,7 @@ impl<'a> Args<'a> {
     }
 
     /// The argument called `name`.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&Value<'a>> {
         self.entries
             .iter()

@@ -12,15 +12,16 @@
 //! | --- | --- | --- |
 //! | [`core`] | `mortar-core`: `Principal`, `Problem`, `ProblemBody`, `Clock`, audit events, attempt limiting | always |
 //! | `auth` | `mortar-auth`: passwords, users, account flows, access tokens, sessions (refresh tokens and cookies), API keys, the authentication layer | `auth` |
-//! | `rbac` | `mortar-rbac`: roles with inheritance, tenants, resource grants, deny rules, CEL conditions, explained decisions (in progress) | `rbac` |
+//! | `rbac` | `mortar-rbac`: roles with inheritance, tenants, resource grants, deny rules, CEL conditions, explained decisions, stores, route guards | `rbac` |
+//! | `i18n` | `mortar-i18n`: Fluent catalogs, Accept-Language negotiation, CLDR plurals, numbers and dates, localized problems and validation messages, the locale layer | `i18n` |
 //! | `ratelimit` | `mortar-ratelimit`: GCRA in process and on Redis, policies, tiers, failure modes, the rate-limit layer, a Redis brute-force guard | `ratelimit` |
 //!
 //! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,
 //! `mysql` (through sea-orm). Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
 //! `actix` (middleware, extractors, `ResponseError`), `garde` (validation reports as problem
-//! documents). `full` turns everything on.
+//! documents, localized with `i18n`). `full` turns everything on.
 //!
-//! The capability crates (auth, rbac, ratelimit, storage, jobs, audit, flags, i18n) join this
+//! The capability crates (storage, jobs, audit, flags…) join this
 //! table as they are released; each can also be used on its own.
 //!
 //! ```
@@ -47,3 +48,7 @@ pub use mortar_ratelimit as ratelimit;
 #[cfg(feature = "rbac")]
 #[doc(inline)]
 pub use mortar_rbac as rbac;
+
+#[cfg(feature = "i18n")]
+#[doc(inline)]
+pub use mortar_i18n as i18n;

@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod i18n;
 pub mod migration;
 pub mod orgs;
 pub mod ratelimit;
@@ -59,6 +60,9 @@ pub enum StartError {
     /// Authorization could not be set up (invalid roles file, store failure).
     #[error("setting up authorization failed")]
     Rbac(#[source] mortar::rbac::Error),
+    /// A message catalog does not parse.
+    #[error("loading the message catalogs failed")]
+    I18n(#[source] mortar::i18n::Error),
     /// A rate-limit setting is invalid.
     #[error("the rate-limit configuration is invalid: {0}")]
     RateLimit(String),

@@ -173,7 +173,9 @@ fn valid_name(form: &OrgForm) -> Result<String, Problem> {
         return Err(Problem::validation([FieldError::new(
             "/name",
             "must be 1 to 100 characters, without control characters",
-        )]));
+        )
+        .with_code("org-name")
+        .with_param("max", 100)]));
     }
     Ok(name.to_owned())
 }
@@ -277,6 +279,19 @@ async fn list(
             .map(|row| Org::seen_by(&state, &principal, row))
             .collect(),
     ))
+}
+
+/// How many organizations `subject` belongs to (from the in-memory policy: no query).
+pub fn count_of(state: &AppState, subject: &str) -> usize {
+    let mut orgs: Vec<String> = state
+        .rbac()
+        .assignments_of(subject, None)
+        .into_iter()
+        .filter_map(|a| a.tenant)
+        .collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    orgs.len()
 }
 
 async fn find(state: &AppState, org: &str) -> Result<entity::Model, Problem> {
@@ -383,7 +398,8 @@ async fn add_member(
         return Err(Problem::validation([FieldError::new(
             "/role",
             "must be one of owner, admin, member",
-        )]));
+        )
+        .with_code("org-role")]));
     }
     find(&state, &org).await?;
     let rbac = state.rbac();
@@ -432,7 +448,9 @@ async fn remove_member(
             == 1
     {
         return Err(Problem::conflict()
-            .with_detail("An organization keeps at least one owner; add another owner first."));
+            .with_type(crate::i18n::LAST_OWNER)
+            .with_title("An organization keeps at least one owner.")
+            .with_detail("Add another owner first."));
     }
     for assignment in &held {
         rbac.revoke(guard.principal(), assignment)

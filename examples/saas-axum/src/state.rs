@@ -28,6 +28,7 @@ struct Inner {
     auth: Auth,
     rbac: mortar::rbac::Rbac,
     rate_limit: mortar::ratelimit::RateLimitLayer,
+    i18n: mortar::i18n::I18n,
 }
 
 impl AppState {
@@ -61,6 +62,7 @@ impl AppState {
             .transpose()?;
         let auth = Auth::new(&config, &db, redis.as_ref(), sender)?;
         let rate_limit = crate::ratelimit::layer(&config, redis.as_ref())?;
+        let i18n = crate::i18n::catalogs().map_err(StartError::I18n)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -70,6 +72,7 @@ impl AppState {
                 auth,
                 rbac,
                 rate_limit,
+                i18n,
             }),
         })
     }
@@ -87,6 +90,11 @@ impl AppState {
     /// The API's rate limits.
     pub fn rate_limit(&self) -> &mortar::ratelimit::RateLimitLayer {
         &self.inner.rate_limit
+    }
+
+    /// The message catalogs (English, German, Arabic).
+    pub fn i18n(&self) -> &mortar::i18n::I18n {
+        &self.inner.i18n
     }
 
     /// The configuration.

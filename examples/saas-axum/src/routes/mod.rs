@@ -6,6 +6,7 @@ use axum::Router;
 use axum::http::{HeaderName, Request, Uri};
 use axum::routing::get;
 use mortar::core::{Principal, Problem};
+use mortar::i18n::{Locale, t};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -21,8 +22,9 @@ pub fn router(state: AppState) -> Router {
     // The API: rate-limited per address and per user (inside authentication, so the limits see
     // the principal); the probes below are not.
     let rate_limit = state.rate_limit().clone();
+    let locale = mortar::i18n::LocaleLayer::new(state.i18n().clone());
     let api = Router::new()
-        .route("/me", get(me))
+        .route("/me", get(me).with_state(state.clone()))
         .merge(crate::orgs::router(&state).with_state(state.clone()))
         .nest("/auth", mortar::auth::axum::router(auth.api))
         .layer(rate_limit);
@@ -33,6 +35,11 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .merge(api)
+        // The request's language (`?lang=`, the `lang` cookie, the user's `locale` attribute,
+        // Accept-Language, then English): handlers take a `Locale`, and every problem document
+        // (404s, 429s, validation errors) answers in it. Inside authentication, so it sees the
+        // user's stored preference.
+        .layer(locale)
         // Authenticates bearer tokens, API keys and session cookies; routes that need a user
         // take a `Principal`.
         .layer(auth.layer)
@@ -52,9 +59,15 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-/// The signed-in caller: 401 problem without a valid bearer token.
-async fn me(principal: Principal) -> axum::Json<serde_json::Value> {
+/// The signed-in caller, greeted in their language: 401 problem without a valid bearer token.
+async fn me(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    locale: Locale,
+    principal: Principal,
+) -> axum::Json<serde_json::Value> {
+    let orgs = crate::orgs::count_of(&state, principal.subject());
     axum::Json(serde_json::json!({
+        "greeting": t!(locale, "me-greeting", orgs = orgs),
         "subject": principal.subject(),
         "session_id": principal.session_id(),
         "amr": principal.authentication().amr(),

@@ -16,6 +16,15 @@ use crate::negotiate::{Matcher, parse_accept_language};
 use crate::plural::PluralCategory;
 use crate::value::{Args, Number};
 
+/// What went wrong with a message, for reporting each kind once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Problem {
+    /// Not in the locale: answered from a fallback or with its id.
+    Missing,
+    /// Formatting met an unknown variable, reference or function.
+    Format,
+}
+
 /// Distinct missing messages reported in the log before reporting stops (bounds the memory an
 /// attacker could make the set grow to through ids taken from requests).
 const MAX_REPORTED: usize = 4096;
@@ -57,7 +66,8 @@ struct Inner {
     /// range copies the map (they are few and bounded).
     cache: ArcSwap<Map<Option<usize>>>,
     isolating: bool,
-    reported: Mutex<HashSet<(usize, String)>>,
+    /// (locale, message, kind of problem) already logged.
+    reported: Mutex<HashSet<(usize, String, Problem)>>,
     problem_types: Map<Box<str>>,
 }
 
@@ -251,9 +261,13 @@ impl I18nBuilder {
     /// Adds catalogs embedded at compile time with [`include_dir::include_dir!`], laid out as
     /// for [`load_dir`](Self::load_dir) (feature `embed`).
     ///
-    /// ```ignore
-    /// static LOCALES: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/locales");
+    /// ```
+    /// // In your crate: include_dir!("$CARGO_MANIFEST_DIR/locales").
+    /// static LOCALES: include_dir::Dir<'_> =
+    ///     include_dir::include_dir!("$CARGO_MANIFEST_DIR/tests/data/locales");
     /// let i18n = mortar_i18n::I18n::builder().embedded(&LOCALES).default_locale("en").build()?;
+    /// assert_eq!(i18n.locale("de").message("bye"), "Bye");
+    /// # Ok::<(), mortar_i18n::Error>(())
     /// ```
     #[cfg(feature = "embed")]
     pub fn embedded(mut self, dir: &include_dir::Dir<'_>) -> Self {
@@ -666,7 +680,7 @@ impl Locale {
             return Some(self.format_pattern(own, pattern, id, args));
         }
         let found = self.lookup(id, attribute);
-        self.report_once(id, attribute, || match &found {
+        self.report_once(id, attribute, Problem::Missing, || match &found {
             Some((bundle, _)) => format!("missing; answered from {}", bundle.tag),
             None => "missing in every locale; answered with its id".to_owned(),
         });
@@ -684,7 +698,7 @@ impl Locale {
         let mut errors: Vec<ResolveError> = Vec::new();
         let out = bundle.format(pattern, args, self.i18n.inner.isolating, &mut errors);
         if !errors.is_empty() {
-            self.report_once(id, None, || {
+            self.report_once(id, None, Problem::Format, || {
                 errors
                     .iter()
                     .map(ToString::to_string)
@@ -695,7 +709,13 @@ impl Locale {
         out
     }
 
-    fn report_once(&self, id: &str, attribute: Option<&str>, what: impl FnOnce() -> String) {
+    fn report_once(
+        &self,
+        id: &str,
+        attribute: Option<&str>,
+        kind: Problem,
+        what: impl FnOnce() -> String,
+    ) {
         let full = match attribute {
             Some(a) => format!("{id}.{a}"),
             None => id.to_owned(),
@@ -703,14 +723,14 @@ impl Locale {
         let Ok(mut reported) = self.i18n.inner.reported.lock() else {
             return;
         };
-        if reported.len() >= MAX_REPORTED || !reported.insert((self.index, full.clone())) {
+        if reported.len() >= MAX_REPORTED || !reported.insert((self.index, full.clone(), kind)) {
             return;
         }
         drop(reported);
         tracing::warn!(
             target: "mortar_i18n",
             locale = self.tag(),
-            message = %full,
+            id = %full,
             problem = %what(),
             "localization problem"
         );

@@ -1,0 +1,2 @@
+hello = Hello { $name }
+bye = Bye

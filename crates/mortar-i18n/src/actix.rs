@@ -110,14 +110,16 @@ where
             {
                 headers.insert(header::CONTENT_LANGUAGE, value);
             }
-            if negotiation.varies_on_accept_language()
-                && !crate::response::varies_on(
+            for name in negotiation.vary() {
+                if !crate::response::varies_on(
                     headers
                         .get_all(header::VARY)
                         .filter_map(|v| v.to_str().ok()),
-                )
-            {
-                headers.append(header::VARY, HeaderValue::from_static("accept-language"));
+                    name,
+                ) && let Ok(value) = HeaderValue::from_str(name)
+                {
+                    headers.append(header::VARY, value);
+                }
             }
             let config = negotiation.config();
             let is_problem = headers

@@ -24,7 +24,8 @@
 //!     .body(axum::body::Body::empty()).unwrap();
 //! let res = app.oneshot(req).await.unwrap();
 //! assert_eq!(res.headers()["content-language"], "de");
-//! assert_eq!(res.headers()["vary"], "accept-language");
+//! let vary: Vec<_> = res.headers().get_all("vary").iter().collect();
+//! assert_eq!(vary, ["cookie", "accept-language"]);
 //! # }
 //! ```
 

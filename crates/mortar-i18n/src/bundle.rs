@@ -138,7 +138,11 @@ impl Bundle {
         with_time: bool,
         out: &mut String,
     ) {
-        let at = at.to_offset(time::UtcOffset::UTC);
+        // Near the ends of `time`'s range the UTC date may not exist: ISO date, never a panic.
+        let Some(at) = at.checked_to_offset(time::UtcOffset::UTC) else {
+            let _ = write!(out, "{}", at.date());
+            return;
+        };
         let (Ok(date), Ok(time)) = (
             icu_calendar::Date::try_new_gregorian(at.year(), u8::from(at.month()), at.day()),
             icu_time::Time::try_new(at.hour(), at.minute(), at.second(), 0),
@@ -536,8 +540,9 @@ impl<'b> Scope<'b, '_> {
         Resolved::Fallback(Cow::Owned(format!("{{{name}()}}")))
     }
 
-    /// Fluent's variant selection: an exact numeric key, then the CLDR plural category of a
-    /// number, then a string key equal to a string selector; otherwise the default variant.
+    /// Fluent's variant selection: for a number, the first variant whose numeric key equals it or
+    /// whose name is its CLDR plural category; for a string, the variant of that name; otherwise
+    /// the default variant.
     fn select(
         &self,
         selector: &Resolved<'_>,
@@ -546,17 +551,16 @@ impl<'b> Scope<'b, '_> {
     ) -> usize {
         match selector {
             Resolved::Number(n) => {
-                #[allow(clippy::float_cmp, reason = "Fluent matches numeric keys by equality")]
-                if let Some(i) = variants
-                    .iter()
-                    .position(|v| matches!(v.key, VariantKey::Number(k) if k == n.value()))
-                {
-                    return i;
-                }
+                // The first variant in source order whose key matches, as fluent-bundle and
+                // fluent.js choose: a numeric key by equality, a name by plural category.
                 let category = self.bundle.plural_category(n).as_str();
+                #[allow(clippy::float_cmp, reason = "Fluent matches numeric keys by equality")]
                 variants
                     .iter()
-                    .position(|v| matches!(&v.key, VariantKey::Name(k) if &**k == category))
+                    .position(|v| match &v.key {
+                        VariantKey::Number(k) => *k == n.value(),
+                        VariantKey::Name(k) => &**k == category,
+                    })
                     .unwrap_or(default)
             }
             Resolved::Str(s) => variants

@@ -29,7 +29,7 @@ enum Problem {
 /// attacker could make the set grow to through ids taken from requests).
 const MAX_REPORTED: usize = 4096;
 /// Distinct requested ranges remembered with their match (the same bound, for the same reason).
-const MAX_CACHED_RANGES: usize = 4096;
+const MAX_CACHED_RANGES: usize = 1024;
 
 /// Every locale's messages, with what negotiation and formatting need: build once, share
 /// everywhere (cloning is an `Arc` clone).
@@ -118,7 +118,9 @@ impl I18n {
             return *found;
         }
         let found = self.inner.matcher.lookup(tag);
-        if self.inner.cache.load().len() < MAX_CACHED_RANGES {
+        // Only ordinary tags are remembered (at most 32 bytes), so junk cannot fill the cache
+        // with large keys; it stays bounded in entries and bytes.
+        if tag.len() <= 32 && self.inner.cache.load().len() < MAX_CACHED_RANGES {
             let key: Box<str> = key.into();
             self.inner.cache.rcu(|cache| {
                 let mut cache = Map::clone(cache);
@@ -130,10 +132,11 @@ impl I18n {
     }
 
     /// Negotiates an `Accept-Language` value (RFC 9110 §12.5.4): ranges by descending q-value,
-    /// each matched as RFC 4647 lookup (the range, then shorter prefixes of it) helped by CLDR
-    /// likely subtags (`pt` finds `pt-BR`, `zh-TW` finds `zh-Hant` and not Simplified `zh`).
-    /// A range with `q=0` excludes what it matches; `*` accepts the default locale (or the first
-    /// one not excluded). `None` when nothing matches or the header is malformed.
+    /// each matched as RFC 4647 lookup (the range, its CLDR parents, then shorter prefixes of it)
+    /// helped by CLDR likely subtags (`pt` finds `pt-BR`, `zh-TW` finds `zh-Hant` and not
+    /// Simplified `zh`). A range with `q=0` excludes the locales it covers (basic filtering);
+    /// `*` accepts the default locale (or the first one not excluded). `None` when nothing
+    /// matches or the header is malformed.
     ///
     /// ```
     /// # let i18n = mortar_i18n::I18n::builder().default_locale("en")
@@ -148,9 +151,18 @@ impl I18n {
     pub fn negotiate(&self, accept_language: &str) -> Option<Locale> {
         let ranges = parse_accept_language(accept_language)?;
         // Exclusions first: `q=0` forbids what it matches, wherever it appears in the header.
+        // RFC 4647 basic filtering: `de;q=0` excludes de and de-*, never a broader locale.
         let mut excluded = smallvec::SmallVec::<[usize; 4]>::new();
         for range in ranges.iter().filter(|r| r.quality == 0 && r.range != "*") {
-            excluded.extend(self.find(range.range));
+            for (i, bundle) in self.inner.bundles.iter().enumerate() {
+                let (tag, range) = (bundle.tag.as_bytes(), range.range.as_bytes());
+                let covered = tag.len() >= range.len()
+                    && tag[..range.len()].eq_ignore_ascii_case(range)
+                    && (tag.len() == range.len() || tag[range.len()] == b'-');
+                if covered {
+                    excluded.push(i);
+                }
+            }
         }
         for range in ranges.iter().filter(|r| r.quality > 0) {
             if range.range == "*" {

@@ -96,9 +96,7 @@ where
             },
             finish: Some(Finish {
                 locale,
-                vary: self.negotiation.varies_on_accept_language(),
-                localize: self.negotiation.config().localize_problems,
-                max: self.negotiation.config().max_problem_body,
+                negotiation: self.negotiation.clone(),
             }),
         }
     }
@@ -107,9 +105,7 @@ where
 #[derive(Debug)]
 struct Finish {
     locale: Locale,
-    vary: bool,
-    localize: bool,
-    max: usize,
+    negotiation: Negotiation,
 }
 
 type Collect<B> = Pin<Box<dyn Future<Output = Result<Bytes, <B as Body>::Error>> + Send + 'static>>;
@@ -151,14 +147,13 @@ where
                     crate::response::set_headers(
                         response.headers_mut(),
                         &finish.locale,
-                        finish.vary,
+                        finish.negotiation.vary(),
                     );
-                    let small = response
-                        .body()
-                        .size_hint()
-                        .upper()
-                        .is_some_and(|n| usize::try_from(n).is_ok_and(|n| n <= finish.max));
-                    if !(finish.localize
+                    let config = finish.negotiation.config();
+                    let small = response.body().size_hint().upper().is_some_and(|n| {
+                        usize::try_from(n).is_ok_and(|n| n <= config.max_problem_body)
+                    });
+                    if !(config.localize_problems
                         && small
                         && crate::response::is_problem(response.headers()))
                     {

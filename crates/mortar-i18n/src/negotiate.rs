@@ -170,6 +170,15 @@ impl Matcher {
         let max = LanguageIdentifier::try_from_str(range)
             .ok()
             .map(|l| crate::cldr::maximize(&l));
+        // CLDR parent locales first (es-MX → es-419, pt-AO → pt-PT): closer than truncation.
+        let canonical = LanguageIdentifier::try_from_str(range)
+            .map_or_else(|_| range.to_owned(), |l| l.to_string());
+        if let Some(i) = crate::cldr::parent_chain(&canonical)
+            .iter()
+            .find_map(|p| self.tags.iter().position(|t| t.eq_ignore_ascii_case(p)))
+        {
+            return Some(i);
+        }
         let mut truncated = lower.as_str();
         while let Some(cut) = truncated.rfind('-') {
             truncated = &truncated[..cut];

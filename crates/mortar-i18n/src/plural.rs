@@ -116,7 +116,8 @@ impl Operands {
     pub(crate) fn parse(text: &str) -> Option<Self> {
         let text = text.strip_prefix('-').unwrap_or(text);
         let (mantissa, c) = match text.split_once(['c', 'e']) {
-            Some((m, e)) => (m, e.parse::<u32>().ok()?),
+            // CLDR's compact exponents are small; a large one is not a number we classify.
+            Some((m, e)) => (m, e.parse::<u32>().ok().filter(|c| *c <= 30)?),
             None => (text, 0),
         };
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -146,19 +147,11 @@ impl Operands {
         }
         let trimmed = frac.trim_end_matches('0');
         Some(Self {
-            i: int.parse().ok()?,
+            i: digits(int),
             v: u32::try_from(frac.len()).ok()?,
             w: u32::try_from(trimmed.len()).ok()?,
-            f: if frac.is_empty() {
-                0
-            } else {
-                frac.parse().ok()?
-            },
-            t: if trimmed.is_empty() {
-                0
-            } else {
-                trimmed.parse().ok()?
-            },
+            f: digits(frac),
+            t: digits(trimmed),
             c: 0,
         })
     }
@@ -192,6 +185,20 @@ impl std::fmt::Write for StackString {
         self.len = end;
         Ok(())
     }
+}
+
+/// The value of a digit string, for plural rules: exact up to 18 digits; beyond, the last 18
+/// digits plus 10^18, which keeps every remainder a rule can take (`% 10` … `% 1000000`) and
+/// keeps the value out of every range a rule lists (all far below 10^18).
+fn digits(s: &str) -> u64 {
+    const LIMIT: usize = 18;
+    if s.is_empty() {
+        return 0;
+    }
+    if s.len() <= LIMIT {
+        return s.parse().unwrap_or(0);
+    }
+    s[s.len() - LIMIT..].parse::<u64>().unwrap_or(0) + 1_000_000_000_000_000_000
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,9 +269,15 @@ impl Rules {
     /// else none (everything `other`, CLDR's root).
     pub(crate) fn for_locale(tag: &str, ordinal: bool) -> Self {
         let table = if ordinal { ordinals() } else { cardinals() };
+        // The tag, then its CLDR parents (pt-AO → pt-PT), then its language.
         let language = tag.split('-').next().unwrap_or(tag);
         table
             .get(tag)
+            .or_else(|| {
+                crate::cldr::parent_chain(tag)
+                    .iter()
+                    .find_map(|parent| table.get(parent.as_str()))
+            })
             .or_else(|| table.get(language))
             .cloned()
             .unwrap_or_default()
@@ -455,6 +468,32 @@ impl PluralRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_numbers_keep_their_category() {
+        let fr = PluralRules::cardinal("fr");
+        assert_eq!(
+            fr.category_of("100000000000000000000"),
+            Some(PluralCategory::Many)
+        );
+        assert_eq!(fr.category_of("1c4294967295"), None);
+        let ops = Operands::parse("0.00000000000000000001").unwrap();
+        assert_ne!(ops.f, 0);
+        assert_eq!(
+            PluralRules::cardinal("en").category_of("0.00000000000000000001"),
+            Some(PluralCategory::Other)
+        );
+    }
+
+    #[test]
+    fn regional_variants_use_their_parents_rules() {
+        // pt-AO inherits from pt-PT, where 0 is "other" (in Brazilian pt it is "one").
+        assert_eq!(
+            PluralRules::cardinal("pt-AO").category(0),
+            PluralCategory::Other
+        );
+        assert_eq!(PluralRules::cardinal("pt").category(0), PluralCategory::One);
+    }
 
     #[test]
     fn operands() {

@@ -115,10 +115,16 @@ impl Negotiation {
         &self.inner
     }
 
-    /// Whether the chain reads `Accept-Language` (the layers then add `Vary: Accept-Language`).
+    /// The request headers the choice depends on, for `Vary`: `accept-language`, `cookie`, and
+    /// any header source, so a shared cache never serves one user's language to another.
     #[cfg(any(feature = "tower", feature = "actix"))]
-    pub(crate) fn varies_on_accept_language(&self) -> bool {
-        self.inner.sources.contains(&LocaleSource::AcceptLanguage)
+    pub(crate) fn vary(&self) -> impl Iterator<Item = &str> {
+        self.inner.sources.iter().filter_map(|source| match source {
+            LocaleSource::AcceptLanguage => Some("accept-language"),
+            LocaleSource::Cookie(_) => Some("cookie"),
+            LocaleSource::Header(name) => Some(name.as_str()),
+            LocaleSource::Query(_) | LocaleSource::PrincipalAttribute(_) => None,
+        })
     }
 
     /// The locale for a request: the first source naming an available locale, else the
@@ -147,12 +153,23 @@ impl Negotiation {
                     .get(name.as_str())
                     .and_then(|v| v.to_str().ok())
                     .and_then(|tag| find_tag(i18n, tag.trim())),
-                LocaleSource::AcceptLanguage => headers
-                    .get_all(ACCEPT_LANGUAGE)
-                    .iter()
-                    .next()
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| i18n.negotiate(v)),
+                LocaleSource::AcceptLanguage => {
+                    // Repeated header lines form one list (RFC 9110 §5.3).
+                    let mut lines = headers.get_all(ACCEPT_LANGUAGE).iter();
+                    match (lines.next(), lines.next()) {
+                        (Some(one), None) => one.to_str().ok().and_then(|v| i18n.negotiate(v)),
+                        (Some(first), Some(second)) => {
+                            let joined = [first, second]
+                                .into_iter()
+                                .chain(lines)
+                                .map(|v| v.to_str().ok())
+                                .collect::<Option<Vec<_>>>()
+                                .map(|v| v.join(","));
+                            joined.and_then(|v| i18n.negotiate(&v))
+                        }
+                        _ => None,
+                    }
+                }
             };
             if let Some(locale) = found {
                 return locale;

@@ -9,25 +9,27 @@ use http::header::{CONTENT_LANGUAGE, CONTENT_TYPE, HeaderValue, VARY};
 use crate::i18n::Locale;
 
 #[cfg(feature = "tower")]
-/// `Content-Language: <tag>` unless the handler set one, and `Vary: Accept-Language` (added to
-/// an existing `Vary`, not replacing it) when the locale was negotiated from that header.
-pub(crate) fn set_headers(headers: &mut HeaderMap, locale: &Locale, vary: bool) {
+/// `Content-Language: <tag>` unless the handler set one, and each header the choice depended on
+/// added to `Vary` (an existing `Vary` is extended, not replaced).
+pub(crate) fn set_headers<'v>(
+    headers: &mut HeaderMap,
+    locale: &Locale,
+    vary: impl Iterator<Item = &'v str>,
+) {
     if !headers.contains_key(CONTENT_LANGUAGE)
         && let Ok(value) = HeaderValue::from_str(locale.tag())
     {
         headers.insert(CONTENT_LANGUAGE, value);
     }
-    if vary && !varies_on(headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok())) {
-        headers.append(VARY, HeaderValue::from_static("accept-language"));
+    for name in vary {
+        if !varies_on(
+            headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()),
+            name,
+        ) && let Ok(value) = HeaderValue::from_str(name)
+        {
+            headers.append(VARY, value);
+        }
     }
-}
-
-/// Whether a `Vary` already covers `Accept-Language` (or everything).
-pub(crate) fn varies_on<'a>(values: impl Iterator<Item = &'a str>) -> bool {
-    values
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|v| v == "*" || v.eq_ignore_ascii_case("accept-language"))
 }
 
 /// Whether the response is a problem document.
@@ -44,4 +46,12 @@ pub(crate) fn is_problem_type(content_type: &str) -> bool {
         .split(';')
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case(mortar_core::PROBLEM_JSON))
+}
+
+/// Whether a `Vary` already covers `name` (or everything).
+pub(crate) fn varies_on<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> bool {
+    values
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|v| v == "*" || v.eq_ignore_ascii_case(name))
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use fixed_decimal::{Decimal, FloatPrecision};
+use fixed_decimal::{Decimal, FloatPrecision, SignedRoundingMode, UnsignedRoundingMode};
 use time::OffsetDateTime;
 
 /// A number with the formatting options Fluent's `NUMBER()` takes.
@@ -39,8 +39,8 @@ impl Number {
         self
     }
 
-    /// At most `digits` digits after the decimal separator, rounding half-even
-    /// (`maximumFractionDigits`); at most 20.
+    /// At most `digits` digits after the decimal separator, rounding half away from zero as
+    /// `Intl.NumberFormat` does (`maximumFractionDigits`); at most 20.
     #[must_use]
     pub fn with_max_fraction_digits(mut self, digits: u8) -> Self {
         self.max_fraction = Some(digits.min(20));
@@ -101,7 +101,11 @@ impl Number {
                 .unwrap_or_else(|_| Decimal::from(0))
         };
         if let Some(max) = self.max_fraction {
-            decimal.round(-i16::from(max));
+            // Intl.NumberFormat (and so Fluent's NUMBER) rounds half away from zero.
+            decimal.round_with_mode(
+                -i16::from(max),
+                SignedRoundingMode::Unsigned(UnsignedRoundingMode::HalfExpand),
+            );
             decimal.trim_end();
         }
         if let Some(min) = self.min_fraction {
@@ -295,7 +299,7 @@ mod tests {
                 .with_max_fraction_digits(2)
                 .to_decimal()
                 .to_string(),
-            "2.34"
+            "2.35"
         );
         assert_eq!(Number::from(0.1).to_decimal().to_string(), "0.1");
         assert_eq!(

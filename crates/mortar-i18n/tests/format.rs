@@ -101,7 +101,11 @@ fn fluent_semantics() {
     }
     assert_eq!(t!(en, "price", amount = 3.5), "Price: 3.50");
     assert_eq!(t!(en, "plain-number", n = 12345), "12345");
-    assert_eq!(t!(en, "rounded", n = 2.25), "2.2");
+    assert_eq!(
+        t!(en, "rounded", n = 2.25),
+        "2.3",
+        "half away from zero, as Intl"
+    );
     assert_eq!(t!(en, "literal"), "quoted A and 1.50");
     assert_eq!(t!(en, "ref", name = "Bo"), "Say: Hello, Bo!");
     assert_eq!(t!(en, "attr-ref"), "Your e-mail");

@@ -90,7 +90,17 @@ async fn content_language_and_vary() {
     let (parts, _, text) = call(get_with("/", "de-CH, en;q=0.5")).await;
     assert_eq!(text, "Hallo");
     assert_eq!(parts.headers["content-language"], "de");
-    assert_eq!(parts.headers["vary"], "accept-language");
+    let vary: Vec<_> = parts
+        .headers
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        vary,
+        ["cookie", "accept-language"],
+        "the lang cookie and the header decide"
+    );
     let (parts, _, text) = call(get_with("/?lang=ar", "de")).await;
     assert_eq!(text, "مرحبا");
     assert_eq!(parts.headers["content-language"], "ar");
@@ -107,7 +117,7 @@ async fn content_language_and_vary() {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    assert_eq!(vary, ["origin", "accept-language"]);
+    assert_eq!(vary, ["origin", "cookie", "accept-language"]);
 }
 
 #[tokio::test]
@@ -203,7 +213,12 @@ async fn actix_middleware() {
         .to_request();
     let res = test::call_service(&app, req).await;
     assert_eq!(res.headers().get("content-language").unwrap(), "de");
-    assert_eq!(res.headers().get("vary").unwrap(), "accept-language");
+    let vary: Vec<_> = res
+        .headers()
+        .get_all("vary")
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(vary, ["cookie", "accept-language"]);
     assert_eq!(test::read_body(res).await, "Hallo");
     let req = test::TestRequest::get()
         .uri("/denied")

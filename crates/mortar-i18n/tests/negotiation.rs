@@ -73,7 +73,12 @@ fn script_and_region_fallback() {
     assert_eq!(negotiated(&i18n, "sr").as_deref(), Some("sr-Cyrl"));
     // A Latin-script Serbian reader is not served Cyrillic.
     assert_eq!(negotiated(&i18n, "sr-Latn").as_deref(), None);
-    assert_eq!(negotiated(&i18n, "es-MX").as_deref(), Some("es"));
+    assert_eq!(
+        negotiated(&i18n, "es-MX").as_deref(),
+        Some("es-419"),
+        "CLDR parent"
+    );
+    assert_eq!(negotiated(&i18n, "es-ES").as_deref(), Some("es"));
     assert_eq!(negotiated(&i18n, "es-419").as_deref(), Some("es-419"));
 }
 
@@ -221,4 +226,21 @@ fn likely_subtags_match_cldr() {
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn review_cases() {
+    // q=0 excludes the range and what it covers, never a broader locale the client accepts.
+    let i18n = i18n(&["en", "de", "pt-BR", "es", "es-419"]);
+    assert_eq!(negotiated(&i18n, "en-US;q=0, en").as_deref(), Some("en"));
+    assert_eq!(negotiated(&i18n, "pt-PT;q=0, pt").as_deref(), Some("pt-BR"));
+    assert_eq!(negotiated(&i18n, "pt;q=0, pt-BR").as_deref(), None);
+    // CLDR parents before truncation: es-MX is served es-419, not es.
+    assert_eq!(negotiated(&i18n, "es-MX").as_deref(), Some("es-419"));
+    // Repeated Accept-Language lines form one list.
+    let mut headers = HeaderMap::new();
+    headers.append("accept-language", HeaderValue::from_static("fr;q=0.9"));
+    headers.append("accept-language", HeaderValue::from_static("de"));
+    let locale = Negotiation::new(i18n).resolve(&Uri::from_static("/"), &headers, None);
+    assert_eq!(locale.tag(), "de");
 }

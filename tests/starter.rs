@@ -702,9 +702,27 @@ async fn organizations(database_url: &str) {
         StatusCode::FORBIDDEN
     );
 
-    // The last owner stays.
+    // The last owner stays: neither removed nor demoted.
     let (status, problem) = call("DELETE", format!("{members}/{olga_id}"), &olga, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "urn:saas:problem:last-owner");
+    let (status, problem) = call(
+        "PUT",
+        format!("{members}/{olga_id}"),
+        &olga,
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (_, listed) = call("GET", members.clone(), &olga, None).await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["role"] == "owner"),
+        "{listed}"
+    );
 
     // Memberships do not cross organizations.
     let (status, globex) = call(

@@ -387,7 +387,24 @@ fn owners_guard(guard: &Guard, org: &str, touches_owner: bool) -> Result<(), Pro
     Ok(())
 }
 
-/// `PUT /orgs/{org}/members/{user}` (`members:add`): gives `user` exactly `role` here.
+/// Refuses a change that would leave `org` without an owner (`owner_leaves`: the change removes
+/// or demotes an owner): 409 `urn:saas:problem:last-owner`.
+fn keep_an_owner(rbac: &Rbac, org: &str, owner_leaves: bool) -> Result<(), Problem> {
+    let owners = memberships(rbac, org)
+        .iter()
+        .filter(|a| a.role == "owner")
+        .count();
+    if owner_leaves && owners <= 1 {
+        return Err(Problem::conflict()
+            .with_type(crate::i18n::LAST_OWNER)
+            .with_title("An organization keeps at least one owner.")
+            .with_detail("Add another owner first."));
+    }
+    Ok(())
+}
+
+/// `PUT /orgs/{org}/members/{user}` (`members:add`): gives `user` exactly `role` here. The last
+/// owner cannot be demoted.
 async fn add_member(
     State(state): State<AppState>,
     Path((org, user)): Path<(String, String)>,
@@ -408,6 +425,11 @@ async fn add_member(
         &guard,
         &org,
         form.role == "owner" || top_role(&held).as_deref() == Some("owner"),
+    )?;
+    keep_an_owner(
+        rbac,
+        &org,
+        top_role(&held).as_deref() == Some("owner") && form.role != "owner",
     )?;
     // Granted first, so the member never has no role here; then the other roles go.
     let actor = guard.principal();
@@ -440,18 +462,7 @@ async fn remove_member(
         return Err(Problem::not_found());
     };
     owners_guard(&guard, &org, current == "owner")?;
-    if current == "owner"
-        && memberships(rbac, &org)
-            .iter()
-            .filter(|a| a.role == "owner")
-            .count()
-            == 1
-    {
-        return Err(Problem::conflict()
-            .with_type(crate::i18n::LAST_OWNER)
-            .with_title("An organization keeps at least one owner.")
-            .with_detail("Add another owner first."));
-    }
+    keep_an_owner(rbac, &org, current == "owner")?;
     for assignment in &held {
         rbac.revoke(guard.principal(), assignment)
             .await

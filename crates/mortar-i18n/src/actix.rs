@@ -38,6 +38,11 @@ use crate::request::Negotiation;
 
 /// The middleware factory: `App::new().wrap(LocaleMiddleware::new(i18n))`. Wrap it inside the
 /// authentication middleware when the chain reads a principal attribute.
+///
+/// Handlers' errors reach it as responses and are localized. An error returned by a middleware
+/// wrapped inside it (an `Err` from the inner service rather than an error response) passes
+/// through untouched: actix renders it later, and holding the request to render it here would
+/// break actix's ownership of the request head.
 #[derive(Clone, Debug)]
 pub struct LocaleMiddleware {
     negotiation: Negotiation,

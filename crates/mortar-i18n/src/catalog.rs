@@ -116,6 +116,7 @@ pub(crate) struct Shape {
 impl Catalog {
     /// Parses `source` and adds its entries; an entry already present is replaced (later
     /// resources override earlier ones, so an app's catalog overrides Mortar's built-in one).
+    #[cfg(test)]
     pub(crate) fn add(&mut self, name: &str, source: &str) -> Result<(), Error> {
         self.add_with(name, source, None)
     }

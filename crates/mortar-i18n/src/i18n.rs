@@ -398,10 +398,17 @@ impl I18nBuilder {
                 i
             } else {
                 let mut catalog = Catalog::default();
+                // The pseudo-locale pseudo-localizes the built-in messages too (they come from
+                // the catalog, so they must not stand out as untranslated).
+                let pseudo_transform: Option<&dyn Fn(&str) -> String> = if is_pseudo {
+                    Some(&crate::check::pseudolocalize)
+                } else {
+                    None
+                };
                 if !self.without_builtin
                     && let Some(builtin) = crate::builtin::source(&langid)
                 {
-                    catalog.add("builtin", builtin)?;
+                    catalog.add_with("builtin", builtin, pseudo_transform)?;
                 }
                 locales.push((langid, catalog));
                 locales.len() - 1

@@ -230,6 +230,12 @@ fn pseudo_locale_marks_every_catalog_string() {
         t!(i18n.locale("en-XA"), "hello", name = "Ada"),
         "[Ħḗŀŀǿ ~~] Ada"
     );
+    // Built-in messages too.
+    let title = i18n
+        .locale("en-XA")
+        .message("problem-status-404")
+        .into_owned();
+    assert!(title.starts_with("[Ƞǿŧ"), "{title}");
 }
 
 #[test]

@@ -592,10 +592,8 @@ impl FieldError {
     }
 
     /// Replaces the human-readable text (localization renders it in the client's language).
-    #[must_use]
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+    pub fn set_detail(&mut self, detail: impl Into<String>) {
         self.detail = detail.into();
-        self
     }
 
     /// The rule's parameters.

@@ -312,20 +312,7 @@ impl<'b> Scope<'b, '_> {
                 args: term_args,
             } => self.write_term(id, attribute.as_deref(), term_args, args, out),
             Expr::Str(s) => out.push_str(s),
-            Expr::Var(name) => match args.and_then(|a| a.get(name)) {
-                Some(Value::String(s)) => out.push_str(s),
-                Some(Value::Number(n)) => self.bundle.write_number(n, out),
-                Some(Value::DateTime(at)) => {
-                    self.bundle
-                        .write_datetime(*at, DateStyle::Medium, false, out);
-                }
-                None => {
-                    self.errors
-                        .push(ResolveError::UnknownVariable(name.to_string()));
-                    let _ = write!(out, "{{${name}}}");
-                }
-            },
-            Expr::Num(_) | Expr::Function { .. } => {
+            Expr::Var(_) | Expr::Num(_) | Expr::Function { .. } => {
                 let resolved = self.resolve(expr, args);
                 self.write_resolved(resolved, out);
             }

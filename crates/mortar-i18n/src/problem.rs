@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use mortar_core::{FieldError, Problem};
+use mortar_core::Problem;
 use serde_json::Value as Json;
 
 use crate::i18n::Locale;
@@ -37,21 +37,12 @@ impl Locale {
             return self.localize_errors(problem);
         };
         let (title, detail) = {
-            let mut args = Args::new();
-            for (name, value) in problem.extensions() {
-                if let Some(value) = arg(value) {
-                    args.set(name.as_str(), value);
-                }
-            }
+            let mut args = member_args(problem.extensions().iter());
             if let Some(after) = problem.retry_after() {
                 args.set("retry_after", after);
             }
             args.set("status", problem.status().as_u16());
-            (
-                self.try_format(&id, None, Some(&args)).map(Cow::into_owned),
-                self.try_format(&id, Some("detail"), Some(&args))
-                    .map(Cow::into_owned),
-            )
+            self.problem_texts(&id, &args)
         };
         let mut problem = problem;
         if let Some(title) = title {
@@ -68,7 +59,7 @@ impl Locale {
             if let Some(text) =
                 self.field_error_text(error.code(), error.pointer(), error.params().iter())
             {
-                *error = std::mem::replace(error, FieldError::new("", "")).with_detail(text);
+                error.set_detail(text);
             }
         }
         problem
@@ -82,12 +73,7 @@ impl Locale {
         params: impl Iterator<Item = (&'p String, &'p Json)>,
     ) -> Option<String> {
         let id = format!("validation-{}", code?);
-        let mut args = Args::new();
-        for (name, value) in params {
-            if let Some(value) = arg(value) {
-                args.set(name.as_str(), value);
-            }
-        }
+        let mut args = member_args(params);
         let field = pointer.rsplit('/').next().unwrap_or(pointer);
         args.set("field", field.replace("~1", "/").replace("~0", "~"));
         self.try_format(&id, None, Some(&args)).map(Cow::into_owned)
@@ -121,21 +107,13 @@ impl Locale {
         let mut changed = false;
         if let Some(id) = self.problem_message(type_uri, status) {
             let (title, detail) = {
-                let mut args = Args::new();
-                for (name, value) in &doc {
-                    if !matches!(
+                let args = member_args(doc.iter().filter(|(name, _)| {
+                    !matches!(
                         name.as_str(),
                         "type" | "title" | "detail" | "instance" | "errors"
-                    ) && let Some(value) = arg(value)
-                    {
-                        args.set(name.as_str(), value);
-                    }
-                }
-                (
-                    self.try_format(&id, None, Some(&args)).map(Cow::into_owned),
-                    self.try_format(&id, Some("detail"), Some(&args))
-                        .map(Cow::into_owned),
-                )
+                    )
+                }));
+                self.problem_texts(&id, &args)
             };
             if let Some(title) = title {
                 doc.insert("title".into(), Json::String(title));
@@ -166,6 +144,28 @@ impl Locale {
         }
         serde_json::to_vec(&doc).ok()
     }
+}
+
+impl Locale {
+    /// The localized title (the message's value) and detail (its `.detail`) of a problem.
+    fn problem_texts(&self, id: &str, args: &Args<'_>) -> (Option<String>, Option<String>) {
+        (
+            self.try_format(id, None, Some(args)).map(Cow::into_owned),
+            self.try_format(id, Some("detail"), Some(args))
+                .map(Cow::into_owned),
+        )
+    }
+}
+
+/// JSON members (extension members, rule parameters) as message arguments.
+fn member_args<'j>(members: impl Iterator<Item = (&'j String, &'j Json)>) -> Args<'j> {
+    let mut args = Args::new();
+    for (name, value) in members {
+        if let Some(value) = arg(value) {
+            args.set(name.as_str(), value);
+        }
+    }
+    args
 }
 
 /// A JSON member as a message argument: strings and numbers only.

@@ -262,12 +262,7 @@ async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<Org>>, Problem> {
-    let rbac = state.rbac();
-    let ids: Vec<String> = rbac
-        .assignments_of(principal.subject(), None)
-        .into_iter()
-        .filter_map(|a| a.tenant)
-        .collect();
+    let ids = org_ids_of(state.rbac(), principal.subject());
     let rows = entity::Entity::find()
         .filter(entity::Column::Id.is_in(ids))
         .order_by_asc(entity::Column::Id)
@@ -281,17 +276,21 @@ async fn list(
     ))
 }
 
-/// How many organizations `subject` belongs to (from the in-memory policy: no query).
-pub fn count_of(state: &AppState, subject: &str) -> usize {
-    let mut orgs: Vec<String> = state
-        .rbac()
+/// The organizations `subject` belongs to, each once (from the in-memory policy: no query).
+fn org_ids_of(rbac: &Rbac, subject: &str) -> Vec<String> {
+    let mut orgs: Vec<String> = rbac
         .assignments_of(subject, None)
         .into_iter()
         .filter_map(|a| a.tenant)
         .collect();
     orgs.sort_unstable();
     orgs.dedup();
-    orgs.len()
+    orgs
+}
+
+/// How many organizations `subject` belongs to.
+pub fn count_of(state: &AppState, subject: &str) -> usize {
+    org_ids_of(state.rbac(), subject).len()
 }
 
 async fn find(state: &AppState, org: &str) -> Result<entity::Model, Problem> {

@@ -1,0 +1,267 @@
+//! The durable recorder: a full queue handled by the declared policy, failing sinks spilled and
+//! replayed, shutdown draining, redaction and escaping in every output — nothing lost silently.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mortar_audit::{
+    AuditSink, DurableRecorder, Error, Fallback, MemoryStore, Overflow, TracingSink,
+};
+use mortar_core::{AuditEvent, AuditRecorder as _, Outcome};
+use tokio::sync::watch;
+
+/// A sink that waits for its gate to open and fails while `failing` is set.
+#[derive(Debug)]
+struct Gated {
+    name: &'static str,
+    store: MemoryStore,
+    gate: watch::Receiver<bool>,
+    failing: AtomicBool,
+}
+
+impl Gated {
+    fn new(name: &'static str, open: bool) -> (Arc<Self>, watch::Sender<bool>) {
+        let (tx, rx) = watch::channel(open);
+        let sink = Arc::new(Self {
+            name,
+            store: MemoryStore::new(),
+            gate: rx,
+            failing: AtomicBool::new(false),
+        });
+        (sink, tx)
+    }
+}
+
+#[async_trait]
+impl AuditSink for Gated {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn write(&self, events: &[AuditEvent]) -> Result<(), Error> {
+        let mut gate = self.gate.clone();
+        let _ = gate.wait_for(|open| *open).await;
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Error::Store("down for the test".into()));
+        }
+        self.store.write(events).await
+    }
+}
+
+fn event(i: usize) -> AuditEvent {
+    AuditEvent::new("test.event", Outcome::Success)
+        .tenant("acme")
+        .meta("i", i)
+        .meta("token", "secret-token-value")
+}
+
+fn spill_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}.spill", mortar_testkit::unique_name()))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_queue_spills_to_the_file_and_the_next_start_replays_it() {
+    let path = spill_path();
+    let (sink, gate) = Gated::new("sql", false);
+    let recorder = DurableRecorder::builder()
+        .shared_sink(sink.clone())
+        .capacity(4)
+        .batch_size(2)
+        .fallback(Fallback::File(path.clone()))
+        .start();
+    // On a current-thread runtime the writer has not run yet: 4 fit, 46 spill.
+    for i in 0..50 {
+        recorder.record(event(i));
+    }
+    let stats = recorder.stats();
+    assert_eq!((stats.recorded, stats.queued, stats.spilled), (50, 4, 46));
+    let spilled = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(spilled.lines().count(), 46);
+    assert!(
+        !spilled.contains("secret-token-value"),
+        "spills are redacted too"
+    );
+
+    gate.send(true).unwrap();
+    recorder.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(sink.store.len(), 4);
+    assert_eq!(recorder.stats().written, 4);
+
+    // The next start replays the spill file into the sink, then removes it.
+    let (sink2, _gate2) = Gated::new("sql", true);
+    let again = DurableRecorder::builder()
+        .shared_sink(sink2.clone())
+        .fallback(Fallback::File(path.clone()))
+        .start();
+    again.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(again.stats().replayed, 46);
+    assert_eq!(sink2.store.len(), 46);
+    assert!(!path.exists());
+    // Every one of the 50 events is stored exactly once.
+    let mut seen: Vec<u64> = sink
+        .store
+        .records()
+        .into_iter()
+        .chain(sink2.store.records())
+        .map(|r| r.event.metadata["i"].as_u64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..50).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_sink_is_retried_then_spilled_for_that_sink_only() {
+    let path = spill_path();
+    let (good, _g1) = Gated::new("good", true);
+    let (bad, _g2) = Gated::new("bad", true);
+    bad.failing.store(true, Ordering::SeqCst);
+    let recorder = DurableRecorder::builder()
+        .shared_sink(good.clone())
+        .shared_sink(bad.clone())
+        .retry_for(Duration::from_millis(300))
+        .fallback(Fallback::File(path.clone()))
+        .start();
+    for i in 0..3 {
+        recorder.record(event(i));
+    }
+    recorder.shutdown(Duration::from_secs(10)).await.unwrap();
+    let stats = recorder.stats();
+    assert_eq!(good.store.len(), 3);
+    assert_eq!(bad.store.len(), 0);
+    assert_eq!(stats.spilled, 3);
+    assert!(stats.write_failures >= 2, "{stats:?}");
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("\"sink\":\"bad\"")
+    );
+
+    // Replayed only into the sink that missed them.
+    let (good2, _g3) = Gated::new("good", true);
+    let (bad2, _g4) = Gated::new("bad", true);
+    let again = DurableRecorder::builder()
+        .shared_sink(good2.clone())
+        .shared_sink(bad2.clone())
+        .fallback(Fallback::File(path.clone()))
+        .start();
+    again.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!((good2.store.len(), bad2.store.len()), (0, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_then_spill_waits_for_room() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = DurableRecorder::builder()
+        .shared_sink(store.clone())
+        .capacity(1)
+        .batch_size(1)
+        .overflow(Overflow::WaitThenSpill(Duration::from_secs(5)))
+        .start();
+    for i in 0..20 {
+        recorder.record(event(i));
+    }
+    recorder.shutdown(Duration::from_secs(10)).await.unwrap();
+    let stats = recorder.stats();
+    assert_eq!((stats.written, stats.spilled), (20, 0), "{stats:?}");
+    assert_eq!(store.len(), 20);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn record_async_yields_while_it_waits() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = DurableRecorder::builder()
+        .shared_sink(store.clone())
+        .capacity(1)
+        .overflow(Overflow::WaitThenSpill(Duration::from_secs(5)))
+        .start();
+    for i in 0..20 {
+        recorder.record_async(event(i)).await;
+    }
+    recorder.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!((recorder.stats().spilled, store.len()), (0, 20));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_shutdown_events_are_spilled_not_lost() {
+    let store = Arc::new(MemoryStore::new());
+    let path = spill_path();
+    let recorder = DurableRecorder::builder()
+        .shared_sink(store.clone())
+        .fallback(Fallback::File(path.clone()))
+        .start();
+    for i in 0..1000 {
+        recorder.record(event(i));
+    }
+    recorder.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(store.len(), 1000, "shutdown drains the queue");
+    recorder.record(event(1000));
+    assert_eq!(recorder.stats().spilled, 1);
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// A `MakeWriter` collecting log output.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+#[test]
+fn the_tracing_fallback_logs_every_spilled_event_redacted_and_on_one_line() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let recorder = DurableRecorder::builder()
+            .sink(TracingSink)
+            .capacity(1)
+            .start();
+        for i in 0..3 {
+            recorder.record(event(i).meta("note", "line one\n{\"forged\":true}"));
+        }
+        assert_eq!(recorder.stats().spilled, 2);
+        recorder.shutdown(Duration::from_secs(5)).await.unwrap();
+    });
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every log line is one JSON object"))
+        .collect();
+    let audit: Vec<_> = lines
+        .iter()
+        .filter(|l| l["fields"]["action"] == "test.event")
+        .collect();
+    assert_eq!(
+        audit.len(),
+        3,
+        "2 spilled and 1 through the tracing sink: {text}"
+    );
+    assert!(lines.iter().all(|l| l.get("forged").is_none()));
+    assert!(!text.contains("secret-token-value"));
+    assert!(text.contains("audit event not stored"));
+}

@@ -904,3 +904,134 @@ async fn answers_in_english_german_and_arabic() {
     let pseudo = greeting("en-XA").await;
     assert!(pseudo.starts_with('[') && pseudo.contains("11"), "{pseudo}");
 }
+
+/// The organization audit log: every mutating request on the organization's routes (refused
+/// ones too) and its membership changes, newest first, filtered and paged, readable by admins
+/// only; the chain verifies; authentication events land in the global stream.
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn org_audit_log(database_url: &str) {
+    use serde_json::json;
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(
+        Config::default().with_database_url(database_url),
+        outbox.clone(),
+    )
+    .await
+    .unwrap();
+    let (olga, olga_id) = signed_in(&app, &outbox, "olga@example.com").await;
+    let (adam, adam_id) = signed_in(&app, &outbox, "adam@example.com").await;
+    let (mia, mia_id) = signed_in(&app, &outbox, "mia@example.com").await;
+    let call = |method: &'static str, uri: String, who: &str, body: Option<Value>| {
+        let (app, who) = (&app, who.to_owned());
+        async move { json_call(app, method, &uri, Some(&who), body).await }
+    };
+    let (_, org) = call("POST", "/orgs".into(), &olga, Some(json!({"name": "Acme"}))).await;
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    let acme = format!("/orgs/{org_id}");
+    for (who, role) in [(&adam_id, "admin"), (&mia_id, "member")] {
+        let (status, _) = call(
+            "PUT",
+            format!("{acme}/members/{who}"),
+            &olga,
+            Some(json!({"role": role})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _) = call("PATCH", acme.clone(), &mia, Some(json!({"name": "Mine"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        "PATCH",
+        acme.clone(),
+        &adam,
+        Some(json!({"name": "Acme Inc"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Events are written in the background: wait until the last one is in.
+    let log = format!("{acme}/audit-log");
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let (status, page) = call("GET", log.clone(), &olga, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        events = page["events"].as_array().unwrap().clone();
+        if events.iter().any(|e| {
+            e["event"]["metadata"]["status"] == 200 && e["event"]["metadata"]["method"] == "PATCH"
+        }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let requests: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"]["action"] == "http.request")
+        .collect();
+    assert_eq!(requests.len(), 4, "{events:#?}");
+    // Newest first: adam's rename, mia's refused one, the two memberships.
+    assert_eq!(requests[0]["event"]["actor"]["subject"], adam_id.as_str());
+    assert_eq!(requests[0]["event"]["metadata"]["route"], "/orgs/{org}");
+    assert_eq!(requests[1]["event"]["outcome"], "denied");
+    assert_eq!(requests[1]["event"]["actor"]["subject"], mia_id.as_str());
+    assert_eq!(requests[3]["event"]["actor"]["subject"], olga_id.as_str());
+    assert!(
+        events
+            .iter()
+            .all(|e| e["event"]["tenant"] == org_id.as_str())
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"]["action"].as_str().unwrap().starts_with("rbac.")),
+        "membership changes are on the log: {events:#?}"
+    );
+
+    // Filters and pages.
+    let (_, denied) = call("GET", format!("{log}?outcome=denied"), &adam, None).await;
+    assert_eq!(denied["events"].as_array().unwrap().len(), 1, "{denied}");
+    let (_, first) = call("GET", format!("{log}?action=http.*&limit=3"), &olga, None).await;
+    let next = first["next"].as_str().unwrap();
+    let (_, second) = call(
+        "GET",
+        format!("{log}?action=http.*&limit=3&cursor={next}"),
+        &olga,
+        None,
+    )
+    .await;
+    assert_eq!(second["events"].as_array().unwrap().len(), 1);
+    assert!(second.get("next").is_none());
+    let (status, bad) = call("GET", format!("{log}?outcome=maybe"), &olga, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (status, bad) = call("GET", format!("{log}?cursor=%21%21"), &olga, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+
+    // Members may not read it; the chain verifies; logins are recorded outside any tenant.
+    let (status, _) = call("GET", log.clone(), &mia, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let store = app.state().audit().store.clone();
+    let report = mortar::audit::verify(store.as_ref(), &org_id, ..)
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    let logins = mortar::audit::AuditStore::query(
+        store.as_ref(),
+        &mortar::audit::AuditQuery::new().action("auth.login"),
+    )
+    .await
+    .unwrap();
+    assert!(logins.records.len() >= 3);
+    assert!(logins.records.iter().all(|r| r.event.tenant.is_none()));
+}
+
+#[tokio::test]
+async fn org_audit_log_on_sqlite() {
+    org_audit_log(mortar_testkit::sqlite().url()).await;
+}
+
+#[tokio::test]
+async fn org_audit_log_on_postgres() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    org_audit_log(db.url()).await;
+}

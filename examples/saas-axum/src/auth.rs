@@ -1,7 +1,8 @@
 //! Authentication wired in: users, codes and sessions in the app's own database, access tokens
 //! signed with Ed25519 (or the configured key), browser sessions in a `__Host-` cookie,
 //! revocations in Redis when configured (shared by every instance) or in memory, and
-//! mortar-auth's JSON endpoints under `/auth`.
+//! mortar-auth's JSON endpoints under `/auth`; security events (logins, resets, revocations)
+//! go to the audit trail.
 
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ impl Auth {
         config: &Config,
         db: &DatabaseConnection,
         redis: Option<&deadpool_redis::Pool>,
+        recorder: &mortar::audit::DurableRecorder,
         sender: Arc<dyn CodeSender>,
     ) -> Result<Self, StartError> {
         let kid = config.signing_key_id.as_str();
@@ -72,12 +74,14 @@ impl Auth {
             .build();
         let users = Arc::new(SeaOrmUserStore::new(db.clone()));
         let api_keys = ApiKeys::new(Arc::new(SeaOrmApiKeyStore::new(db.clone())), "saas")
-            .map_err(StartError::Auth)?;
+            .map_err(StartError::Auth)?
+            .recorder(recorder.clone());
         let sessions = Sessions::new(
             Arc::new(SeaOrmSessionStore::new(db.clone())),
             users.clone(),
             tokens.clone(),
-        );
+        )
+        .recorder(recorder.clone());
         let mut accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())));
         if let Some(pool) = redis {
             // Login attempts per account and per client, counted across every instance.
@@ -88,6 +92,7 @@ impl Auth {
         }
         let accounts = accounts
             .sender(SharedSender(sender))
+            .recorder(recorder.clone())
             .revocations(revocations)
             .sessions(sessions.clone())
             .api_keys(api_keys.clone())

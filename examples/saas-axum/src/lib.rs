@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod i18n;
@@ -114,8 +115,9 @@ impl App {
             .await
             .map_err(StartError::Migration)?;
         tracing::info!(database = config.database_kind(), "database ready");
-        let rbac = orgs::rbac(&db).await?;
-        let state = AppState::new(config, db, rbac, sender)?;
+        let audit = audit::Audit::start(&db);
+        let rbac = orgs::rbac(&db, &audit.recorder).await?;
+        let state = AppState::new(config, db, rbac, audit, sender)?;
         Ok(Self { state })
     }
 
@@ -144,6 +146,11 @@ impl App {
         tracing::info!(%addr, "listening");
         let api_keys = self.state.auth().api_keys.clone();
         let flusher = api_keys.spawn_usage_flusher(Duration::from_secs(30));
+        let activity = self
+            .state
+            .audit()
+            .activity
+            .spawn_flusher(Duration::from_secs(30));
         // Memberships other instances change reach this one within a second.
         let _watch = self.state.rbac().watch(Duration::from_secs(1));
         // The peer address reaches the rate limits and the audit events.
@@ -156,6 +163,8 @@ impl App {
             .map_err(StartError::Serve)?;
         tracing::info!("shutting down");
         flusher.abort();
+        activity.abort();
+        self.state.audit().flush().await;
         if let Err(error) = api_keys.flush_usage().await {
             tracing::warn!(%error, "writing API key usage failed");
         }

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
         // Mortar's crates first (each names its migrations after itself), then the app's own.
         let mut all = mortar::auth::sql::migrations();
         all.extend(mortar::rbac::sql::migrations());
+        all.extend(mortar::audit::sql::migrations());
         all.push(Box::new(CreateOrganizations));
         all
     }

@@ -75,7 +75,10 @@ pub mod entity {
 /// # Errors
 ///
 /// [`StartError::Rbac`] when the roles file is invalid or the store fails.
-pub async fn rbac(db: &DatabaseConnection) -> Result<Rbac, StartError> {
+pub async fn rbac(
+    db: &DatabaseConnection,
+    recorder: &mortar::audit::DurableRecorder,
+) -> Result<Rbac, StartError> {
     let store = SeaOrmPolicyStore::new(db.clone());
     let roles = Policy::from_json(ROLES).map_err(StartError::Rbac)?;
     let stored = store.load().await.map_err(StartError::Rbac)?;
@@ -86,7 +89,7 @@ pub async fn rbac(db: &DatabaseConnection) -> Result<Rbac, StartError> {
     }
     Rbac::from_store(store)
         .await
-        .map(|rbac| rbac.recorder(mortar::core::audit::TracingRecorder))
+        .map(|rbac| rbac.recorder(recorder.clone()))
         .map_err(StartError::Rbac)
 }
 
@@ -104,6 +107,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let in_org = axum::middleware::map_request(act_in_org);
     // Each method gets its own guard: a `route_layer` on a method router covers every method
     // added before it, so they are layered apart and merged.
+    // Mutating requests on an organization's routes are recorded with the organization as
+    // tenant (inside `act_in_org`), refused ones included (outside the guards).
+    let audited = state.audit().requests();
     Router::new()
         .route("/orgs", get(list).post(create))
         .route(
@@ -112,6 +118,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .route_layer(guard("orgs:read").id_after("orgs"))
                 .merge(patch(rename).route_layer(guard("orgs:update").id_after("orgs")))
                 .merge(delete(remove).route_layer(guard("orgs:delete").id_after("orgs")))
+                .route_layer(audited.clone())
                 .route_layer(in_org.clone()),
         )
         .route(
@@ -125,6 +132,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
             put(add_member)
                 .route_layer(guard("members:add"))
                 .merge(delete(remove_member).route_layer(guard("members:remove")))
+                .route_layer(audited)
+                .route_layer(in_org.clone()),
+        )
+        .route(
+            "/orgs/{org}/audit-log",
+            get(crate::audit::audit_log)
+                .route_layer(guard("audit:read"))
                 .route_layer(in_org),
         )
 }

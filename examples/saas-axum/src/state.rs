@@ -29,11 +29,12 @@ struct Inner {
     rbac: mortar::rbac::Rbac,
     rate_limit: mortar::ratelimit::RateLimitLayer,
     i18n: mortar::i18n::I18n,
+    audit: crate::audit::Audit,
 }
 
 impl AppState {
-    /// Builds the state from the configuration, an open database connection and the
-    /// authorizer. Redis and S3
+    /// Builds the state from the configuration, an open database connection, the
+    /// authorizer and the audit trail. Redis and S3
     /// clients are created (not contacted) when configured.
     ///
     /// # Errors
@@ -44,6 +45,7 @@ impl AppState {
         config: Config,
         db: DatabaseConnection,
         rbac: mortar::rbac::Rbac,
+        audit: crate::audit::Audit,
         sender: Arc<dyn CodeSender>,
     ) -> Result<Self, StartError> {
         let redis = config
@@ -60,7 +62,7 @@ impl AppState {
             .as_ref()
             .map(|endpoint| s3_bucket(&config, endpoint))
             .transpose()?;
-        let auth = Auth::new(&config, &db, redis.as_ref(), sender)?;
+        let auth = Auth::new(&config, &db, redis.as_ref(), &audit.recorder, sender)?;
         let rate_limit = crate::ratelimit::layer(&config, redis.as_ref())?;
         let i18n = crate::i18n::catalogs().map_err(StartError::I18n)?;
         Ok(Self {
@@ -73,6 +75,7 @@ impl AppState {
                 rbac,
                 rate_limit,
                 i18n,
+                audit,
             }),
         })
     }
@@ -95,6 +98,11 @@ impl AppState {
     /// The message catalogs (English, German, Arabic).
     pub fn i18n(&self) -> &mortar::i18n::I18n {
         &self.inner.i18n
+    }
+
+    /// The audit trail.
+    pub fn audit(&self) -> &crate::audit::Audit {
+        &self.inner.audit
     }
 
     /// The configuration.

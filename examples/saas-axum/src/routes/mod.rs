@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     // the principal); the probes below are not.
     let rate_limit = state.rate_limit().clone();
     let locale = mortar::i18n::LocaleLayer::new(state.i18n().clone());
+    let state_audit_activity = state.audit().activity_layer();
     let api = Router::new()
         .route("/me", get(me).with_state(state.clone()))
         .merge(crate::orgs::router(&state).with_state(state.clone()))
@@ -40,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         // (404s, 429s, validation errors) answers in it. Inside authentication, so it sees the
         // user's stored preference.
         .layer(locale)
+        // Last-seen times of signed-in callers (written in batches).
+        .layer(state_audit_activity)
         // Authenticates bearer tokens, API keys and session cookies; routes that need a user
         // take a `Principal`.
         .layer(auth.layer)

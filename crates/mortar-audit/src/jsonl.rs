@@ -1,5 +1,5 @@
 //! JSON lines: [`JsonLinesStore`] (an append-only file that is also queryable) and
-//! [`StdoutSink`] (chained records on standard output, for log shippers).
+//! [`JsonLinesSink`] (chained records on standard output or any writer, for log shippers).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -327,45 +327,83 @@ impl AuditStore for JsonLinesStore {
     }
 }
 
-/// Writes each record as one JSON line to standard output, hash-chained in this process, for
-/// platforms that collect stdout (containers, systemd). Write-only: it is not an
-/// [`AuditStore`].
-#[derive(Debug, Default)]
-pub struct StdoutSink {
+/// Writes each record as one JSON line to standard output ([`JsonLinesSink::stdout`], for
+/// platforms that collect it: containers, systemd) or to any async writer (a socket, a pipe),
+/// hash-chained in this process. Write-only: it is not an [`AuditStore`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use mortar_audit::{AuditSink as _, JsonLinesSink};
+/// use mortar_core::{AuditEvent, Outcome};
+///
+/// let sink = JsonLinesSink::stdout();
+/// sink.write(&[AuditEvent::new("app.started", Outcome::Success)]).await.unwrap();
+/// # }
+/// ```
+pub struct JsonLinesSink {
     streams: Streams,
-    heads: Mutex<(Heads, u64)>,
+    state: Mutex<SinkState>,
 }
 
-impl StdoutSink {
-    /// A sink with one chain per tenant.
-    pub fn new() -> Self {
-        Self::default()
+struct SinkState {
+    heads: Heads,
+    next_id: u64,
+    out: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+impl std::fmt::Debug for JsonLinesSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLinesSink")
+            .field("streams", &self.streams)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonLinesSink {
+    /// Lines to standard output, one chain per tenant.
+    pub fn stdout() -> Self {
+        Self::new(tokio::io::stdout())
+    }
+
+    /// Lines to `writer`, one chain per tenant.
+    pub fn new(writer: impl tokio::io::AsyncWrite + Send + 'static) -> Self {
+        Self {
+            streams: Streams::default(),
+            state: Mutex::new(SinkState {
+                heads: Heads::default(),
+                next_id: 0,
+                out: Box::pin(writer),
+            }),
+        }
     }
 }
 
 #[async_trait]
-impl AuditSink for StdoutSink {
+impl AuditSink for JsonLinesSink {
     fn name(&self) -> &'static str {
-        "stdout"
+        "jsonl"
     }
 
     async fn write(&self, events: &[AuditEvent]) -> Result<(), Error> {
-        let mut guard = self.heads.lock().await;
-        let (heads, next_id) = &mut *guard;
+        let mut guard = self.state.lock().await;
+        let state = &mut *guard;
         let mut buf = Vec::with_capacity(events.len() * 512);
         for event in events {
-            let mut record = heads.chain(self.streams.of(event), event.clone());
-            *next_id += 1;
-            record.id = *next_id;
+            let mut record = state.heads.chain(self.streams.of(event), event.clone());
+            state.next_id += 1;
+            record.id = state.next_id;
             serde_json::to_writer(&mut buf, &record).map_err(|e| Error::store("encoding", e))?;
             buf.push(b'\n');
         }
-        let mut out = tokio::io::stdout();
-        out.write_all(&buf)
+        state
+            .out
+            .write_all(&buf)
             .await
-            .map_err(|e| Error::store("writing to stdout", e))?;
-        out.flush()
+            .map_err(|e| Error::store("writing JSON lines", e))?;
+        state
+            .out
+            .flush()
             .await
-            .map_err(|e| Error::store("writing to stdout", e))
+            .map_err(|e| Error::store("writing JSON lines", e))
     }
 }

@@ -9,7 +9,7 @@
 //!   sinks, and applies a declared [`Overflow`] policy and [`Fallback`] when it cannot keep up —
 //!   counted in [`RecorderStats`] and the `metrics` facade, never dropped silently.
 //! - Sinks and stores: [`sql::SeaOrmAuditStore`] (PostgreSQL, MariaDB, SQLite; append-only by
-//!   database triggers), [`JsonLinesStore`] (a file), [`StdoutSink`], [`TracingSink`],
+//!   database triggers), [`JsonLinesStore`] (a file), [`JsonLinesSink`], [`TracingSink`],
 //!   [`MemoryStore`].
 //! - Tamper evidence: each stored [`AuditRecord`] carries the SHA-256 of its canonical form,
 //!   chained to the previous record of its [stream](Streams) (one per tenant by default);
@@ -72,7 +72,7 @@ pub use activity::{ActivityTracker, LastSeen, LastSeenStore, MemoryLastSeen};
 pub use chain::{Tamper, TamperKind, Verification, export, purge, verify, verify_all};
 pub use error::Error;
 pub use http::{PendingRequest, RequestAudit, is_mutating, outcome_of};
-pub use jsonl::{JsonLinesStore, StdoutSink};
+pub use jsonl::{JsonLinesSink, JsonLinesStore};
 #[cfg(feature = "tower")]
 pub use layer::{AuditFuture, AuditLayer, AuditService};
 pub use memory::MemoryStore;

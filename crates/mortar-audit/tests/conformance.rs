@@ -681,6 +681,31 @@ mod sql {
         Migrator::down(&db, None).await.unwrap();
         Migrator::up(&db, None).await.unwrap();
         append_only(&db).await;
+        last_seen(&db).await;
+    }
+
+    /// Last-seen times upsert: a later batch replaces the earlier time and tenant.
+    async fn last_seen(db: &DatabaseConnection) {
+        use mortar_audit::sql::SeaOrmLastSeen;
+        use mortar_audit::{LastSeen, LastSeenStore as _};
+        let store = SeaOrmLastSeen::new(db.clone());
+        assert_eq!(store.get("u1").await.unwrap(), None);
+        store
+            .save(&[
+                LastSeen::new("u1", Some("acme".into()), t(1)),
+                LastSeen::new("u2", None, t(2)),
+            ])
+            .await
+            .unwrap();
+        store
+            .save(&[LastSeen::new("u1", Some("globex".into()), t(3))])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("u1").await.unwrap(),
+            Some(LastSeen::new("u1", Some("globex".into()), t(3)))
+        );
+        assert_eq!(store.get("u2").await.unwrap().unwrap().at, t(2));
     }
 
     mortar_testkit::sql_suites!(mortar_audit::sql::Migrator, super::run);

@@ -265,3 +265,56 @@ fn the_tracing_fallback_logs_every_spilled_event_redacted_and_on_one_line() {
     assert!(!text.contains("secret-token-value"));
     assert!(text.contains("audit event not stored"));
 }
+
+/// An `AsyncWrite` into a shared buffer.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl tokio::io::AsyncWrite for SharedBuf {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn json_lines_to_a_writer_are_chained_redacted_and_one_per_event() {
+    let out = SharedBuf::default();
+    let recorder = DurableRecorder::builder()
+        .sink(mortar_audit::JsonLinesSink::new(out.clone()))
+        .start();
+    for i in 0..5 {
+        recorder.record(event(i).meta("note", "two\nlines"));
+    }
+    recorder.shutdown(Duration::from_secs(5)).await.unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("secret-token-value"));
+    let records: Vec<mortar_audit::AuditRecord> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 5);
+    assert!(records.iter().all(mortar_audit::AuditRecord::is_intact));
+    assert!(
+        records
+            .windows(2)
+            .all(|w| w[1].prev_hash == w[0].hash && w[1].seq == w[0].seq + 1)
+    );
+    assert_eq!(records[0].event.metadata["note"], "two\\u{a}lines");
+}

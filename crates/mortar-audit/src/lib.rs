@@ -4,7 +4,7 @@
 //! [`mortar_core::AuditEvent`]s to an [`mortar_core::AuditRecorder`]. This crate brings the
 //! recorder that keeps them:
 //!
-//! - [`DurableRecorder`]: `record()` only queues (about 100 ns on the calling task); a background
+//! - [`DurableRecorder`]: `record()` only queues (under 1 µs on the calling task); a background
 //!   writer [redacts](Redactor) and writes batches to every [sink](AuditSink), retries failing
 //!   sinks, and applies a declared [`Overflow`] policy and [`Fallback`] when it cannot keep up —
 //!   counted in [`RecorderStats`] and the `metrics` facade, never dropped silently.

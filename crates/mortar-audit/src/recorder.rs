@@ -112,9 +112,10 @@ impl RecorderBuilder {
         self
     }
 
-    /// The most events written in one batch (default 5000: each SQL statement has a fixed
-    /// cost, up to 40 ms on TCP connections with sqlx 0.9.0, which leaves `TCP_NODELAY` off —
-    /// see docs/benchmarks.md — so big batches under load matter).
+    /// The most events written in one batch (default 10 000: each batch is one transaction with
+    /// a fixed cost — up to 40 ms on PostgreSQL over TCP with sqlx 0.9.0, which leaves
+    /// `TCP_NODELAY` off (docs/benchmarks.md) — so big batches matter under load; when the
+    /// writer keeps up, batches are as small as what is waiting).
     #[must_use]
     pub fn batch_size(mut self, events: usize) -> Self {
         self.batch = events.max(1);
@@ -247,7 +248,7 @@ impl DurableRecorder {
         RecorderBuilder {
             sinks: Vec::new(),
             capacity: 16_384,
-            batch: 5000,
+            batch: 10_000,
             overflow: Overflow::Spill,
             fallback: Fallback::Tracing,
             redactor: Redactor::default(),

@@ -78,7 +78,9 @@ fn sample_events() -> Vec<AuditEvent> {
             .user_agent("Mozilla/5.0 ünïcødé")
             .request_id("req-9")
             .meta("nested", json!({"z": [1, 2.5, null], "a": {"b": true}}))
-            .meta("reason", "user asked"),
+            .meta("reason", "user asked")
+            // Written to the store directly (no redactor): every medium must keep these as is.
+            .meta("raw", "tab\there\nline\\slash\r\\N"),
     );
     out
 }

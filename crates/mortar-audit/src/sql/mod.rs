@@ -20,6 +20,8 @@
 
 pub mod entity;
 mod migration;
+#[cfg(feature = "postgres")]
+mod pg_copy;
 mod store;
 
 use async_trait::async_trait;

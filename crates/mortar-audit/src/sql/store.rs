@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
     EntityTrait, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
-    Statement, TransactionTrait as _,
+    TransactionTrait as _,
 };
 use serde_json::Value;
 
@@ -30,7 +30,7 @@ const INSERT_CHUNK: usize = 1000;
 /// A batch is written in one transaction: each stream's head row is locked (streams in sorted
 /// order, so writers never deadlock), the batch is chained after it, inserted with multi-row
 /// INSERTs and the head moved. Concurrent writers to one stream therefore queue and never fork
-/// the chain. The migration makes the tables append-only with triggers: UPDATE is refused,
+/// the chain. On PostgreSQL the rows go in with one `COPY` per batch. The migration makes the tables append-only with triggers: UPDATE is refused,
 /// and DELETE too, except of records a retention anchor has already cut off.
 #[derive(Clone, Debug)]
 pub struct SeaOrmAuditStore {
@@ -121,84 +121,6 @@ fn row_of(record: &AuditRecord) -> event::ActiveModel {
     }
 }
 
-/// A row as PostgreSQL's `json_to_recordset` reads it.
-#[derive(serde::Serialize)]
-struct JsonRow<'a> {
-    n: usize,
-    stream: &'a str,
-    seq: u64,
-    action: &'a str,
-    outcome: &'static str,
-    actor_subject: Option<&'a str>,
-    actor_kind: Option<&'static str>,
-    actor_session: Option<&'a str>,
-    tenant: Option<&'a str>,
-    target_kind: Option<&'a str>,
-    target_id: Option<&'a str>,
-    occurred_at: i64,
-    ip: Option<String>,
-    user_agent: Option<&'a str>,
-    request_id: Option<&'a str>,
-    metadata: String,
-    prev_hash: String,
-    hash: String,
-}
-
-/// The whole batch in one statement with one parameter: the rows as a JSON array, expanded by
-/// `json_to_recordset` and inserted in array order (so ids follow `seq`). Binding 17 parameters per row
-/// through a multi-row `VALUES` costs about three times as much on both sides (measured in
-/// benches/benches/audit.rs), and sqlx cannot bind arrays holding NULLs, which rules out
-/// `UNNEST`.
-async fn insert_postgres(tx: &DatabaseTransaction, records: &[AuditRecord]) -> Result<(), Error> {
-    const SQL: &str = "INSERT INTO mortar_audit_events (stream, seq, action, outcome, \
-        actor_subject, actor_kind, actor_session, tenant, target_kind, target_id, occurred_at, ip, \
-        user_agent, request_id, metadata, prev_hash, hash) \
-        SELECT stream, seq, action, outcome, actor_subject, actor_kind, actor_session, tenant, \
-        target_kind, target_id, occurred_at, ip, user_agent, request_id, metadata, prev_hash, hash \
-        FROM json_to_recordset($1::json) AS x(stream text, seq int8, action text, \
-        outcome text, actor_subject text, actor_kind text, actor_session text, tenant text, \
-        target_kind text, target_id text, occurred_at int8, ip text, user_agent text, \
-        request_id text, metadata text, prev_hash text, hash text, n int8) ORDER BY n";
-    for chunk in records.chunks(INSERT_CHUNK * 5) {
-        let rows: Vec<JsonRow<'_>> = chunk
-            .iter()
-            .enumerate()
-            .map(|(n, r)| {
-                let e = &r.event;
-                JsonRow {
-                    n,
-                    stream: &r.stream,
-                    seq: r.seq,
-                    action: &e.action,
-                    outcome: e.outcome.as_str(),
-                    actor_subject: e.actor.as_ref().map(|a| a.subject.as_str()),
-                    actor_kind: e.actor.as_ref().map(|a| kind_name(a.kind)),
-                    actor_session: e.actor.as_ref().and_then(|a| a.session_id.as_deref()),
-                    tenant: e.tenant.as_deref(),
-                    target_kind: e.target.as_ref().map(|t| t.kind.as_str()),
-                    target_id: e.target.as_ref().map(|t| t.id.as_str()),
-                    occurred_at: micros(e.occurred_at),
-                    ip: e.ip.map(|ip| ip.to_string()),
-                    user_agent: e.user_agent.as_deref(),
-                    request_id: e.request_id.as_deref(),
-                    metadata: canonical_metadata(&e.metadata),
-                    prev_hash: r.prev_hash.to_hex(),
-                    hash: r.hash.to_hex(),
-                }
-            })
-            .collect();
-        let json = serde_json::to_string(&rows).map_err(|e| Error::store("encoding", e))?;
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            SQL,
-            [sea_orm::Value::from(json)],
-        ))
-        .await
-        .map_err(|e| Error::store("inserting audit records", e))?;
-    }
-    Ok(())
-}
-
 fn outcome_of(name: &str) -> Result<Outcome, Error> {
     serde_json::from_value(Value::String(name.to_owned()))
         .map_err(|_| Error::Corrupt(format!("unknown outcome {name:.40}")))
@@ -251,6 +173,16 @@ impl AuditSink for SeaOrmAuditStore {
         let mut streams: Vec<&str> = events.iter().map(|e| self.streams.of(e)).collect();
         streams.sort_unstable();
         streams.dedup();
+        #[cfg(feature = "postgres")]
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            return super::pg_copy::write(
+                self.db.get_postgres_connection_pool(),
+                &streams,
+                events,
+                self.streams,
+            )
+            .await;
+        }
         let tx = self
             .db
             .begin()
@@ -268,15 +200,11 @@ impl AuditSink for SeaOrmAuditStore {
             *head = (record.seq, record.hash);
             records.push(record);
         }
-        if tx.get_database_backend() == DbBackend::Postgres {
-            insert_postgres(&tx, &records).await?;
-        } else {
-            for chunk in records.chunks(INSERT_CHUNK) {
-                event::Entity::insert_many(chunk.iter().map(row_of))
-                    .exec_without_returning(&tx)
-                    .await
-                    .map_err(|e| Error::store("inserting audit records", e))?;
-            }
+        for chunk in records.chunks(INSERT_CHUNK) {
+            event::Entity::insert_many(chunk.iter().map(row_of))
+                .exec_without_returning(&tx)
+                .await
+                .map_err(|e| Error::store("inserting audit records", e))?;
         }
         for (stream, (seq, hash)) in heads {
             head::Entity::update_many()

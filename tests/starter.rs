@@ -551,11 +551,12 @@ async fn signed_in(app: &App, outbox: &Outbox, email: &str) -> (String, String) 
     (access, me["subject"].as_str().unwrap().to_owned())
 }
 
-/// Organizations with owner / admin / member roles guarding every route, memberships scoped
-/// to their organization.
-#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
-async fn organizations(database_url: &str) {
-    use serde_json::json;
+/// The starter on `database_url` with each of `emails` signed up and logged in, as
+/// (access token, user id).
+async fn app_with_users<const N: usize>(
+    database_url: &str,
+    emails: [&str; N],
+) -> (App, [(String, String); N]) {
     let outbox = std::sync::Arc::new(Outbox::default());
     let app = App::build_with_sender(
         Config::default().with_database_url(database_url),
@@ -563,10 +564,29 @@ async fn organizations(database_url: &str) {
     )
     .await
     .unwrap();
-    let (olga, _) = signed_in(&app, &outbox, "olga@example.com").await;
-    let (adam, adam_id) = signed_in(&app, &outbox, "adam@example.com").await;
-    let (mia, mia_id) = signed_in(&app, &outbox, "mia@example.com").await;
-    let (eve, eve_id) = signed_in(&app, &outbox, "eve@example.com").await;
+    let mut users = Vec::with_capacity(N);
+    for email in emails {
+        users.push(signed_in(&app, &outbox, email).await);
+    }
+    let users = <[(String, String); N]>::try_from(users).unwrap();
+    (app, users)
+}
+
+/// Organizations with owner / admin / member roles guarding every route, memberships scoped
+/// to their organization.
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn organizations(database_url: &str) {
+    use serde_json::json;
+    let (app, [(olga, _), (adam, adam_id), (mia, mia_id), (eve, eve_id)]) = app_with_users(
+        database_url,
+        [
+            "olga@example.com",
+            "adam@example.com",
+            "mia@example.com",
+            "eve@example.com",
+        ],
+    )
+    .await;
     let call = |method: &'static str, uri: String, who: &str, body: Option<Value>| {
         let (app, who) = (&app, who.to_owned());
         async move { json_call(app, method, &uri, Some(&who), body).await }
@@ -911,16 +931,11 @@ async fn answers_in_english_german_and_arabic() {
 #[allow(clippy::too_many_lines, reason = "one journey, step by step")]
 async fn org_audit_log(database_url: &str) {
     use serde_json::json;
-    let outbox = std::sync::Arc::new(Outbox::default());
-    let app = App::build_with_sender(
-        Config::default().with_database_url(database_url),
-        outbox.clone(),
+    let (app, [(olga, olga_id), (adam, adam_id), (mia, mia_id)]) = app_with_users(
+        database_url,
+        ["olga@example.com", "adam@example.com", "mia@example.com"],
     )
-    .await
-    .unwrap();
-    let (olga, olga_id) = signed_in(&app, &outbox, "olga@example.com").await;
-    let (adam, adam_id) = signed_in(&app, &outbox, "adam@example.com").await;
-    let (mia, mia_id) = signed_in(&app, &outbox, "mia@example.com").await;
+    .await;
     let call = |method: &'static str, uri: String, who: &str, body: Option<Value>| {
         let (app, who) = (&app, who.to_owned());
         async move { json_call(app, method, &uri, Some(&who), body).await }

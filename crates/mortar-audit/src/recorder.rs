@@ -445,14 +445,16 @@ impl Writer {
             let n = if stopping {
                 rx.recv_many(&mut buf, self.batch).await
             } else {
+                // The stop signal first: under constant load the queue is always ready, and
+                // shutdown must still close it.
                 tokio::select! {
                     biased;
-                    n = rx.recv_many(&mut buf, self.batch) => n,
                     _ = stop.changed() => {
                         stopping = true;
                         rx.close();
                         continue;
                     }
+                    n = rx.recv_many(&mut buf, self.batch) => n,
                 }
             };
             if n == 0 {
@@ -461,9 +463,8 @@ impl Writer {
             let events: Vec<AuditEvent> = buf.drain(..).map(|e| self.redactor.redact(e)).collect();
             metrics::gauge!("mortar_audit_queue_depth")
                 .set(f64::from(u32::try_from(rx.len()).unwrap_or(u32::MAX)));
-            let deadline = *stop.borrow();
             for sink in &self.sinks {
-                self.write(sink.as_ref(), &events, deadline).await;
+                self.write(sink.as_ref(), &events, &stop).await;
             }
         }
     }
@@ -474,7 +475,12 @@ impl Writer {
 
     /// Writes one batch to one sink, retrying with back-off; spills it when the retries or the
     /// shutdown deadline run out.
-    async fn write(&self, sink: &dyn AuditSink, events: &[AuditEvent], deadline: Option<Instant>) {
+    async fn write(
+        &self,
+        sink: &dyn AuditSink,
+        events: &[AuditEvent],
+        stop: &watch::Receiver<Option<Instant>>,
+    ) {
         let give_up = Instant::now() + self.retry_for;
         let mut delay = Duration::from_millis(50);
         loop {
@@ -498,6 +504,8 @@ impl Writer {
                         .increment(1);
                     tracing::warn!(target: "mortar::audit", sink = sink.name(), error = %e, "audit sink write failed");
                     let now = Instant::now();
+                    // Read each time: a shutdown requested during the retries bounds them.
+                    let deadline = *stop.borrow();
                     if now + delay > give_up || deadline.is_some_and(|d| now + delay > d) {
                         self.owner()
                             .spill_events(Some(sink.name()), "sink_failed", events);
@@ -520,7 +528,6 @@ impl Writer {
                 return;
             }
         };
-        let deadline = *stop.borrow();
         for sink in &self.sinks {
             let owed: Vec<AuditEvent> = lines
                 .iter()
@@ -528,7 +535,7 @@ impl Writer {
                 .map(|l| l.event.clone())
                 .collect();
             for chunk in owed.chunks(self.batch) {
-                self.write(sink.as_ref(), chunk, deadline).await;
+                self.write(sink.as_ref(), chunk, stop).await;
             }
         }
         self.owner()

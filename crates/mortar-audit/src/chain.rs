@@ -12,6 +12,9 @@ use crate::error::Error;
 use crate::record::{AuditRecord, ChainHash};
 use crate::store::{Anchor, AuditQuery, AuditStore, Purged};
 
+/// The action of the record a retention purge appends; it vouches for the new anchor.
+pub const PURGED: &str = "audit.retention.purged";
+
 /// How many records verification reads at a time.
 const CHUNK: usize = 1000;
 
@@ -86,9 +89,11 @@ impl Verification {
 
 /// Verifies the records of `stream` whose `seq` is in `range` (`..` for all): each record's hash
 /// is recomputed, its `prev_hash` compared with the record before it, and the sequence checked
-/// for gaps and reordering; when the range is open-ended the last record is compared with the
-/// store's head, so removing the newest records is found too. Reading stops at the first break,
-/// which is reported.
+/// for gaps and reordering; records the range should hold up to the store's head must all be
+/// there, and the last is compared with the head, so removing the newest records is found too.
+/// A retention anchor (the chain starting after 1) must be vouched for by a chained
+/// [`PURGED`] record naming it, or the records before it count as removed: deleting rows under
+/// a forged anchor is found. Reading stops at the first break, which is reported.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -107,6 +112,10 @@ impl Verification {
 ///
 /// # Errors
 /// [`Error::Store`] or [`Error::Corrupt`] when the store cannot be read.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one pass over the chain with its checks in order, read top to bottom"
+)]
 pub async fn verify<S: AuditStore + ?Sized>(
     store: &S,
     stream: &str,
@@ -144,6 +153,10 @@ pub async fn verify<S: AuditStore + ?Sized>(
     let mut expected = start;
     let mut after: Option<AuditRecord> = None;
     let mut last_id = None;
+    // Whether records after the range exist, and whether a chained purge record vouches for
+    // the anchor.
+    let mut beyond = false;
+    let mut anchor_confirmed = state.anchor.seq <= 1;
     'chunks: loop {
         let chunk = store
             .read_stream(stream, start, after.as_ref(), CHUNK)
@@ -152,6 +165,7 @@ pub async fn verify<S: AuditStore + ?Sized>(
         after = Some(last.clone());
         for (i, record) in chunk.iter().enumerate() {
             if end.is_some_and(|end| record.seq > end) && record.seq >= expected {
+                beyond = true;
                 break 'chunks;
             }
             let tamper = |kind, seq| Tamper {
@@ -165,7 +179,7 @@ pub async fn verify<S: AuditStore + ?Sized>(
                 Some(tamper(TamperKind::Reordered, record.seq))
             } else if last_id.is_some_and(|id| record.id < id) {
                 // Read by seq, stored earlier: the previous record was stored after this one.
-                Some(tamper(TamperKind::Reordered, record.seq - 1))
+                Some(tamper(TamperKind::Reordered, record.seq.saturating_sub(1)))
             } else if record.seq > expected {
                 // The expected record later in storage order means reordering; never, removal.
                 let later = chunk[i..].iter().any(|r| r.seq == expected);
@@ -184,6 +198,16 @@ pub async fn verify<S: AuditStore + ?Sized>(
                 report.tamper = Some(t);
                 return Ok(report);
             }
+            if record.event.action == PURGED
+                && record
+                    .event
+                    .metadata
+                    .get("anchor_seq")
+                    .and_then(serde_json::Value::as_u64)
+                    == Some(state.anchor.seq)
+            {
+                anchor_confirmed = true;
+            }
             prev = Some(record.hash);
             last_id = Some(record.id);
             expected += 1;
@@ -194,21 +218,39 @@ pub async fn verify<S: AuditStore + ?Sized>(
             break;
         }
     }
-    if end.is_none()
-        && let Some((head_seq, head_hash)) = state.head
-    {
-        let last = report.last_seq.unwrap_or(start.saturating_sub(1));
-        if head_seq > last {
+    if let Some((head_seq, head_hash)) = state.head {
+        // Records the range should hold that the store did not return: removed when later ones
+        // exist, truncated when the newest are gone.
+        let limit = end.map_or(head_seq, |end| end.min(head_seq));
+        if expected <= limit {
             report.tamper = Some(Tamper {
-                seq: last + 1,
+                seq: expected,
                 id: None,
-                kind: TamperKind::Truncated,
+                kind: if beyond {
+                    TamperKind::Removed
+                } else {
+                    TamperKind::Truncated
+                },
             });
-        } else if head_seq == last && prev.is_some_and(|p| p != head_hash) {
+            return Ok(report);
+        }
+        if end.is_none_or(|end| end >= head_seq)
+            && report.last_seq == Some(head_seq)
+            && prev.is_some_and(|p| p != head_hash)
+        {
             report.tamper = Some(Tamper {
-                seq: last,
+                seq: head_seq,
                 id: None,
                 kind: TamperKind::BrokenLink,
+            });
+            return Ok(report);
+        }
+        // An anchor nobody recorded: rows were deleted under a forged anchor.
+        if !anchor_confirmed && start == state.anchor.seq && limit == head_seq {
+            report.tamper = Some(Tamper {
+                seq: state.anchor.seq - 1,
+                id: None,
+                kind: TamperKind::Removed,
             });
         }
     }
@@ -296,7 +338,7 @@ pub async fn purge<S: AuditStore + ?Sized>(
         let Some(purged) = store.purge_stream(&stream, cutoff).await? else {
             continue;
         };
-        let mut event = AuditEvent::new("audit.retention.purged", Outcome::Success)
+        let mut event = AuditEvent::new(PURGED, Outcome::Success)
             .meta("removed", purged.removed)
             .meta("anchor_seq", purged.anchor.seq)
             .meta("cutoff_us", cutoff_text);
@@ -336,7 +378,7 @@ impl Heads {
     fn head(&self, stream: &str) -> (u64, ChainHash) {
         self.heads.get(stream).copied().unwrap_or_else(|| {
             let anchor = self.anchor(stream);
-            (anchor.seq - 1, anchor.prev_hash)
+            (anchor.seq.saturating_sub(1), anchor.prev_hash)
         })
     }
 

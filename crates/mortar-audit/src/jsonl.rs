@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use mortar_core::AuditEvent;
 use serde::{Deserialize, Serialize};
 use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{
+    AsyncBufReadExt as _, AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _, BufReader,
+};
 use tokio::sync::Mutex;
 
 use crate::chain::{Heads, purge_point};
@@ -83,12 +85,35 @@ impl JsonLinesStore {
         sync: bool,
     ) -> Result<Self, Error> {
         let path = path.as_ref().to_path_buf();
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .await
             .map_err(|e| Error::store("opening the audit file", e))?;
+        // A line torn by a crash must not swallow the next record: end it first.
+        let len = file
+            .metadata()
+            .await
+            .map_err(|e| Error::store("reading the audit file", e))?
+            .len();
+        if len > 0 {
+            let mut tail = File::open(&path)
+                .await
+                .map_err(|e| Error::store("reading the audit file", e))?;
+            tail.seek(std::io::SeekFrom::Start(len - 1))
+                .await
+                .map_err(|e| Error::store("reading the audit file", e))?;
+            let mut last = [0u8; 1];
+            tail.read_exact(&mut last)
+                .await
+                .map_err(|e| Error::store("reading the audit file", e))?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")
+                    .await
+                    .map_err(|e| Error::store("ending a torn line in the audit file", e))?;
+            }
+        }
         let mut heads = Heads::default();
         let mut next_id = 0;
         scan(&path, |line| {
@@ -187,44 +212,63 @@ impl AuditSink for JsonLinesStore {
     async fn write(&self, events: &[AuditEvent]) -> Result<(), Error> {
         let mut state = self.state.lock().await;
         let mut buf = Vec::with_capacity(events.len() * 512);
-        // Chain on a copy: when the write fails, the heads stay where the file is.
         let mut next_id = state.next_id;
         let mut chained = Vec::with_capacity(events.len());
+        let mut encoded = Ok(());
         for event in events {
             let stream = self.streams.of(event);
             let mut record = state.heads.chain(stream, event.clone());
             next_id += 1;
             record.id = next_id;
-            serde_json::to_writer(&mut buf, &record).map_err(|e| Error::store("encoding", e))?;
-            buf.push(b'\n');
+            let result = serde_json::to_writer(&mut buf, &record);
             chained.push(record);
-        }
-        let written = async {
-            state.file.write_all(&buf).await?;
-            state.file.flush().await?;
-            if self.sync {
-                state.file.sync_data().await?;
+            if let Err(e) = result {
+                encoded = Err(Error::store("encoding", e));
+                break;
             }
-            Ok::<_, std::io::Error>(())
+            buf.push(b'\n');
         }
-        .await;
-        match written {
+        let written = match encoded {
             Ok(()) => {
-                state.next_id = next_id;
-                Ok(())
+                let state = &mut *state;
+                append(&mut state.file, &buf, self.sync)
+                    .await
+                    .map_err(|e| Error::store("appending to the audit file", e))
             }
-            Err(e) => {
-                // Roll the heads back to what the file holds (a partial line, if any, fails to
-                // parse and shows up in verification).
-                for record in chained.iter().rev() {
-                    state
-                        .heads
-                        .set_head(&record.stream, record.seq - 1, record.prev_hash);
-                }
-                Err(Error::store("appending to the audit file", e))
+            Err(e) => Err(e),
+        };
+        if written.is_ok() {
+            state.next_id = next_id;
+        } else {
+            // Roll the heads back to what the file holds (`append` cut the file back to its
+            // length before the write), so the next batch links to the last stored record.
+            for record in chained.iter().rev() {
+                state
+                    .heads
+                    .set_head(&record.stream, record.seq - 1, record.prev_hash);
             }
         }
+        written
     }
+}
+
+/// Appends `buf` (synced when `sync`); on failure cuts the file back to its length before, so no
+/// partial line stays behind.
+async fn append(file: &mut File, buf: &[u8], sync: bool) -> std::io::Result<()> {
+    let before = file.metadata().await?.len();
+    let result = async {
+        file.write_all(buf).await?;
+        file.flush().await?;
+        if sync {
+            file.sync_data().await?;
+        }
+        Ok::<_, std::io::Error>(())
+    }
+    .await;
+    if result.is_err() {
+        let _ = file.set_len(before).await;
+    }
+    result
 }
 
 #[async_trait]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::fs::OpenOptions;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -294,7 +294,9 @@ impl DurableRecorder {
                 }),
         };
         if let Err((event, reason)) = result {
-            self.inner.shared.spill_events(None, reason, &[event]);
+            self.inner
+                .shared
+                .spill_events(None, reason, &[event], false);
         }
     }
 
@@ -302,8 +304,8 @@ impl DurableRecorder {
     /// writer up to `timeout`; events still unwritten at the deadline are spilled.
     ///
     /// # Errors
-    /// [`Error::Closed`] when the writer did not finish in time (what it had not written was
-    /// spilled).
+    /// [`Error::Closed`] when the writer did not finish in time (what it had not written by the
+    /// deadline is spilled); [`Error::Store`] when the writer task panicked.
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         self.inner.stop.send_replace(Some(deadline));
@@ -312,7 +314,11 @@ impl DurableRecorder {
             return Ok(());
         };
         match tokio::time::timeout(timeout + Duration::from_millis(100), handle).await {
-            Ok(_) => Ok(()),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!(target: "mortar::audit", error = %e, "the audit writer failed");
+                Err(Error::Store(format!("the audit writer failed: {e}")))
+            }
             Err(_) => Err(Error::Closed),
         }
     }
@@ -328,7 +334,9 @@ impl AuditRecorder for DurableRecorder {
         let event = match self.inner.tx.try_send(event) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Closed(event)) => {
-                self.inner.shared.spill_events(None, "closed", &[event]);
+                self.inner
+                    .shared
+                    .spill_events(None, "closed", &[event], false);
                 return;
             }
             Err(mpsc::error::TrySendError::Full(event)) => event,
@@ -348,16 +356,26 @@ impl AuditRecorder for DurableRecorder {
                 }
             }
         }
-        self.inner.shared.spill_events(None, "queue_full", &[event]);
+        self.inner
+            .shared
+            .spill_events(None, "queue_full", &[event], false);
     }
 }
 
 impl Shared {
-    fn spill_events(&self, sink: Option<&str>, reason: &'static str, events: &[AuditEvent]) {
+    /// Spills `events`; `redacted` says whether the writer already cleaned them (redacting
+    /// twice would hash a hashed personal value again).
+    fn spill_events(
+        &self,
+        sink: Option<&str>,
+        reason: &'static str,
+        events: &[AuditEvent],
+        redacted: bool,
+    ) {
         let n = events.len() as u64;
         self.counters.spilled.fetch_add(n, Ordering::Relaxed);
         metrics::counter!("mortar_audit_events_spilled_total", "reason" => reason).increment(n);
-        self.spill.spill(sink, reason, events);
+        self.spill.spill(sink, reason, events, redacted);
     }
 }
 
@@ -368,7 +386,13 @@ struct Spill {
 }
 
 impl Spill {
-    fn spill(&self, sink: Option<&str>, reason: &'static str, events: &[AuditEvent]) {
+    fn spill(
+        &self,
+        sink: Option<&str>,
+        reason: &'static str,
+        events: &[AuditEvent],
+        redacted: bool,
+    ) {
         tracing::warn!(
             target: "mortar::audit",
             sink,
@@ -377,7 +401,7 @@ impl Spill {
             "audit events spilled to the fallback"
         );
         if let Fallback::File(path) = &self.fallback {
-            match self.append(path, sink, reason, events) {
+            match self.append(path, sink, reason, events, redacted) {
                 Ok(()) => return,
                 Err(e) => tracing::error!(
                     target: "mortar::audit",
@@ -388,9 +412,17 @@ impl Spill {
         }
         for event in events {
             // The log is the last resort: it must hold redacted values too.
-            let event = self.redactor.redact(event.clone());
+            let event = self.clean(event, redacted);
             tracing::error!(target: "mortar::audit", reason, "audit event not stored; logged in full below");
             TracingRecorder.record(event);
+        }
+    }
+
+    fn clean(&self, event: &AuditEvent, redacted: bool) -> AuditEvent {
+        if redacted {
+            event.clone()
+        } else {
+            self.redactor.redact(event.clone())
         }
     }
 
@@ -400,13 +432,14 @@ impl Spill {
         sink: Option<&str>,
         reason: &str,
         events: &[AuditEvent],
+        redacted: bool,
     ) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(events.len() * 400);
         for event in events {
             let line = SpillLine {
                 sink: sink.map(str::to_owned),
                 reason: reason.to_owned(),
-                event: self.redactor.redact(event.clone()),
+                event: self.clean(event, redacted),
             };
             serde_json::to_writer(&mut buf, &line)?;
             buf.push(b'\n');
@@ -461,6 +494,11 @@ impl Writer {
                 break;
             }
             let events: Vec<AuditEvent> = buf.drain(..).map(|e| self.redactor.redact(e)).collect();
+            if stopping && stop.borrow().is_some_and(|d| Instant::now() >= d) {
+                // Past the shutdown deadline: what is still queued goes to the fallback.
+                self.owner().spill_events(None, "shutdown", &events, true);
+                continue;
+            }
             metrics::gauge!("mortar_audit_queue_depth")
                 .set(f64::from(u32::try_from(rx.len()).unwrap_or(u32::MAX)));
             for sink in &self.sinks {
@@ -508,7 +546,7 @@ impl Writer {
                     let deadline = *stop.borrow();
                     if now + delay > give_up || deadline.is_some_and(|d| now + delay > d) {
                         self.owner()
-                            .spill_events(Some(sink.name()), "sink_failed", events);
+                            .spill_events(Some(sink.name()), "sink_failed", events, true);
                         return;
                     }
                     tokio::time::sleep(delay).await;
@@ -528,6 +566,31 @@ impl Writer {
                 return;
             }
         };
+        let orphaned: Vec<&SpillLine> = lines
+            .iter()
+            .filter(|l| {
+                l.sink
+                    .as_deref()
+                    .is_some_and(|s| self.sinks.iter().all(|k| k.name() != s))
+            })
+            .collect();
+        for line in &orphaned {
+            // Owed to a sink this recorder does not have: kept for a later start, not dropped.
+            self.owner().spill_events(
+                line.sink.as_deref(),
+                "no_such_sink",
+                std::slice::from_ref(&line.event),
+                true,
+            );
+        }
+        if self.sinks.is_empty() {
+            let all: Vec<AuditEvent> = lines
+                .iter()
+                .filter(|l| l.sink.is_none())
+                .map(|l| l.event.clone())
+                .collect();
+            self.owner().spill_events(None, "no_sink", &all, true);
+        }
         for sink in &self.sinks {
             let owed: Vec<AuditEvent> = lines
                 .iter()
@@ -570,14 +633,15 @@ fn set_aside(path: &Path) -> Option<PathBuf> {
 }
 
 fn read_spill(path: &Path) -> std::io::Result<Vec<SpillLine>> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    // Split on bytes: a line torn by a crash may end inside a UTF-8 sequence, and must not stop
+    // the rest of the file from being read.
+    let bytes = std::fs::read(path)?;
     let mut out = Vec::new();
-    for line in file.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
+    for line in bytes.split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str(&line) {
+        match serde_json::from_slice(line) {
             Ok(parsed) => out.push(parsed),
             // A line cut by a crash mid-write; the rest of the file still counts.
             Err(e) => {

@@ -173,8 +173,10 @@ impl Redactor {
         self
     }
 
-    /// The cleaned event.
+    /// The cleaned event. Its time is also clamped to the years 1 to 9999, which every store
+    /// and RFC 3339 can represent.
     pub fn redact(&self, mut event: AuditEvent) -> AuditEvent {
+        event.occurred_at = clamp_time(event.occurred_at);
         if let Cow::Owned(action) = clean(&event.action, MAX_ID_CHARS) {
             event.action = action.into();
         }
@@ -273,12 +275,43 @@ impl Redactor {
     }
 }
 
-fn normalize_key(key: &str) -> Cow<'_, str> {
-    if key.bytes().any(|b| b.is_ascii_uppercase() || b == b'-') {
-        Cow::Owned(key.to_ascii_lowercase().replace('-', "_"))
+/// `0001-01-01T00:00:00Z` and `9999-12-31T23:59:59Z` as seconds from the Unix epoch.
+const MIN_SECS: i64 = -62_135_596_800;
+const MAX_SECS: i64 = 253_402_300_799;
+
+pub(crate) fn clamp_time(t: std::time::SystemTime) -> std::time::SystemTime {
+    let micros = crate::record::micros(t);
+    let clamped = micros.clamp(MIN_SECS * 1_000_000, MAX_SECS * 1_000_000);
+    if clamped == micros {
+        t
     } else {
-        Cow::Borrowed(key)
+        crate::record::from_micros(clamped)
     }
+}
+
+/// Keys compared as snake case: `Refresh-Token`, `refreshToken` and `refresh_token` alike.
+fn normalize_key(key: &str) -> Cow<'_, str> {
+    if !key.bytes().any(|b| b.is_ascii_uppercase() || b == b'-') {
+        return Cow::Borrowed(key);
+    }
+    let mut out = String::with_capacity(key.len() + 4);
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if c == '-' {
+            out.push('_');
+            prev_lower = false;
+        } else if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else {
+            out.push(c);
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn mask(text: &str) -> String {
@@ -363,6 +396,26 @@ mod tests {
         let r = Redactor::default().ip(IpMode::Truncate).redact(e.clone());
         assert_eq!(r.action, "x\\u{2028}y");
         assert_eq!(r.metadata["Refresh-Token"], REDACTED);
+        for key in [
+            "accessToken",
+            "clientSecret",
+            "newPassword",
+            "privateKey",
+            "APIKey",
+        ] {
+            let camel = AuditEvent::new("x", Outcome::Success).meta(key, "v");
+            assert_eq!(
+                Redactor::default().redact(camel).metadata[key],
+                REDACTED,
+                "{key}"
+            );
+        }
+        let far = std::time::UNIX_EPOCH + std::time::Duration::from_secs(400_000_000_000);
+        let clamped = Redactor::default().redact(AuditEvent::new("x", Outcome::Success).at(far));
+        assert_eq!(
+            crate::record::micros(clamped.occurred_at),
+            MAX_SECS * 1_000_000
+        );
         assert_eq!(r.metadata["stripe_key"], REDACTED);
         assert_eq!(
             r.metadata["nested"],

@@ -135,6 +135,21 @@ async fn conformance<S: AuditStore>(store: Arc<S>, tamper: &dyn Tamperer) {
         0,
         "LIKE wildcards are literal"
     );
+    assert_eq!(
+        count(AuditQuery::new().action("auth_*")).await,
+        0,
+        "no LIKE wildcards"
+    );
+    assert_eq!(
+        count(AuditQuery::new().action("AUTH.*")).await,
+        0,
+        "case-sensitive prefixes"
+    );
+    assert_eq!(
+        count(AuditQuery::new().tenant("ACME")).await,
+        0,
+        "case-sensitive tenants"
+    );
     assert_eq!(count(AuditQuery::new().outcome(Outcome::Failure)).await, 6);
     assert_eq!(count(AuditQuery::new().target("user", "target-3")).await, 4);
     assert_eq!(
@@ -331,12 +346,22 @@ async fn conformance<S: AuditStore>(store: Arc<S>, tamper: &dyn Tamperer) {
     drill("delete").await;
     tamper.delete("delete", 4).await;
     assert_eq!(found("delete").await, Some((TamperKind::Removed, 4)));
+    let bounded = verify(store.as_ref(), "delete", 1..=4).await.unwrap();
+    assert_eq!(
+        bounded.tamper.map(|t| (t.kind, t.seq)),
+        Some((TamperKind::Removed, 4))
+    );
     drill("reorder").await;
     tamper.swap("reorder", 4).await;
     assert_eq!(found("reorder").await, Some((TamperKind::Reordered, 4)));
     drill("truncate").await;
     tamper.delete("truncate", 10).await;
     assert_eq!(found("truncate").await, Some((TamperKind::Truncated, 10)));
+    let bounded = verify(store.as_ref(), "truncate", 1..=10).await.unwrap();
+    assert_eq!(
+        bounded.tamper.map(|t| (t.kind, t.seq)),
+        Some((TamperKind::Truncated, 10))
+    );
     drill("first").await;
     tamper.delete("first", 1).await;
     assert_eq!(found("first").await, Some((TamperKind::Removed, 1)));
@@ -673,6 +698,53 @@ mod sql {
             1
         );
         assert!(verify(&store, "anchored", ..).await.unwrap().is_intact());
+
+        // The triggers let rows under an anchor go, and anyone who may insert may insert an
+        // anchor: verification must not take an anchor no purge record vouches for.
+        store
+            .write(&[
+                AuditEvent::new("a", Outcome::Success).tenant("forged"),
+                AuditEvent::new("b", Outcome::Success).tenant("forged"),
+            ])
+            .await
+            .unwrap();
+        let state = store.chain_state("forged").await.unwrap();
+        let (head_seq, head_hash) = state.head.unwrap();
+        let backend = db.get_database_backend();
+        let (insert, delete) = if backend == DbBackend::Postgres {
+            (
+                "INSERT INTO mortar_audit_anchors (stream, seq, prev_hash, created_at) VALUES ($1, $2, $3, 0)",
+                "DELETE FROM mortar_audit_events WHERE stream = $1",
+            )
+        } else {
+            (
+                "INSERT INTO mortar_audit_anchors (stream, seq, prev_hash, created_at) VALUES (?, ?, ?, 0)",
+                "DELETE FROM mortar_audit_events WHERE stream = ?",
+            )
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            insert,
+            [
+                "forged".into(),
+                (head_seq.cast_signed() + 1).into(),
+                head_hash.to_hex().into(),
+            ],
+        ))
+        .await
+        .unwrap();
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            delete,
+            ["forged".into()],
+        ))
+        .await
+        .unwrap();
+        let report = verify(&store, "forged", ..).await.unwrap();
+        assert_eq!(
+            report.tamper.map(|t| (t.kind, t.seq)),
+            Some((TamperKind::Removed, 2))
+        );
     }
 
     async fn run(db: DatabaseConnection) {

@@ -63,12 +63,25 @@ impl MigrationName for CreateAudit {
     }
 }
 
-fn id_col(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).string_len(255).not_null().to_owned()
+/// Identifiers compare byte for byte on every database: MariaDB's default collation is
+/// case-insensitive, which would merge the streams (and query results) of tenants `Acme` and
+/// `acme`. The `COLLATE` clause is MariaDB / MySQL syntax; the others compare bytes already.
+fn id_col(name: impl IntoIden, backend: DbBackend) -> ColumnDef {
+    let mut col = ColumnDef::new(name);
+    col.string_len(255).not_null();
+    if backend == DbBackend::MySql {
+        col.extra("COLLATE utf8mb4_bin");
+    }
+    col
 }
 
-fn opt_id_col(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).string_len(255).null().to_owned()
+fn opt_id_col(name: impl IntoIden, backend: DbBackend) -> ColumnDef {
+    let mut col = ColumnDef::new(name);
+    col.string_len(255).null();
+    if backend == DbBackend::MySql {
+        col.extra("COLLATE utf8mb4_bin");
+    }
+    col
 }
 
 fn hash_col(name: impl IntoIden) -> ColumnDef {
@@ -85,6 +98,7 @@ fn hash_col(name: impl IntoIden) -> ColumnDef {
 impl MigrationTrait for CreateAudit {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use MortarAuditEvents as E;
+        let backend = manager.get_database_backend();
         manager
             .create_table(
                 Table::create()
@@ -97,20 +111,20 @@ impl MigrationTrait for CreateAudit {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(id_col(E::Stream))
+                    .col(id_col(E::Stream, backend))
                     .col(ColumnDef::new(E::Seq).big_integer().not_null())
-                    .col(id_col(E::Action))
+                    .col(id_col(E::Action, backend))
                     .col(ColumnDef::new(E::Outcome).string_len(16).not_null())
-                    .col(opt_id_col(E::ActorSubject))
+                    .col(opt_id_col(E::ActorSubject, backend))
                     .col(ColumnDef::new(E::ActorKind).string_len(32).null())
-                    .col(opt_id_col(E::ActorSession))
-                    .col(opt_id_col(E::Tenant))
-                    .col(opt_id_col(E::TargetKind))
-                    .col(opt_id_col(E::TargetId))
+                    .col(opt_id_col(E::ActorSession, backend))
+                    .col(opt_id_col(E::Tenant, backend))
+                    .col(opt_id_col(E::TargetKind, backend))
+                    .col(opt_id_col(E::TargetId, backend))
                     .col(ColumnDef::new(E::OccurredAt).big_integer().not_null())
                     .col(ColumnDef::new(E::Ip).string_len(64).null())
                     .col(ColumnDef::new(E::UserAgent).text().null())
-                    .col(opt_id_col(E::RequestId))
+                    .col(opt_id_col(E::RequestId, backend))
                     .col(ColumnDef::new(E::Metadata).text().not_null())
                     .col(hash_col(E::PrevHash))
                     .col(hash_col(E::Hash))
@@ -163,7 +177,7 @@ impl MigrationTrait for CreateAudit {
                 Table::create()
                     .table(MortarAuditHeads::Table)
                     .if_not_exists()
-                    .col(id_col(MortarAuditHeads::Stream).primary_key())
+                    .col(id_col(MortarAuditHeads::Stream, backend).primary_key())
                     .col(
                         ColumnDef::new(MortarAuditHeads::Seq)
                             .big_integer()
@@ -178,7 +192,7 @@ impl MigrationTrait for CreateAudit {
                 Table::create()
                     .table(MortarAuditAnchors::Table)
                     .if_not_exists()
-                    .col(id_col(MortarAuditAnchors::Stream))
+                    .col(id_col(MortarAuditAnchors::Stream, backend))
                     .col(
                         ColumnDef::new(MortarAuditAnchors::Seq)
                             .big_integer()
@@ -203,8 +217,8 @@ impl MigrationTrait for CreateAudit {
                 Table::create()
                     .table(MortarAuditLastSeen::Table)
                     .if_not_exists()
-                    .col(id_col(MortarAuditLastSeen::Subject).primary_key())
-                    .col(opt_id_col(MortarAuditLastSeen::Tenant))
+                    .col(id_col(MortarAuditLastSeen::Subject, backend).primary_key())
+                    .col(opt_id_col(MortarAuditLastSeen::Tenant, backend))
                     .col(
                         ColumnDef::new(MortarAuditLastSeen::SeenAt)
                             .big_integer()

@@ -89,6 +89,20 @@ impl SeaOrmAuditStore {
     }
 }
 
+/// The smallest string greater than every string starting with `prefix` (its last character
+/// incremented); `None` when there is none (empty prefix, or only `char::MAX`).
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 fn to_u64(n: i64) -> Result<u64, Error> {
     u64::try_from(n).map_err(|_| Error::Corrupt(format!("negative sequence number {n}")))
 }
@@ -231,8 +245,13 @@ impl AuditStore for SeaOrmAuditStore {
         }
         if let Some((action, prefix)) = query.action_filter() {
             select = if prefix {
-                // `starts_with` escapes LIKE's wildcards in the prefix.
-                select.filter(event::Column::Action.starts_with(action))
+                // A range, not LIKE: `_` and `%` in the prefix stay literal, the comparison is
+                // byte-wise (binary collation on MariaDB), and the action index serves it.
+                let mut filtered = select.filter(event::Column::Action.gte(action));
+                if let Some(next) = successor(action) {
+                    filtered = filtered.filter(event::Column::Action.lt(next));
+                }
+                filtered
             } else {
                 select.filter(event::Column::Action.eq(action))
             };

@@ -511,6 +511,25 @@ mod jsonl {
             .await
             .unwrap();
         assert!(verify(&reopened, "acme", ..).await.unwrap().is_intact());
+        // A crash left half a line: the next open ends it, so the next record stays whole.
+        drop(reopened);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"{\"id\":9999,\"stre").unwrap();
+        drop(file);
+        let after_crash = JsonLinesStore::open(&path).await.unwrap();
+        after_crash
+            .write(&[AuditEvent::new("after.crash", Outcome::Success).tenant("acme")])
+            .await
+            .unwrap();
+        let page = after_crash
+            .query(&AuditQuery::new().action("after.crash"))
+            .await
+            .unwrap();
+        assert_eq!(page.records.len(), 1);
+        assert!(verify(&after_crash, "acme", ..).await.unwrap().is_intact());
         std::fs::remove_file(&path).unwrap();
     }
 }

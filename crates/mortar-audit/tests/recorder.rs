@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mortar_audit::{AuditSink, DurableRecorder, Error, Fallback, MemoryStore, Overflow};
+use mortar_audit::{
+    AuditSink, DurableRecorder, Error, Fallback, MemoryStore, Overflow, Personal, Redactor,
+};
 use mortar_core::{AuditEvent, AuditRecorder as _, Outcome};
 use tokio::sync::watch;
 
@@ -293,4 +295,42 @@ async fn shutdown_closes_the_queue_under_constant_load() {
     // Every event is either stored or spilled (after the queue closed): none vanished.
     assert_eq!(stats.written + stats.spilled, 200_000, "{stats:?}");
     assert_eq!(store.len() as u64, stats.written);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn events_owed_to_a_sink_no_longer_configured_stay_in_the_spill_file() {
+    let path = spill_path();
+    let (bad, _g) = Gated::new("bad", true);
+    bad.failing.store(true, Ordering::SeqCst);
+    let redactor = || Redactor::default().personal_mode(Personal::Hash(b"key".to_vec()));
+    let recorder = DurableRecorder::builder()
+        .shared_sink(bad)
+        .retry_for(Duration::from_millis(100))
+        .redactor(redactor())
+        .fallback(Fallback::File(path.clone()))
+        .start();
+    for i in 0..3 {
+        recorder.record(event(i).meta("email", "alice@example.com"));
+    }
+    recorder.shutdown(Duration::from_secs(10)).await.unwrap();
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(first.lines().count(), 3);
+    // Redacted once: the HMAC of the address, not an HMAC of the HMAC.
+    let once = redactor().redact(event(0).meta("email", "alice@example.com"));
+    let once = once.metadata["email"].as_str().unwrap();
+    assert!(first.contains(once), "{first}");
+
+    // Started without that sink: nothing is lost, the events are spilled again for it.
+    let (good, _g2) = Gated::new("good", true);
+    let again = DurableRecorder::builder()
+        .shared_sink(good.clone())
+        .fallback(Fallback::File(path.clone()))
+        .start();
+    again.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(good.store.len(), 0);
+    assert_eq!(again.stats().spilled, 3);
+    let kept = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(kept.lines().count(), 3);
+    assert!(kept.contains("\"sink\":\"bad\""));
+    std::fs::remove_file(&path).unwrap();
 }

@@ -138,7 +138,7 @@ impl RequestAudit {
         if let Some(m) = parts.extensions.get::<crate::actix::MatchedRoute>() {
             route = Some(m.0.clone());
         }
-        Some(PendingRequest {
+        Some(PendingRequest(Some(Pending {
             recorder: self.recorder.clone(),
             started: Instant::now(),
             method: parts.method.clone(),
@@ -147,13 +147,21 @@ impl RequestAudit {
             ip: (self.client_ip)(parts),
             user_agent: header(&http::header::USER_AGENT),
             request_id: header(&self.request_id),
-        })
+        })))
     }
 }
 
 /// A recorded request waiting for its response status.
+///
+/// Dropped without [`PendingRequest::finish`] (the client went away and the server dropped the
+/// request's future), it records the request as cancelled: outcome `error`, metadata
+/// `cancelled: true`, no status — a mutating request whose handler may already have acted is
+/// never left out.
 #[derive(Debug)]
-pub struct PendingRequest {
+pub struct PendingRequest(Option<Pending>);
+
+#[derive(Debug)]
+struct Pending {
     recorder: SharedRecorder,
     started: Instant,
     method: Method,
@@ -176,13 +184,32 @@ pub fn outcome_of(status: StatusCode) -> Outcome {
 
 impl PendingRequest {
     /// Records the event with the response's status.
-    pub fn finish(self, status: StatusCode) {
+    pub fn finish(mut self, status: StatusCode) {
+        if let Some(pending) = self.0.take() {
+            pending.record(Some(status));
+        }
+    }
+}
+
+impl Drop for PendingRequest {
+    fn drop(&mut self) {
+        if let Some(pending) = self.0.take() {
+            pending.record(None);
+        }
+    }
+}
+
+impl Pending {
+    fn record(self, status: Option<StatusCode>) {
         let latency = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let mut event = AuditEvent::new("http.request", outcome_of(status))
+        let mut event = AuditEvent::new("http.request", status.map_or(Outcome::Error, outcome_of))
             .meta("method", self.method.as_str())
             .meta("route", self.route)
-            .meta("status", status.as_u16())
             .meta("latency_us", latency);
+        event = match status {
+            Some(status) => event.meta("status", status.as_u16()),
+            None => event.meta("cancelled", true),
+        };
         if let Some(p) = &self.principal {
             event = event.actor(p);
         }

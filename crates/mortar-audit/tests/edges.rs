@@ -186,3 +186,29 @@ async fn actix_middleware_records_the_route_pattern_and_status() {
     assert_eq!(created.ip, Some("192.0.2.1".parse().unwrap()));
     assert_eq!(created.request_id.as_deref(), Some("r-1"));
 }
+
+#[tokio::test]
+async fn a_request_dropped_before_its_response_is_recorded_as_cancelled() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = DurableRecorder::builder()
+        .shared_sink(store.clone())
+        .start();
+    let app = Router::new()
+        .route("/slow", post(std::future::pending::<StatusCode>))
+        .layer(AuditLayer::new(RequestAudit::new(Arc::new(
+            recorder.clone(),
+        ))));
+    let req = http::Request::post("/slow")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    // The client goes away: the server drops the request's future.
+    let gone = tokio::time::timeout(Duration::from_millis(50), app.oneshot(req)).await;
+    assert!(gone.is_err());
+    recorder.shutdown(Duration::from_secs(5)).await.unwrap();
+    let records = store.records();
+    assert_eq!(records.len(), 1);
+    let event = &records[0].event;
+    assert_eq!(event.outcome, Outcome::Error);
+    assert_eq!(event.metadata["cancelled"], true);
+    assert!(!event.metadata.contains_key("status"));
+}

@@ -83,6 +83,11 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        // Converting the head copies every header: only for requests the audit wants.
+        let method = http::Method::from_bytes(req.method().as_str().as_bytes());
+        if !method.is_ok_and(|m| self.audit.wants(&m)) {
+            return Box::pin(self.service.call(req));
+        }
         let mut head = request_head(req.request());
         if let Some(pattern) = req.match_pattern() {
             head.extensions.insert(MatchedRoute(pattern));

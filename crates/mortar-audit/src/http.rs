@@ -111,6 +111,12 @@ impl RequestAudit {
         self
     }
 
+    /// Whether a request with this method is recorded or tracked at all (edges that must
+    /// convert the request head first skip it otherwise).
+    pub fn wants(&self, method: &Method) -> bool {
+        self.activity.is_some() || (self.methods)(method)
+    }
+
     /// Reads what the event needs from the request head; `None` when the request is not
     /// recorded.
     pub fn start(&self, parts: &Parts) -> Option<PendingRequest> {

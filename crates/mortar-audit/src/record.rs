@@ -91,7 +91,17 @@ impl AuditRecord {
     /// Chains `event` after `prev` (the previous record's `seq` and `hash`) in `stream`: the
     /// time is truncated to microseconds and the hash computed. `id` is left 0 for the store to
     /// assign.
-    pub fn chain(stream: &str, prev: (u64, ChainHash), mut event: AuditEvent) -> Self {
+    pub fn chain(stream: &str, prev: (u64, ChainHash), event: AuditEvent) -> Self {
+        Self::chain_with_metadata(stream, prev, event).0
+    }
+
+    /// [`AuditRecord::chain`], also returning the canonical metadata text the hash covered
+    /// (what the SQL stores keep), so a writer does not build it a second time.
+    pub(crate) fn chain_with_metadata(
+        stream: &str,
+        prev: (u64, ChainHash),
+        mut event: AuditEvent,
+    ) -> (Self, String) {
         event.occurred_at = from_micros(micros(event.occurred_at));
         let mut record = Self {
             id: 0,
@@ -101,8 +111,11 @@ impl AuditRecord {
             hash: ChainHash::GENESIS,
             event,
         };
-        record.hash = record.compute_hash();
-        record
+        let (canonical, metadata_at) = record.canonical_parts();
+        record.hash = hash_of(&canonical);
+        // The form ends with the metadata object and the closing brace of the whole.
+        let metadata = canonical[metadata_at..canonical.len() - 1].to_owned();
+        (record, metadata)
     }
 
     /// The canonical form the hash covers: compact JSON with a fixed member order and object keys
@@ -121,6 +134,11 @@ impl AuditRecord {
     /// assert_eq!(record.hash, record.compute_hash());
     /// ```
     pub fn canonical(&self) -> String {
+        self.canonical_parts().0
+    }
+
+    /// The canonical form and where its metadata object starts.
+    fn canonical_parts(&self) -> (String, usize) {
         let e = &self.event;
         let mut out = String::with_capacity(256 + e.metadata.len() * 32);
         out.push_str("{\"v\":");
@@ -141,7 +159,7 @@ impl AuditRecord {
                 out.push_str("{\"subject\":");
                 push_str(&mut out, &actor.subject);
                 out.push_str(",\"kind\":");
-                push_str(&mut out, kind_name(actor.kind));
+                push_str(&mut out, actor.kind.as_str());
                 out.push_str(",\"session_id\":");
                 push_opt(&mut out, actor.session_id.as_deref());
                 out.push('}');
@@ -172,22 +190,16 @@ impl AuditRecord {
         push_opt(&mut out, e.user_agent.as_deref());
         out.push_str(",\"request_id\":");
         push_opt(&mut out, e.request_id.as_deref());
-        out.push_str(",\"metadata\":{");
-        for (i, (key, value)) in e.metadata.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_str(&mut out, key);
-            out.push(':');
-            canonical_value(&mut out, value);
-        }
-        out.push_str("}}");
-        out
+        out.push_str(",\"metadata\":");
+        let metadata_at = out.len();
+        push_metadata(&mut out, &e.metadata);
+        out.push('}');
+        (out, metadata_at)
     }
 
     /// The SHA-256 of [`AuditRecord::canonical`].
     pub fn compute_hash(&self) -> ChainHash {
-        ChainHash(Sha256::digest(self.canonical().as_bytes()).into())
+        hash_of(&self.canonical())
     }
 
     /// Whether `hash` matches the record's content.
@@ -196,14 +208,8 @@ impl AuditRecord {
     }
 }
 
-/// The stored name of a principal kind (`user`, `service_account`, `api_key`, `anonymous`).
-pub(crate) fn kind_name(kind: PrincipalKind) -> &'static str {
-    match kind {
-        PrincipalKind::User => "user",
-        PrincipalKind::ServiceAccount => "service_account",
-        PrincipalKind::ApiKey => "api_key",
-        _ => "anonymous",
-    }
+fn hash_of(canonical: &str) -> ChainHash {
+    ChainHash(Sha256::digest(canonical.as_bytes()).into())
 }
 
 /// The principal kind of a stored name.
@@ -285,24 +291,18 @@ fn canonical_value(out: &mut String, value: &Value) {
     }
 }
 
-/// Metadata as canonical JSON text (what the SQL store keeps), so reading it back and hashing
-/// again gives the same form.
-#[cfg_attr(
-    not(feature = "sql"),
-    allow(dead_code, reason = "read back by the SQL store")
-)]
-pub(crate) fn canonical_metadata(metadata: &std::collections::BTreeMap<String, Value>) -> String {
-    let mut out = String::from("{");
+/// The metadata object, keys in order (a `BTreeMap`) and values in canonical form.
+fn push_metadata(out: &mut String, metadata: &std::collections::BTreeMap<String, Value>) {
+    out.push('{');
     for (i, (key, value)) in metadata.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_str(&mut out, key);
+        push_str(out, key);
         out.push(':');
-        canonical_value(&mut out, value);
+        canonical_value(out, value);
     }
     out.push('}');
-    out
 }
 
 #[cfg(test)]

@@ -496,7 +496,7 @@ impl Writer {
             let events: Vec<AuditEvent> = buf.drain(..).map(|e| self.redactor.redact(e)).collect();
             if stopping && stop.borrow().is_some_and(|d| Instant::now() >= d) {
                 // Past the shutdown deadline: what is still queued goes to the fallback.
-                self.owner().spill_events(None, "shutdown", &events, true);
+                self.shared.spill_events(None, "shutdown", &events, true);
                 continue;
             }
             metrics::gauge!("mortar_audit_queue_depth")
@@ -505,10 +505,6 @@ impl Writer {
                 self.write(sink.as_ref(), &events, &stop).await;
             }
         }
-    }
-
-    fn owner(&self) -> &Shared {
-        &self.shared
     }
 
     /// Writes one batch to one sink, retrying with back-off; spills it when the retries or the
@@ -525,16 +521,13 @@ impl Writer {
             match sink.write(events).await {
                 Ok(()) => {
                     let n = events.len() as u64;
-                    self.owner()
-                        .counters
-                        .written
-                        .fetch_add(n, Ordering::Relaxed);
+                    self.shared.counters.written.fetch_add(n, Ordering::Relaxed);
                     metrics::counter!("mortar_audit_events_written_total", "sink" => sink.name().to_owned())
                         .increment(n);
                     return;
                 }
                 Err(e) => {
-                    self.owner()
+                    self.shared
                         .counters
                         .write_failures
                         .fetch_add(1, Ordering::Relaxed);
@@ -545,7 +538,7 @@ impl Writer {
                     // Read each time: a shutdown requested during the retries bounds them.
                     let deadline = *stop.borrow();
                     if now + delay > give_up || deadline.is_some_and(|d| now + delay > d) {
-                        self.owner()
+                        self.shared
                             .spill_events(Some(sink.name()), "sink_failed", events, true);
                         return;
                     }
@@ -576,7 +569,7 @@ impl Writer {
             .collect();
         for line in &orphaned {
             // Owed to a sink this recorder does not have: kept for a later start, not dropped.
-            self.owner().spill_events(
+            self.shared.spill_events(
                 line.sink.as_deref(),
                 "no_such_sink",
                 std::slice::from_ref(&line.event),
@@ -589,7 +582,7 @@ impl Writer {
                 .filter(|l| l.sink.is_none())
                 .map(|l| l.event.clone())
                 .collect();
-            self.owner().spill_events(None, "no_sink", &all, true);
+            self.shared.spill_events(None, "no_sink", &all, true);
         }
         for sink in &self.sinks {
             let owed: Vec<AuditEvent> = lines
@@ -601,7 +594,7 @@ impl Writer {
                 self.write(sink.as_ref(), chunk, stop).await;
             }
         }
-        self.owner()
+        self.shared
             .counters
             .replayed
             .fetch_add(lines.len() as u64, Ordering::Relaxed);

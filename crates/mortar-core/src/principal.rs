@@ -54,6 +54,23 @@ pub enum PrincipalKind {
     Anonymous,
 }
 
+impl PrincipalKind {
+    /// The kind's name as serialized and stored (`user`, `service_account`, `api_key`,
+    /// `anonymous`).
+    ///
+    /// ```
+    /// assert_eq!(mortar_core::PrincipalKind::ApiKey.as_str(), "api_key");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::ServiceAccount => "service_account",
+            Self::ApiKey => "api_key",
+            Self::Anonymous => "anonymous",
+        }
+    }
+}
+
 /// How a principal proved who it is: one entry per factor or mechanism used.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -12,7 +12,7 @@ use mortar_core::AuditEvent;
 use sqlx::PgPool;
 
 use crate::error::Error;
-use crate::record::{AuditRecord, ChainHash, canonical_metadata, kind_name, micros};
+use crate::record::{AuditRecord, ChainHash, micros};
 use crate::store::Streams;
 
 const COPY: &str = "COPY mortar_audit_events (stream, seq, action, outcome, actor_subject, \
@@ -55,12 +55,8 @@ pub(super) async fn write(
         heads.insert(*stream, (seq, ChainHash::parse(&hash)?));
     }
     let mut data = String::with_capacity(events.len() * 512);
-    for event in events {
-        let stream = chain_by.of(event);
-        let head = heads.get_mut(stream).expect("locked above");
-        let record = AuditRecord::chain(stream, *head, event.clone());
-        *head = (record.seq, record.hash);
-        push_row(&mut data, &record);
+    for (record, metadata) in super::store::chain_batch(&mut heads, events, chain_by) {
+        push_row(&mut data, &record, &metadata);
     }
     let mut copy = tx
         .copy_in_raw(COPY)
@@ -87,7 +83,7 @@ pub(super) async fn write(
 }
 
 /// One line of `COPY`'s text format: tab-separated, `\N` for NULL.
-fn push_row(out: &mut String, r: &AuditRecord) {
+fn push_row(out: &mut String, r: &AuditRecord, metadata: &str) {
     let e = &r.event;
     let actor = e.actor.as_ref();
     let target = e.target.as_ref();
@@ -100,7 +96,7 @@ fn push_row(out: &mut String, r: &AuditRecord) {
     field(out, Some(e.outcome.as_str()));
     for value in [
         actor.map(|a| a.subject.as_str()),
-        actor.map(|a| kind_name(a.kind)),
+        actor.map(|a| a.kind.as_str()),
         actor.and_then(|a| a.session_id.as_deref()),
         e.tenant.as_deref(),
         target.map(|t| t.kind.as_str()),
@@ -118,7 +114,7 @@ fn push_row(out: &mut String, r: &AuditRecord) {
     out.push('\t');
     field(out, e.request_id.as_deref());
     out.push('\t');
-    field(out, Some(&canonical_metadata(&e.metadata)));
+    field(out, Some(metadata));
     out.push('\t');
     out.push_str(&r.prev_hash.to_hex());
     out.push('\t');

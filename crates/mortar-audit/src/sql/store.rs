@@ -16,9 +16,7 @@ use serde_json::Value;
 
 use super::entity::{anchor, event, head};
 use crate::error::Error;
-use crate::record::{
-    AuditRecord, ChainHash, canonical_metadata, from_micros, kind_from_name, kind_name, micros,
-};
+use crate::record::{AuditRecord, ChainHash, from_micros, kind_from_name, micros};
 use crate::store::{Anchor, AuditQuery, AuditSink, AuditStore, ChainState, Page, Purged, Streams};
 
 /// Rows per INSERT statement (17 parameters each stays under every backend's limit).
@@ -111,7 +109,28 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn row_of(record: &AuditRecord) -> event::ActiveModel {
+/// Chains `events` after the locked `heads` (moving them), with each record's canonical
+/// metadata text.
+pub(super) fn chain_batch(
+    heads: &mut BTreeMap<&str, (u64, ChainHash)>,
+    events: &[AuditEvent],
+    streams: Streams,
+) -> Vec<(AuditRecord, String)> {
+    events
+        .iter()
+        .map(|event| {
+            let stream = streams.of(event);
+            let head = heads
+                .get_mut(stream)
+                .expect("every stream's head is locked first");
+            let chained = AuditRecord::chain_with_metadata(stream, *head, event.clone());
+            *head = (chained.0.seq, chained.0.hash);
+            chained
+        })
+        .collect()
+}
+
+fn row_of(record: &AuditRecord, metadata: &str) -> event::ActiveModel {
     let e = &record.event;
     event::ActiveModel {
         id: NotSet,
@@ -120,7 +139,7 @@ fn row_of(record: &AuditRecord) -> event::ActiveModel {
         action: Set(e.action.to_string()),
         outcome: Set(e.outcome.as_str().to_owned()),
         actor_subject: Set(e.actor.as_ref().map(|a| a.subject.clone())),
-        actor_kind: Set(e.actor.as_ref().map(|a| kind_name(a.kind).to_owned())),
+        actor_kind: Set(e.actor.as_ref().map(|a| a.kind.as_str().to_owned())),
         actor_session: Set(e.actor.as_ref().and_then(|a| a.session_id.clone())),
         tenant: Set(e.tenant.clone()),
         target_kind: Set(e.target.as_ref().map(|t| t.kind.clone())),
@@ -129,7 +148,7 @@ fn row_of(record: &AuditRecord) -> event::ActiveModel {
         ip: Set(e.ip.map(|ip| ip.to_string())),
         user_agent: Set(e.user_agent.clone()),
         request_id: Set(e.request_id.clone()),
-        metadata: Set(canonical_metadata(&e.metadata)),
+        metadata: Set(metadata.to_owned()),
         prev_hash: Set(record.prev_hash.to_hex()),
         hash: Set(record.hash.to_hex()),
     }
@@ -206,16 +225,9 @@ impl AuditSink for SeaOrmAuditStore {
         for stream in &streams {
             heads.insert(*stream, self.lock_head(&tx, stream).await?);
         }
-        let mut records = Vec::with_capacity(events.len());
-        for event in events {
-            let stream = self.streams.of(event);
-            let head = heads.get_mut(stream).expect("locked above");
-            let record = AuditRecord::chain(stream, *head, event.clone());
-            *head = (record.seq, record.hash);
-            records.push(record);
-        }
+        let records = chain_batch(&mut heads, events, self.streams);
         for chunk in records.chunks(INSERT_CHUNK) {
-            event::Entity::insert_many(chunk.iter().map(row_of))
+            event::Entity::insert_many(chunk.iter().map(|(r, metadata)| row_of(r, metadata)))
                 .exec_without_returning(&tx)
                 .await
                 .map_err(|e| Error::store("inserting audit records", e))?;

@@ -216,3 +216,71 @@ mod tests {
         futures_util::stream::iter(items)
     }
 }
+
+pin_project! {
+    /// The response future of a gate layer (a tower service that either passes the request on
+    /// or answers a problem at once): the inner service's future, its body wrapped in
+    /// [`ProblemBody`], or the refusal, ready on first poll. Not boxed.
+    ///
+    /// ```
+    /// use mortar_core::{GateFuture, Problem};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let passed = GateFuture::inner(async { Ok::<_, ()>(http::Response::new("ok")) });
+    /// assert_eq!(passed.await.unwrap().status(), 200);
+    /// let refused: GateFuture<std::future::Ready<Result<http::Response<&str>, ()>>, &str> =
+    ///     GateFuture::refused(Problem::not_found());
+    /// assert_eq!(refused.await.unwrap().status(), 404);
+    /// # }
+    /// ```
+    pub struct GateFuture<F, B> {
+        #[pin]
+        state: GateState<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = GateProj]
+    enum GateState<F, B> {
+        Inner { #[pin] future: F },
+        Refused { response: Option<http::Response<ProblemBody<B>>> },
+    }
+}
+
+impl<F, B> GateFuture<F, B> {
+    /// Passes: the inner service's future.
+    pub fn inner(future: F) -> Self {
+        Self {
+            state: GateState::Inner { future },
+        }
+    }
+
+    /// Refuses with `problem`.
+    pub fn refused(problem: crate::Problem) -> Self {
+        Self {
+            state: GateState::Refused {
+                response: Some(problem.into_http_response()),
+            },
+        }
+    }
+}
+
+impl<F, B, E> Future for GateFuture<F, B>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<ProblemBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            GateProj::Inner { future } => future
+                .poll(cx)
+                .map(|r| r.map(|res| res.map(ProblemBody::new))),
+            GateProj::Refused { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled after completion: a contract breach by the caller; stay pending.
+                None => Poll::Pending,
+            },
+        }
+    }
+}

@@ -59,7 +59,7 @@ pub use audit::{
     Actor, AuditEvent, AuditRecorder, NoopRecorder, Outcome, SharedRecorder, Target,
     TracingRecorder,
 };
-pub use body::ProblemBody;
+pub use body::{GateFuture, ProblemBody};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use principal::{
     AuthMethod, Authentication, MissingPrincipal, Principal, PrincipalBuilder, PrincipalKind,

@@ -1050,3 +1050,77 @@ async fn org_audit_log_on_postgres() {
     };
     org_audit_log(db.url()).await;
 }
+
+/// The beta endpoint answers 404 until an admin turns its flag on (for one user here, audited),
+/// and the pricing page's A/B test assigns each user a layout that sticks.
+async fn flags_gate_and_experiment(database_url: &str) {
+    let (app, [(ann, ann_id), (bob, _)]) =
+        app_with_users(database_url, ["ann@example.com", "bob@example.com"]).await;
+    let (status, problem) = json_call(&app, "GET", "/beta/reports", Some(&ann), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(problem["status"], 404);
+
+    let ops = mortar::core::Principal::user("ops").build();
+    app.state()
+        .flags()
+        .admin
+        .upsert(
+            &ops,
+            "beta-reports",
+            mortar::flags::FlagDefinition::boolean(false).targeting(serde_json::json!({
+                "if": [{"in": [{"var": "targetingKey"}, [ann_id.clone()]]}, "on", null]
+            })),
+        )
+        .await
+        .unwrap();
+    app.state().flags().flags.refresh().await.unwrap();
+    let (status, report) = json_call(&app, "GET", "/beta/reports", Some(&ann), None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["for"], ann_id.as_str());
+    let (status, _) = json_call(&app, "GET", "/beta/reports", Some(&bob), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.state().audit().flush().await;
+    let changes = mortar::audit::AuditStore::query(
+        app.state().audit().store.as_ref(),
+        &mortar::audit::AuditQuery::new().action("flags.*"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(changes.records.len(), 1);
+    assert_eq!(changes.records[0].event.action, "flags.flag.created");
+
+    for user in [&ann, &bob] {
+        let (status, first) = json_call(&app, "GET", "/pricing", Some(user), None).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        assert_eq!(first["reason"], "SPLIT");
+        let variant = first["variant"].as_str().unwrap().to_owned();
+        assert!(["monthly-first", "annual-first"].contains(&variant.as_str()));
+        assert_eq!(
+            first["layout"]["highlight"],
+            if variant == "monthly-first" {
+                "monthly"
+            } else {
+                "annual"
+            }
+        );
+        for _ in 0..3 {
+            let (_, again) = json_call(&app, "GET", "/pricing", Some(user), None).await;
+            assert_eq!(again["variant"], variant.as_str(), "sticky");
+        }
+    }
+    let (status, _) = json_call(&app, "GET", "/pricing", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn flags_gate_and_experiment_on_sqlite() {
+    flags_gate_and_experiment(mortar_testkit::sqlite().url()).await;
+}
+
+#[tokio::test]
+async fn flags_gate_and_experiment_on_postgres() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    flags_gate_and_experiment(db.url()).await;
+}

@@ -15,6 +15,7 @@
 //! | `rbac` | `mortar-rbac`: roles with inheritance, tenants, resource grants, deny rules, CEL conditions, explained decisions, stores, route guards | `rbac` |
 //! | `i18n` | `mortar-i18n`: Fluent catalogs, Accept-Language negotiation, CLDR plurals, numbers and dates, localized problems and validation messages, the locale layer | `i18n` |
 //! | `audit` | `mortar-audit`: the durable non-blocking recorder, SQL / JSON-lines / tracing sinks, the SHA-256 hash chain and its verification, queries, export, retention, redaction, the request audit layer, last-seen tracking | `audit` |
+//! | `flags` | `mortar-flags`: feature flags in flagd's format (JsonLogic targeting, fractional rollouts, `sem_ver`), experiments with exposure events, file / SQL / Redis sources, audited admin, the OpenFeature provider, the flags layer, extractor and route gate | `flags` |
 //! | `ratelimit` | `mortar-ratelimit`: GCRA in process and on Redis, policies, tiers, failure modes, the rate-limit layer, a Redis brute-force guard | `ratelimit` |
 //!
 //! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,
@@ -22,7 +23,7 @@
 //! `actix` (middleware, extractors, `ResponseError`), `garde` (validation reports as problem
 //! documents, localized with `i18n`). `full` turns everything on.
 //!
-//! The capability crates (storage, jobs, flags…) join this
+//! The capability crates (storage, jobs…) join this
 //! table as they are released; each can also be used on its own.
 //!
 //! ```
@@ -57,3 +58,7 @@ pub use mortar_i18n as i18n;
 #[cfg(feature = "audit")]
 #[doc(inline)]
 pub use mortar_audit as audit;
+
+#[cfg(feature = "flags")]
+#[doc(inline)]
+pub use mortar_flags as flags;

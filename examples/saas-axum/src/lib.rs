@@ -18,6 +18,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod flags;
 pub mod i18n;
 pub mod migration;
 pub mod orgs;
@@ -64,6 +65,9 @@ pub enum StartError {
     /// A message catalog does not parse.
     #[error("loading the message catalogs failed")]
     I18n(#[source] mortar::i18n::Error),
+    /// The feature flags could not be loaded (invalid defaults, store failure).
+    #[error("loading the feature flags failed")]
+    Flags(#[source] mortar::flags::Error),
     /// A rate-limit setting is invalid.
     #[error("the rate-limit configuration is invalid: {0}")]
     RateLimit(String),
@@ -117,7 +121,8 @@ impl App {
         tracing::info!(database = config.database_kind(), "database ready");
         let audit = audit::Audit::start(&db);
         let rbac = orgs::rbac(&db, &audit.recorder).await?;
-        let state = AppState::new(config, db, rbac, audit, sender)?;
+        let flags = flags::flags(&db, &audit.recorder).await?;
+        let state = AppState::new(config, db, rbac, flags, audit, sender)?;
         Ok(Self { state })
     }
 

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
         let mut all = mortar::auth::sql::migrations();
         all.extend(mortar::rbac::sql::migrations());
         all.extend(mortar::audit::sql::migrations());
+        all.extend(mortar::flags::sql::migrations());
         all.push(Box::new(CreateOrganizations));
         all
     }

@@ -27,6 +27,7 @@ struct Inner {
     s3: Option<Box<Bucket>>,
     auth: Auth,
     rbac: mortar::rbac::Rbac,
+    flags: crate::flags::AppFlags,
     rate_limit: mortar::ratelimit::RateLimitLayer,
     i18n: mortar::i18n::I18n,
     audit: crate::audit::Audit,
@@ -34,7 +35,7 @@ struct Inner {
 
 impl AppState {
     /// Builds the state from the configuration, an open database connection, the
-    /// authorizer and the audit trail. Redis and S3
+    /// authorizer, the feature flags and the audit trail. Redis and S3
     /// clients are created (not contacted) when configured.
     ///
     /// # Errors
@@ -45,6 +46,7 @@ impl AppState {
         config: Config,
         db: DatabaseConnection,
         rbac: mortar::rbac::Rbac,
+        flags: crate::flags::AppFlags,
         audit: crate::audit::Audit,
         sender: Arc<dyn CodeSender>,
     ) -> Result<Self, StartError> {
@@ -73,6 +75,7 @@ impl AppState {
                 s3,
                 auth,
                 rbac,
+                flags,
                 rate_limit,
                 i18n,
                 audit,
@@ -88,6 +91,11 @@ impl AppState {
     /// Authorization: organization roles and memberships.
     pub fn rbac(&self) -> &mortar::rbac::Rbac {
         &self.inner.rbac
+    }
+
+    /// Feature flags and their admin functions.
+    pub fn flags(&self) -> &crate::flags::AppFlags {
+        &self.inner.flags
     }
 
     /// The API's rate limits.

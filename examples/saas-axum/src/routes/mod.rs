@@ -24,8 +24,17 @@ pub fn router(state: AppState) -> Router {
     let rate_limit = state.rate_limit().clone();
     let locale = mortar::i18n::LocaleLayer::new(state.i18n().clone());
     let state_audit_activity = state.audit().activity_layer();
+    let flags = state.flags().flags.clone();
     let api = Router::new()
         .route("/me", get(me).with_state(state.clone()))
+        // A beta endpoint: 404 unless the `beta-reports` flag is on for the caller.
+        .route(
+            "/beta/reports",
+            get(crate::flags::beta_reports)
+                .route_layer(mortar::flags::RequireFlag::new(&flags, "beta-reports")),
+        )
+        // An A/B test: the pricing page's layout.
+        .route("/pricing", get(crate::flags::pricing))
         .merge(crate::orgs::router(&state).with_state(state.clone()))
         .nest("/auth", mortar::auth::axum::router(auth.api))
         .layer(rate_limit);
@@ -43,6 +52,9 @@ pub fn router(state: AppState) -> Router {
         .layer(locale)
         // Last-seen times of signed-in callers (written in batches).
         .layer(state_audit_activity)
+        // Feature flags with the caller's context (subject, tenant, roles, IP, language):
+        // handlers take `Flags`. Inside authentication, so it sees the principal.
+        .layer(mortar::flags::FlagsLayer::new(flags))
         // Authenticates bearer tokens, API keys and session cookies; routes that need a user
         // take a `Principal`.
         .layer(auth.layer)

@@ -1,0 +1,72 @@
+//! Feature flags: the defaults in `flags/flags.json` (kept in git beside the code), overridden
+//! by flags stored in the app's database — which admins change at run time through
+//! [`mortar::flags::FlagsAdmin`] (audited), and every instance sees within a second.
+//!
+//! Two flags ship: `beta-reports` gates `GET /beta/reports` (off for everyone until an admin
+//! turns it on, for everyone or for chosen users), and `pricing-page` is an A/B test —
+//! `GET /pricing` assigns each signed-in user one of two layouts, sticky per user, and reports
+//! the exposure (to the log, target `mortar::flags::exposure`, for the analytics pipeline).
+
+use std::time::Duration;
+
+use axum::Json;
+use mortar::core::Principal;
+use mortar::flags::sql::SeaOrmFlagStore;
+use mortar::flags::{FeatureFlags, FlagSet, Flags, FlagsAdmin, TracingExposures};
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+use crate::StartError;
+
+/// The default flags, kept in git beside the code (`flags/flags.json`).
+const DEFAULTS: &str = include_str!("../flags/flags.json");
+
+/// The flags and their admin functions.
+#[derive(Clone, Debug)]
+pub struct AppFlags {
+    /// Evaluation (handlers use the `Flags` extractor instead).
+    pub flags: FeatureFlags,
+    /// Audited changes of the database's flags.
+    pub admin: FlagsAdmin<SeaOrmFlagStore>,
+}
+
+/// The flags: the defaults, then the database's (changes followed every second).
+///
+/// # Errors
+///
+/// [`StartError::Flags`] when the defaults do not parse or the database cannot be read.
+pub async fn flags(
+    db: &DatabaseConnection,
+    recorder: &mortar::audit::DurableRecorder,
+) -> Result<AppFlags, StartError> {
+    let defaults = FlagSet::from_json(DEFAULTS).map_err(StartError::Flags)?;
+    let store = SeaOrmFlagStore::new(db.clone()).poll_every(Duration::from_secs(1));
+    let flags = FeatureFlags::builder()
+        .source(defaults)
+        .source(store.clone())
+        .exposures(TracingExposures)
+        .build()
+        .await
+        .map_err(StartError::Flags)?;
+    let admin = FlagsAdmin::new(store).audit(recorder.clone());
+    Ok(AppFlags { flags, admin })
+}
+
+/// `GET /beta/reports`: the beta endpoint, behind the `beta-reports` flag (404 when off).
+pub async fn beta_reports(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "report": "beta",
+        "for": principal.subject(),
+    }))
+}
+
+/// `GET /pricing`: the pricing page's layout, assigned by the `pricing-page` experiment.
+pub async fn pricing(_principal: Principal, flags: Flags) -> Json<Value> {
+    let assigned = flags.assign("pricing-page").await;
+    Json(json!({
+        "experiment": "pricing-page",
+        "variant": assigned.variant.as_deref(),
+        "reason": assigned.reason.as_str(),
+        "layout": assigned.value,
+    }))
+}

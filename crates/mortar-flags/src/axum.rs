@@ -1,6 +1,5 @@
-//! The axum extractor (feature `axum`): [`Flags`] from the request's extensions (put there by
-//! [`crate::FlagsLayer`]), or built from the router state's [`FeatureFlags`]
-//! (`FeatureFlags: FromRef<S>`) when no layer ran.
+//! The axum extractor (feature `axum`): [`Flags`] from the request's extensions, put there by
+//! [`crate::FlagsLayer`]; without the layer it rejects with a 500 problem (and logs why).
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;

@@ -51,7 +51,10 @@ impl EvaluationContext {
             ctx.targeting_key = Some(principal.subject().to_owned());
         }
         for (name, value) in principal.attributes() {
-            ctx.attributes.insert(name.clone(), value.clone());
+            // The targeting key is the subject, never an attribute.
+            if name != "targetingKey" {
+                ctx.attributes.insert(name.clone(), value.clone());
+            }
         }
         let attrs = &mut ctx.attributes;
         attrs.insert("kind".into(), principal.kind().as_str().into());

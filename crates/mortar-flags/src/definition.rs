@@ -114,8 +114,10 @@ impl FlagDefinition {
         }
         let mut kinds = self.variants.values().map(kind_of);
         let first = kinds.next().unwrap_or("null");
-        if first == "null" {
-            return Err(invalid("a variant's value cannot be null".into()));
+        if first == "null" || first == "array" {
+            return Err(invalid(format!(
+                "a variant's value is a boolean, string, number or object, not {first}"
+            )));
         }
         if let Some(other) = kinds.find(|k| *k != first) {
             return Err(invalid(format!(
@@ -192,6 +194,7 @@ fn kind_of(value: &Value) -> &'static str {
 /// assert_eq!(set.flags.len(), 1);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawSet")]
 pub struct FlagSet {
     /// Flag key → definition.
     #[serde(default)]
@@ -206,6 +209,40 @@ pub struct FlagSet {
     /// Set-level metadata.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
+    /// Flags whose definition could not be read, with why: they resolve with `PARSE_ERROR`.
+    #[serde(skip)]
+    broken: BTreeMap<String, String>,
+}
+
+/// A flag file as read: each flag kept as JSON until it is read on its own, so one unreadable
+/// flag does not make the whole file unreadable.
+#[derive(Deserialize)]
+struct RawSet {
+    #[serde(default)]
+    flags: BTreeMap<String, Value>,
+    #[serde(default, rename = "$evaluators")]
+    evaluators: BTreeMap<String, Value>,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+}
+
+impl From<RawSet> for FlagSet {
+    fn from(raw: RawSet) -> Self {
+        let mut set = FlagSet {
+            evaluators: raw.evaluators,
+            metadata: raw.metadata,
+            ..FlagSet::default()
+        };
+        for (key, value) in raw.flags {
+            match serde_json::from_value::<FlagDefinition>(value) {
+                Ok(flag) => {
+                    set.flags.insert(key, flag);
+                }
+                Err(e) => set.mark_broken(key, format!("not a flag definition: {e}")),
+            }
+        }
+        set
+    }
 }
 
 impl FlagSet {
@@ -228,12 +265,27 @@ impl FlagSet {
         self
     }
 
+    /// Records a flag whose definition could not be read (a stored row that does not parse):
+    /// it stays in the set and resolves with `PARSE_ERROR`, while the other flags work.
+    pub fn mark_broken(&mut self, key: impl Into<String>, why: impl Into<String>) {
+        let key = key.into();
+        tracing::warn!(flag = %key, "mortar-flags: a flag definition could not be read");
+        self.flags.remove(&key);
+        self.broken.insert(key, why.into());
+    }
+
+    /// The flags that could not be read, with why.
+    pub fn broken(&self) -> &BTreeMap<String, String> {
+        &self.broken
+    }
+
     /// Parses flagd JSON.
     ///
     /// # Errors
     ///
-    /// [`Error::Parse`] when the text is not a flag file. A single flag that is invalid does
-    /// not fail the set: it resolves with error `PARSE_ERROR`, as in flagd.
+    /// [`Error::Parse`] when the text is not a flag file. A single flag that is invalid — or
+    /// not even a flag definition — does not fail the set: it resolves with error
+    /// `PARSE_ERROR`, as in flagd.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         serde_json::from_str(text).map_err(|e| Error::Parse(e.to_string()))
     }
@@ -248,28 +300,40 @@ impl FlagSet {
         serde_yaml_ng::from_str(text).map_err(|e| Error::Parse(e.to_string()))
     }
 
-    /// The flag's targeting with every `$ref` replaced by the named evaluator (recursively, at
-    /// most 32 levels deep).
+    /// The flag's targeting with every `$ref` replaced by the named evaluator, recursively.
+    /// The result is bounded — at most 64 levels deep and 20 000 nodes — so a reference cycle
+    /// or an evaluator included many times over cannot exhaust the stack or memory.
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] naming an evaluator that does not exist, or a reference cycle.
+    /// [`Error::Invalid`] naming an evaluator that does not exist, or a rule past the bounds.
     pub fn resolved_targeting(&self, key: &str, rule: &Value) -> Result<Value, Error> {
-        resolve_refs(rule, &self.evaluators, 0).map_err(|reason| Error::Invalid {
+        let mut budget = MAX_RULE_NODES;
+        resolve_refs(rule, &self.evaluators, 0, &mut budget).map_err(|reason| Error::Invalid {
             flag: key.to_owned(),
             reason,
         })
     }
 }
 
+/// Bounds of a targeting rule once its `$ref`s are expanded.
+const MAX_RULE_DEPTH: usize = 64;
+const MAX_RULE_NODES: usize = 20_000;
+
 fn resolve_refs(
     rule: &Value,
     evaluators: &BTreeMap<String, Value>,
     depth: usize,
+    budget: &mut usize,
 ) -> Result<Value, String> {
-    if depth > 32 {
-        return Err("$ref nesting deeper than 32 levels (a cycle?)".into());
+    if depth > MAX_RULE_DEPTH {
+        return Err(format!(
+            "the rule nests deeper than {MAX_RULE_DEPTH} levels (a $ref cycle?)"
+        ));
     }
+    *budget = budget.checked_sub(1).ok_or_else(|| {
+        format!("the rule has more than {MAX_RULE_NODES} nodes once its $refs are expanded")
+    })?;
     Ok(match rule {
         Value::Object(map) => {
             if map.len() == 1
@@ -278,18 +342,18 @@ fn resolve_refs(
                 let target = evaluators
                     .get(name)
                     .ok_or_else(|| format!("$ref to an evaluator that does not exist: {name:?}"))?;
-                return resolve_refs(target, evaluators, depth + 1);
+                return resolve_refs(target, evaluators, depth + 1, budget);
             }
             Value::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), resolve_refs(v, evaluators, depth)?)))
+                    .map(|(k, v)| Ok((k.clone(), resolve_refs(v, evaluators, depth + 1, budget)?)))
                     .collect::<Result<_, String>>()?,
             )
         }
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|v| resolve_refs(v, evaluators, depth))
+                .map(|v| resolve_refs(v, evaluators, depth + 1, budget))
                 .collect::<Result<_, _>>()?,
         ),
         other => other.clone(),
@@ -315,6 +379,26 @@ mod tests {
         assert!(meta.validate("k").is_err());
         let none: [(&str, Value); 0] = [];
         assert!(FlagDefinition::new(none, None).validate("k").is_err());
+        assert!(
+            FlagDefinition::new([("a", json!([1]))], Some("a"))
+                .validate("k")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_unreadable_flag_does_not_fail_the_file() {
+        let set = FlagSet::from_json(
+            r#"{"flags": {"ok": {"variants": {"on": true}, "defaultVariant": "on"},
+                           "bad": {"state": "SOMETIMES", "variants": {"on": true}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(set.flags.len(), 1);
+        assert!(
+            set.broken()["bad"].contains("SOMETIMES"),
+            "{:?}",
+            set.broken()
+        );
     }
 
     #[test]

@@ -93,9 +93,10 @@ impl Flags {
 }
 
 /// The context of a request head: the [`Principal`] in its extensions (see
-/// [`EvaluationContext::from_principal`]; none: no targeting key), `ip` (from a `SocketAddr`
-/// or axum's `ConnectInfo` extension), `userAgent` and `locale` (the first `Accept-Language`
-/// tag).
+/// [`EvaluationContext::from_principal`]; none: no targeting key), `ip` (the peer address, from
+/// a `SocketAddr` or axum's `ConnectInfo` extension — behind a proxy, set it from the trusted
+/// forwarded header with `FlagsLayer::context_with`), `userAgent` (at most 512 characters) and
+/// `locale` (the first `Accept-Language` tag).
 pub fn context_from_parts(parts: &Parts) -> EvaluationContext {
     let mut ctx = match Principal::from_extensions(&parts.extensions) {
         Some(principal) => EvaluationContext::from_principal(principal),

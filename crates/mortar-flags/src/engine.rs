@@ -148,9 +148,22 @@ impl Snapshot {
 
 /// Compiles every flag of a set. Never fails: a flag that cannot be compiled is kept broken.
 pub(crate) fn compile_set(set: &FlagSet, engines: &Engines) -> Vec<Arc<CompiledFlag>> {
+    let unreadable = set.broken().iter().map(|(key, why)| {
+        Arc::new(CompiledFlag {
+            key: Arc::from(key.as_str()),
+            state: FlagState::Enabled,
+            variants: Vec::new(),
+            default: None,
+            rule: Rule::None,
+            metadata: Arc::new(set.metadata.clone()),
+            broken: Some(why.clone()),
+            splits: false,
+        })
+    });
     set.flags
         .iter()
         .map(|(key, def)| Arc::new(compile_flag(key, def, set, engines, true)))
+        .chain(unreadable)
         .collect()
 }
 
@@ -314,6 +327,25 @@ fn fast_fractional(rule: &Value, variants: &[(Arc<str>, Value)]) -> Option<FastF
 impl CompiledFlag {
     /// Evaluates the flag for a context.
     pub(crate) fn evaluate(&self, ctx: &EvaluationContext, engines: &Engines) -> Outcome {
+        self.evaluate_untraced(ctx, engines)
+    }
+
+    /// Evaluates the flag, and says whether a `fractional` bucketed this context on the way
+    /// (what makes an evaluation an experiment's split, not merely a rule that mentions one).
+    pub(crate) fn evaluate_traced(
+        &self,
+        ctx: &EvaluationContext,
+        engines: &Engines,
+    ) -> (Outcome, bool) {
+        if !self.splits {
+            return (self.evaluate_untraced(ctx, engines), false);
+        }
+        BUCKETED.with(|b| b.set(false));
+        let outcome = self.evaluate_untraced(ctx, engines);
+        (outcome, BUCKETED.with(std::cell::Cell::get))
+    }
+
+    fn evaluate_untraced(&self, ctx: &EvaluationContext, engines: &Engines) -> Outcome {
         if let Some(why) = &self.broken {
             return Outcome::Error(ErrorCode::ParseError, why.clone());
         }
@@ -324,7 +356,10 @@ impl CompiledFlag {
             Rule::None => self.default_outcome(Reason::Static),
             Rule::Fast(native) => match native.pick(&self.key, ctx.targeting_key()) {
                 None => self.default_outcome(Reason::Default),
-                Some(Some(index)) => Outcome::Variant(index, Reason::TargetingMatch),
+                Some(Some(index)) => {
+                    BUCKETED.with(|b| b.set(true));
+                    Outcome::Variant(index, Reason::TargetingMatch)
+                }
                 Some(None) => Outcome::Error(
                     ErrorCode::General,
                     "the fractional rule names a variant the flag does not have".into(),
@@ -403,6 +438,8 @@ impl FastFractional {
 }
 
 thread_local! {
+    /// Set when a `fractional` put the current evaluation into a bucket.
+    static BUCKETED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Per-thread scratch arena for rule evaluation, reset before each use.
     static ARENA: RefCell<Bump> = RefCell::new(Bump::with_capacity(4096));
 }
@@ -431,7 +468,7 @@ fn root_value<'a>(
     let mut entries =
         datalogic_rs::bumpalo::collections::Vec::with_capacity_in(attrs.len() + 2, arena);
     for (name, value) in attrs {
-        if name == "$flagd" {
+        if name == "$flagd" || name == "targetingKey" {
             continue;
         }
         entries.push((name.as_str(), DataValue::from_serde_value_in(value, arena)));
@@ -602,10 +639,13 @@ impl CustomOperator for Fractional {
         let hash = murmur3_32(&[key.as_bytes()]);
         let bucket =
             u64::try_from((u128::from(hash) * u128::from(total)) >> 32).unwrap_or(u64::MAX);
-        Ok(parsed
-            .into_iter()
-            .find(|(_, end)| bucket < *end)
-            .map_or(&NULL, |(value, _)| value))
+        Ok(match parsed.into_iter().find(|(_, end)| bucket < *end) {
+            Some((value, _)) => {
+                BUCKETED.with(|b| b.set(true));
+                value
+            }
+            None => &NULL,
+        })
     }
 }
 
@@ -652,6 +692,7 @@ impl CustomOperator for LegacyFractional {
         for (name, weight) in parsed {
             end += 100.0 * weight / total;
             if bucket < end {
+                BUCKETED.with(|b| b.set(true));
                 return Ok(arena.alloc(DataValue::String(name)));
             }
         }

@@ -88,13 +88,24 @@ impl fmt::Debug for FeatureFlags {
 }
 
 /// Builds a [`FeatureFlags`] over sources ([`FeatureFlags::builder`]).
-#[derive(Default)]
 pub struct FeatureFlagsBuilder {
     sources: Vec<Arc<dyn FlagSource>>,
     bucketing: Bucketing,
     exposures: Option<Arc<dyn ExposureSink>>,
     assignments: Option<Arc<dyn AssignmentStore>>,
     watch: bool,
+}
+
+impl Default for FeatureFlagsBuilder {
+    fn default() -> Self {
+        Self {
+            sources: Vec::new(),
+            bucketing: Bucketing::default(),
+            exposures: None,
+            assignments: None,
+            watch: true,
+        }
+    }
 }
 
 impl fmt::Debug for FeatureFlagsBuilder {
@@ -195,10 +206,7 @@ fn merge(layers: &[Vec<Arc<CompiledFlag>>]) -> Snapshot {
 impl FeatureFlags {
     /// A builder over sources.
     pub fn builder() -> FeatureFlagsBuilder {
-        FeatureFlagsBuilder {
-            watch: true,
-            ..FeatureFlagsBuilder::default()
-        }
+        FeatureFlagsBuilder::default()
     }
 
     /// Flags from one fixed set (no source, nothing to follow).
@@ -252,7 +260,7 @@ impl FeatureFlags {
                     let Some(inner) = weak.upgrade() else { return };
                     let flags = FeatureFlags { inner };
                     if let Err(e) = flags.reload_source(index).await {
-                        tracing::warn!(error = %e, "mortar-flags: reloading a changed source failed; the previous flags stay in force");
+                        tracing::warn!(source = ?flags.inner.sources[index], error = %e, "mortar-flags: reloading a changed source failed; the previous flags stay in force");
                     }
                 }
             });
@@ -399,9 +407,10 @@ impl FeatureFlags {
     ///
     /// The assignment is sticky: the same targeting key gets the same variant while the
     /// weights stay (consistent hashing), and — with an [`AssignmentStore`] — even after they
-    /// change. A split assignment has reason [`Reason::Split`]; a context the rule does not
-    /// split (no targeting key, an `if` that excluded it) gets the rule's answer and no
-    /// exposure is recorded. Nothing is recorded for disabled, unknown or broken flags either.
+    /// change. A split assignment has reason [`Reason::Split`]; a context no `fractional`
+    /// bucketed on the way (no targeting key, an `if` that decided before reaching it) gets the
+    /// rule's answer and no exposure is recorded. Nothing is recorded for disabled, unknown or
+    /// broken flags either.
     pub async fn assign(&self, key: &str, ctx: &EvaluationContext) -> Resolution<Value> {
         let snapshot = self.inner.snapshot.load_full();
         let Some(flag) = snapshot.get(key) else {
@@ -412,8 +421,8 @@ impl FeatureFlags {
                 None,
             );
         };
-        let mut outcome = flag.evaluate(ctx, &self.inner.engines);
-        let split = flag.splits && matches!(outcome, Outcome::Variant(_, Reason::TargetingMatch));
+        let (mut outcome, bucketed) = flag.evaluate_traced(ctx, &self.inner.engines);
+        let split = bucketed && matches!(outcome, Outcome::Variant(_, Reason::TargetingMatch));
         let subject = ctx.targeting_key().filter(|k| !k.is_empty());
         if split && let (Some(store), Some(subject)) = (&self.inner.assignments, subject) {
             match store.get(key, subject).await {

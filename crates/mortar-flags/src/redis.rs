@@ -16,7 +16,7 @@ use crate::source::{FlagSource, FlagStore};
 
 /// Flags in a Redis hash (`{prefix}flags`: key → flagd JSON of the flag). Every write also
 /// increments `{prefix}flags:version` and publishes the new version on the channel
-/// `{prefix}flags:changed`, atomically (one `MULTI`), so every instance watching the store
+/// `{prefix}flags:changed`, atomically (one Lua script), so every instance watching the store
 /// reloads within milliseconds.
 ///
 /// Pub/sub delivers at most once, so the watcher also reads the version every few seconds
@@ -107,8 +107,10 @@ impl RedisFlagStore {
         Ok(v.unwrap_or(0))
     }
 
-    /// Writes (or removes, with `None`) a flag with the version bump and the announcement in
-    /// one transaction; answers the previous definition.
+    /// Writes (or removes, with `None`) a flag, bumps the version and announces it, all in one
+    /// script (atomic on the server: no instance sees the flag without the bump, and a write
+    /// that returned has been announced); answers the previous definition. Removing a flag
+    /// that does not exist changes nothing.
     async fn write(
         &self,
         key: &str,
@@ -119,25 +121,23 @@ impl RedisFlagStore {
             .transpose()
             .map_err(|e| Error::Parse(e.to_string()))?;
         let mut conn = self.conn().await?;
-        let mut pipe = r::pipe();
-        pipe.atomic().hget(self.hash(), key);
-        match &json {
-            Some(json) => pipe.hset(self.hash(), key, json).ignore(),
-            None => pipe.hdel(self.hash(), key).ignore(),
-        };
-        pipe.incr(self.version_key(), 1);
-        let (previous, version): (Option<String>, u64) = pipe
-            .query_async(&mut *conn)
+        let (existed, previous): (i64, String) = WRITE
+            .key(self.hash())
+            .key(self.version_key())
+            .key(self.channel())
+            .arg(key)
+            .arg(json.as_deref().unwrap_or(""))
+            .arg(if json.is_some() { "put" } else { "del" })
+            .invoke_async(&mut *conn)
             .await
             .map_err(|e| store_err(&e))?;
-        let previous = previous.map(|text| parse(key, &text)).transpose()?;
-        if json.is_some() || previous.is_some() {
-            let _: i64 = conn
-                .publish(self.channel(), version)
-                .await
-                .map_err(|e| store_err(&e))?;
+        if existed == 0 {
+            return Ok(None);
         }
-        Ok(previous)
+        // The write is done; a previous value that no longer parses is not its failure.
+        Ok(parse(key, &previous)
+            .inspect_err(|e| tracing::warn!(flag = key, error = %e, "mortar-flags: the replaced flag did not parse"))
+            .ok())
     }
 
     /// One subscription's life: notifies after subscribing (a change may have been missed
@@ -183,6 +183,25 @@ impl RedisFlagStore {
     }
 }
 
+/// KEYS: hash, version, channel; ARGV: flag key, JSON, `put` | `del`. Answers {existed, previous}.
+static WRITE: std::sync::LazyLock<r::Script> = std::sync::LazyLock::new(|| {
+    r::Script::new(
+        r"
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[3] == 'del' then
+  if not prev then return {0, ''} end
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+local version = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], version)
+if prev then return {1, prev} end
+return {0, ''}
+",
+    )
+});
+
 fn parse(key: &str, text: &str) -> Result<FlagDefinition, Error> {
     serde_json::from_str(text).map_err(|e| Error::Parse(format!("stored flag {key:?}: {e}")))
 }
@@ -195,7 +214,12 @@ impl FlagSource for RedisFlagStore {
             conn.hgetall(self.hash()).await.map_err(|e| store_err(&e))?;
         let mut set = FlagSet::new();
         for (key, text) in entries {
-            set.flags.insert(key.clone(), parse(&key, &text)?);
+            match parse(&key, &text) {
+                Ok(flag) => {
+                    set.flags.insert(key, flag);
+                }
+                Err(e) => set.mark_broken(key, e.to_string()),
+            }
         }
         Ok(set)
     }
@@ -205,8 +229,13 @@ impl FlagSource for RedisFlagStore {
         changed.notify_one();
         let mut backoff = Duration::from_millis(100);
         loop {
+            let started = tokio::time::Instant::now();
             if let Err(e) = self.follow(&changed, &mut seen).await {
                 tracing::warn!(error = %e, "mortar-flags: Redis subscription lost; reconnecting");
+            }
+            // A subscription that lived a while was healthy: start backing off afresh.
+            if started.elapsed() > Duration::from_secs(30) {
+                backoff = Duration::from_millis(100);
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -57,7 +57,11 @@ pub trait FlagStore: FlagSource {
 
 /// Changes flags in a [`FlagStore`] after validating them, and reports each change to an
 /// [`AuditRecorder`] (`flags.flag.created`, `flags.flag.updated`, `flags.flag.deleted`, with
-/// the flag as target `flag:<key>` and its state and default variant as metadata).
+/// the flag as target `flag:<key>` and its state, default variant and whole definition as
+/// metadata).
+///
+/// `create` and `set_state` read, then write: two admins changing the same flag at the same
+/// moment are not serialized (the last write wins, each audited).
 ///
 /// ```
 /// use mortar_core::Principal;
@@ -250,7 +254,11 @@ impl<S: FlagStore> FlagsAdmin<S> {
                         .clone()
                         .map_or(serde_json::Value::Null, serde_json::Value::String),
                 )
-                .meta("targeted", flag.targeting.is_some());
+                .meta("targeted", flag.targeting.is_some())
+                .meta(
+                    "definition",
+                    serde_json::to_value(flag).unwrap_or(serde_json::Value::Null),
+                );
         }
         self.audit.record(event);
     }
@@ -261,7 +269,8 @@ impl<S: FlagStore> FlagsAdmin<S> {
 #[derive(Clone, Debug, Default)]
 pub struct MemoryFlagStore {
     set: Arc<Mutex<FlagSet>>,
-    watchers: Arc<Mutex<Vec<Arc<Notify>>>>,
+    /// Every watching evaluator's notifier; dead ones (their evaluator dropped) are pruned.
+    watchers: Arc<Mutex<Vec<std::sync::Weak<Notify>>>>,
 }
 
 impl MemoryFlagStore {
@@ -284,14 +293,16 @@ impl MemoryFlagStore {
     }
 
     fn notify(&self) {
-        for w in self
-            .watchers
+        self.watchers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-        {
-            w.notify_one();
-        }
+            .retain(|w| match w.upgrade() {
+                Some(notify) => {
+                    notify.notify_one();
+                    true
+                }
+                None => false,
+            });
     }
 }
 
@@ -305,7 +316,7 @@ impl FlagSource for MemoryFlagStore {
         self.watchers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(changed.clone());
+            .push(Arc::downgrade(&changed));
         changed.notify_one();
         std::future::pending::<()>().await;
         Ok(())
@@ -336,15 +347,16 @@ impl FlagStore for MemoryFlagStore {
 /// A flag file (flagd JSON, or YAML with feature `yaml` when the name ends in `.yaml` /
 /// `.yml`), reloaded when it changes.
 ///
-/// Changes are found by polling (every second by default) the file's size, modification time
-/// and content hash rather than by inotify: polling sees a file replaced by rename (editors,
-/// Kubernetes ConfigMap symlink swaps) and works on every filesystem, at the cost of one
-/// `stat` per interval. A file that disappears or stops parsing keeps the last good flags in
-/// force (and is logged).
+/// Changes are found by polling (every second by default) the file's size and modification
+/// time — one `stat` per interval — rather than by inotify: polling sees a file replaced by
+/// rename (editors, Kubernetes ConfigMap symlink swaps) and works on every filesystem. A file
+/// that disappears, grows past the size limit (4 MiB by default) or stops parsing keeps the last
+/// good flags in force (and is logged).
 #[derive(Clone, Debug)]
 pub struct FileSource {
     path: PathBuf,
     interval: Duration,
+    max_bytes: u64,
 }
 
 impl FileSource {
@@ -353,6 +365,7 @@ impl FileSource {
         Self {
             path: path.as_ref().to_owned(),
             interval: Duration::from_secs(1),
+            max_bytes: 4 << 20,
         }
     }
 
@@ -363,13 +376,33 @@ impl FileSource {
         self
     }
 
+    /// The largest file read (default 4 MiB).
+    #[must_use]
+    pub fn max_bytes(mut self, max: u64) -> Self {
+        self.max_bytes = max;
+        self
+    }
+
+    fn file_err(&self, message: impl fmt::Display) -> Error {
+        Error::File {
+            path: self.path.display().to_string(),
+            message: message.to_string(),
+        }
+    }
+
     async fn read(&self) -> Result<String, Error> {
+        let meta = tokio::fs::metadata(&self.path)
+            .await
+            .map_err(|e| self.file_err(e))?;
+        if !meta.is_file() || meta.len() > self.max_bytes {
+            return Err(self.file_err(format_args!(
+                "not a regular file of at most {} bytes",
+                self.max_bytes
+            )));
+        }
         tokio::fs::read_to_string(&self.path)
             .await
-            .map_err(|e| Error::File {
-                path: self.path.display().to_string(),
-                message: e.to_string(),
-            })
+            .map_err(|e| self.file_err(e))
     }
 
     fn parse(&self, text: &str) -> Result<FlagSet, Error> {
@@ -388,22 +421,11 @@ impl FileSource {
         FlagSet::from_json(text)
     }
 
-    async fn fingerprint(&self) -> Option<(u64, Option<SystemTime>, u64)> {
+    /// Size and modification time (`None` when the file cannot be read).
+    async fn stamp(&self) -> Option<(u64, Option<SystemTime>)> {
         let meta = tokio::fs::metadata(&self.path).await.ok()?;
-        let text = self.read().await.ok()?;
-        Some((
-            meta.len(),
-            meta.modified().ok(),
-            content_hash(text.as_bytes()),
-        ))
+        Some((meta.len(), meta.modified().ok()))
     }
-}
-
-fn content_hash(bytes: &[u8]) -> u64 {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
-    h.write(bytes);
-    h.finish()
 }
 
 #[async_trait]
@@ -414,13 +436,13 @@ impl FlagSource for FileSource {
     }
 
     async fn watch(&self, changed: Arc<Notify>) -> Result<(), Error> {
-        let mut last = self.fingerprint().await;
+        let mut last = self.stamp().await;
         changed.notify_one();
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let now = self.fingerprint().await;
+            let now = self.stamp().await;
             // A vanished file keeps the flags in force; its return is a change.
             if now.is_some() && now != last {
                 changed.notify_one();

@@ -325,3 +325,48 @@ fn yaml_files_parse_like_json() {
     assert!(FlagSet::from_json("{ nope").is_err());
     assert!(FlagSet::from_json("42").is_err());
 }
+
+#[tokio::test]
+async fn only_contexts_a_fractional_bucketed_are_exposures() {
+    let exposures = MemoryExposures::new();
+    let flags = FeatureFlags::builder()
+        .source(FlagSet::new().flag(
+            "new-search",
+            FlagDefinition::boolean(false).targeting(json!({
+                "if": [{"ends_with": [{"var": "email"}, "@acme.test"]}, "on",
+                       {"fractional": [["on", 50], ["off", 50]]}]
+            })),
+        ))
+        .exposures(exposures.clone())
+        .assignments(MemoryAssignments::new())
+        .build()
+        .await
+        .unwrap();
+    let staff = EvaluationContext::with_targeting_key("s1").with("email", "s1@acme.test");
+    let r = flags.assign("new-search", &staff).await;
+    assert_eq!((r.reason, r.value), (Reason::TargetingMatch, json!(true)));
+    assert!(exposures.take().is_empty(), "staff were never split");
+    let user = EvaluationContext::with_targeting_key("u1").with("email", "u1@example.com");
+    assert_eq!(
+        flags.assign("new-search", &user).await.reason,
+        Reason::Split
+    );
+    assert_eq!(exposures.take().len(), 1);
+}
+
+#[test]
+fn an_unreadable_flag_answers_parse_error_and_the_rest_work() {
+    let set = FlagSet::from_json(
+        r#"{"flags": {"ok": {"variants": {"on": true, "off": false}, "defaultVariant": "on"},
+                       "bad": {"variants": {"on": true}, "defaultVariant": "on", "state": "SOMETIMES"}}}"#,
+    )
+    .unwrap();
+    let flags = FeatureFlags::from_set(set);
+    let ctx = EvaluationContext::new();
+    assert!(flags.is_enabled("ok", &ctx));
+    let r = flags.bool("bad", &ctx, false);
+    assert_eq!(
+        (r.reason, r.error),
+        (Reason::Error, Some(ErrorCode::ParseError))
+    );
+}

@@ -180,13 +180,45 @@ async fn redis() {
     let open =
         || RedisFlagStore::new(t.pool(), redis::Client::open(t.url()).unwrap()).prefix(t.prefix());
     conformance(open(), open()).await;
+
+    // A row that does not parse stays a broken flag; the others keep working.
+    let mut conn = t.pool().get().await.unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg(format!("{}flags", t.prefix()))
+        .arg("broken")
+        .arg("{not json")
+        .query_async(&mut *conn)
+        .await
+        .unwrap();
+    unreadable_row_is_isolated(open()).await;
+}
+
+async fn unreadable_row_is_isolated(store: impl FlagStore) {
+    let flags = FeatureFlags::builder().source(store).build().await.unwrap();
+    let ctx = EvaluationContext::new();
+    assert!(flags.is_enabled("plain", &ctx));
+    let r = flags.bool("broken", &ctx, false);
+    assert_eq!(r.error, Some(mortar_flags::ErrorCode::ParseError));
 }
 
 #[cfg(feature = "sql")]
 async fn run_sql(db: sea_orm::DatabaseConnection) {
     use mortar_flags::sql::SeaOrmFlagStore;
+    use sea_orm::EntityTrait as _;
     let open = || SeaOrmFlagStore::new(db.clone()).poll_every(Duration::from_millis(50));
     conformance(open(), open()).await;
+
+    // A row that does not parse stays a broken flag; the others keep working.
+    let row = mortar_flags::sql::entity::flag::ActiveModel {
+        key: sea_orm::ActiveValue::Set("broken".into()),
+        definition: sea_orm::ActiveValue::Set(r#"{"state": "SOMETIMES"}"#.into()),
+        updated_at: sea_orm::ActiveValue::Set(0),
+    };
+    mortar_flags::sql::entity::flag::Entity::insert(row)
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    unreadable_row_is_isolated(open()).await;
 }
 
 mortar_testkit::sql_suites!(mortar_flags::sql::Migrator, super::run_sql);

@@ -125,7 +125,12 @@ impl SeaOrmFlagStore {
             }
         }
         tx.commit().await.map_err(store_err)?;
-        previous.map(|row| parse(key, &row.definition)).transpose()
+        // The write is done; a previous value that no longer parses is not its failure.
+        Ok(previous.and_then(|row| {
+            parse(key, &row.definition)
+                .inspect_err(|e| tracing::warn!(flag = key, error = %e, "mortar-flags: the replaced flag did not parse"))
+                .ok()
+        }))
     }
 }
 
@@ -138,8 +143,12 @@ impl FlagSource for SeaOrmFlagStore {
             .await
             .map_err(store_err)?
         {
-            let definition = parse(&row.key, &row.definition)?;
-            set.flags.insert(row.key, definition);
+            match parse(&row.key, &row.definition) {
+                Ok(definition) => {
+                    set.flags.insert(row.key, definition);
+                }
+                Err(e) => set.mark_broken(row.key, e.to_string()),
+            }
         }
         Ok(set)
     }

@@ -12,7 +12,7 @@
 //! | [`EvaluationContext`] | who a flag is evaluated for, built from a [`mortar_core::Principal`] and the request |
 //! | [`FlagSource`], [`FlagStore`], [`FlagsAdmin`] | where flags live and how they change (audited) |
 //! | [`MemoryFlagStore`], [`FileSource`], `sql::SeaOrmFlagStore` (features `sqlite`, `postgres`, `mysql`), `redis::RedisFlagStore` (feature `redis`) | the sources |
-//! | [`ExposureSink`], [`AssignmentStore`] | experiment exposures and sticky assignments |
+//! | [`ExposureSink`], [`AssignmentStore`] (`MemoryAssignments`, `sql::SeaOrmAssignments`, `redis::RedisAssignments`) | experiment exposures and sticky assignments |
 //! | `FlagsLayer`, `RequireFlag` (tower, feature `tower`), `Flags` (extractor, features `axum` / `actix`), [`actix`] | the HTTP edges |
 //! | `openfeature::MortarProvider` (feature `openfeature`) | the OpenFeature SDK on top |
 //!

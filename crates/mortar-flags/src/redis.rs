@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use crate::definition::{FlagDefinition, FlagSet};
 use crate::error::Error;
+use crate::experiment::AssignmentStore;
 use crate::source::{FlagSource, FlagStore};
 
 /// Flags in a Redis hash (`{prefix}flags`: key → flagd JSON of the flag). Every write also
@@ -260,5 +261,62 @@ impl FlagStore for RedisFlagStore {
 
     async fn delete(&self, key: &str) -> Result<Option<FlagDefinition>, Error> {
         self.write(key, None).await
+    }
+}
+
+/// Sticky experiment assignments in Redis (`{prefix}flags:assignments:{flag}`: subject →
+/// variant), shared by every instance ([`crate::FeatureFlagsBuilder::assignments`]); the first
+/// assignment wins (`HSETNX`).
+#[derive(Clone)]
+pub struct RedisAssignments {
+    pool: Pool,
+    prefix: Arc<str>,
+}
+
+impl fmt::Debug for RedisAssignments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisAssignments")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisAssignments {
+    /// Assignments on `pool`, keys prefixed `mortar:` until [`RedisAssignments::prefix`].
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            prefix: Arc::from("mortar:"),
+        }
+    }
+
+    /// The key prefix.
+    #[must_use]
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Arc::from(prefix);
+        self
+    }
+
+    fn key(&self, flag: &str) -> String {
+        format!("{}flags:assignments:{flag}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl AssignmentStore for RedisAssignments {
+    async fn get(&self, flag: &str, subject: &str) -> Result<Option<String>, Error> {
+        let mut conn = self.pool.get().await.map_err(|e| store_err(&e))?;
+        conn.hget(self.key(flag), subject)
+            .await
+            .map_err(|e| store_err(&e))
+    }
+
+    async fn put(&self, flag: &str, subject: &str, variant: &str) -> Result<(), Error> {
+        let mut conn = self.pool.get().await.map_err(|e| store_err(&e))?;
+        let _: bool = conn
+            .hset_nx(self.key(flag), subject, variant)
+            .await
+            .map_err(|e| store_err(&e))?;
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! One conformance suite for every `FlagStore` (memory, SQLite, PostgreSQL, MariaDB, Redis):
 //! the store's contract, the audited admin functions over it, and a change made through one
-//! instance seen by another instance's evaluator.
+//! instance seen by another instance's evaluator; then the sticky-assignment stores (memory, SQL,
+//! Redis) under one contract.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,8 +9,8 @@ use std::time::Duration;
 use mortar_core::Principal;
 use mortar_core::audit::{AuditEvent, FnRecorder};
 use mortar_flags::{
-    EvaluationContext, FeatureFlags, FlagDefinition, FlagState, FlagStore, FlagsAdmin,
-    MemoryFlagStore,
+    AssignmentStore, EvaluationContext, FeatureFlags, FlagDefinition, FlagSet, FlagState,
+    FlagStore, FlagsAdmin, MemoryAssignments, MemoryFlagStore,
 };
 use serde_json::json;
 
@@ -164,10 +165,63 @@ async fn conformance<S: FlagStore + Clone>(store: S, other: S) {
     assert_eq!(events[2].metadata.get("state"), Some(&json!("DISABLED")));
 }
 
+/// The `AssignmentStore` contract, then two instances sharing it: an experiment's weights
+/// change and a subject assigned before keeps its variant on the other instance.
+async fn assignments_contract(store: impl AssignmentStore + Clone) {
+    assert_eq!(store.get("exp", "ann").await.unwrap(), None);
+    store.put("exp", "ann", "blue").await.unwrap();
+    store.put("exp", "ann", "green").await.unwrap();
+    assert_eq!(
+        store.get("exp", "ann").await.unwrap().as_deref(),
+        Some("blue"),
+        "first wins"
+    );
+    assert_eq!(store.get("other", "ann").await.unwrap(), None);
+
+    let experiment = |blue: i64| {
+        FlagSet::new().flag(
+            "button",
+            FlagDefinition::new(
+                [("blue", json!("#00a")), ("green", json!("#0a0"))],
+                Some("green"),
+            )
+            .targeting(json!({"fractional": [["blue", blue], ["green", 100 - blue]]})),
+        )
+    };
+    let before = FeatureFlags::builder()
+        .source(experiment(100))
+        .assignments(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let bob = EvaluationContext::with_targeting_key("bob");
+    assert_eq!(
+        before.assign("button", &bob).await.variant.as_deref(),
+        Some("blue")
+    );
+    let after = FeatureFlags::builder()
+        .source(experiment(0))
+        .assignments(store)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.assign("button", &bob).await.variant.as_deref(),
+        Some("blue"),
+        "sticky"
+    );
+    let cid = EvaluationContext::with_targeting_key("cid");
+    assert_eq!(
+        after.assign("button", &cid).await.variant.as_deref(),
+        Some("green")
+    );
+}
+
 #[tokio::test]
 async fn memory() {
     let store = MemoryFlagStore::new();
     conformance(store.clone(), store).await;
+    assignments_contract(MemoryAssignments::new()).await;
 }
 
 #[cfg(feature = "redis")]
@@ -191,6 +245,8 @@ async fn redis() {
         .await
         .unwrap();
     unreadable_row_is_isolated(open()).await;
+    assignments_contract(mortar_flags::redis::RedisAssignments::new(t.pool()).prefix(t.prefix()))
+        .await;
 }
 
 async fn unreadable_row_is_isolated(store: impl FlagStore) {
@@ -219,6 +275,7 @@ async fn run_sql(db: sea_orm::DatabaseConnection) {
         .await
         .unwrap();
     unreadable_row_is_isolated(open()).await;
+    assignments_contract(mortar_flags::sql::SeaOrmAssignments::new(db)).await;
 }
 
 mortar_testkit::sql_suites!(mortar_flags::sql::Migrator, super::run_sql);

@@ -4,14 +4,15 @@
 //!
 //! Two flags ship: `beta-reports` gates `GET /beta/reports` (off for everyone until an admin
 //! turns it on, for everyone or for chosen users), and `pricing-page` is an A/B test —
-//! `GET /pricing` assigns each signed-in user one of two layouts, sticky per user, and reports
+//! `GET /pricing` assigns each signed-in user one of two layouts, sticky per user (kept in the
+//! database), and reports
 //! the exposure (to the log, target `mortar::flags::exposure`, for the analytics pipeline).
 
 use std::time::Duration;
 
 use axum::Json;
 use mortar::core::Principal;
-use mortar::flags::sql::SeaOrmFlagStore;
+use mortar::flags::sql::{SeaOrmAssignments, SeaOrmFlagStore};
 use mortar::flags::{FeatureFlags, FlagSet, Flags, FlagsAdmin, TracingExposures};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
@@ -45,6 +46,9 @@ pub async fn flags(
         .source(defaults)
         .source(store.clone())
         .exposures(TracingExposures)
+        // First assignments kept in the database: a user keeps their layout when the
+        // experiment's weights change, on every instance.
+        .assignments(SeaOrmAssignments::new(db.clone()))
         .build()
         .await
         .map_err(StartError::Flags)?;

@@ -46,3 +46,30 @@ pub mod version {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `mortar_flags_assignments` table: each subject's first variant in each experiment.
+pub mod assignment {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_flags_assignments`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_flags_assignments")]
+    pub struct Model {
+        /// The experiment's flag key.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub flag: String,
+        /// The subject (targeting key).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        /// The variant assigned.
+        pub variant: String,
+        /// When (ms).
+        pub assigned_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

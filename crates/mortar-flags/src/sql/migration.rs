@@ -108,3 +108,73 @@ impl MigrationTrait for CreateFlags {
         Ok(())
     }
 }
+
+#[derive(DeriveIden)]
+enum MortarFlagsAssignments {
+    Table,
+    Flag,
+    Subject,
+    Variant,
+    AssignedAt,
+}
+
+/// `mortar_flags_assignments`: sticky experiment assignments.
+pub(crate) struct CreateAssignments;
+
+impl MigrationName for CreateAssignments {
+    fn name(&self) -> &'static str {
+        "m20261124_000202_mortar_flags_create_assignments"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateAssignments {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarFlagsAssignments::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarFlagsAssignments::Flag)
+                            .string_len(256)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarFlagsAssignments::Subject)
+                            .string_len(256)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarFlagsAssignments::Variant)
+                            .string_len(256)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarFlagsAssignments::AssignedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(MortarFlagsAssignments::Flag)
+                            .col(MortarFlagsAssignments::Subject),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(MortarFlagsAssignments::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+}

@@ -1,5 +1,6 @@
 //! Flags in the application's own SQL database through sea-orm (features `sqlite`,
-//! `postgres`, `mysql`): the migration, entities and [`SeaOrmFlagStore`].
+//! `postgres`, `mysql`): the migrations, entities, [`SeaOrmFlagStore`] and the sticky experiment
+//! assignments [`SeaOrmAssignments`].
 //!
 //! Add [`migrations`] to your migrator (or run [`Migrator`] when mortar-flags is the only
 //! crate with tables), then hand the connection to the store:
@@ -23,11 +24,14 @@ mod store;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
-pub use store::SeaOrmFlagStore;
+pub use store::{SeaOrmAssignments, SeaOrmFlagStore};
 
 /// mortar-flags' migrations, in order, for the application's own migrator.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(migration::CreateFlags)]
+    vec![
+        Box::new(migration::CreateFlags),
+        Box::new(migration::CreateAssignments),
+    ]
 }
 
 /// A migrator with only mortar-flags' migrations.

@@ -11,9 +11,10 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
-use super::entity::{flag, version};
+use super::entity::{assignment, flag, version};
 use crate::definition::{FlagDefinition, FlagSet};
 use crate::error::Error;
+use crate::experiment::AssignmentStore;
 use crate::source::{FlagSource, FlagStore};
 
 /// Flags in `mortar_flags` (SQLite, PostgreSQL or MariaDB), one row per flag holding its flagd
@@ -192,5 +193,58 @@ impl FlagStore for SeaOrmFlagStore {
 
     async fn delete(&self, key: &str) -> Result<Option<FlagDefinition>, Error> {
         self.write(key, None).await
+    }
+}
+
+/// Sticky experiment assignments in `mortar_flags_assignments`, shared by every instance
+/// ([`crate::FeatureFlagsBuilder::assignments`]); the first assignment of a subject wins, even
+/// when two instances assign at once (the primary key decides).
+#[derive(Clone, Debug)]
+pub struct SeaOrmAssignments {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmAssignments {
+    /// Assignments on this connection (pool). Run [`super::migrations`] first.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl AssignmentStore for SeaOrmAssignments {
+    async fn get(&self, flag: &str, subject: &str) -> Result<Option<String>, Error> {
+        Ok(
+            assignment::Entity::find_by_id((flag.to_owned(), subject.to_owned()))
+                .one(&self.db)
+                .await
+                .map_err(store_err)?
+                .map(|row| row.variant),
+        )
+    }
+
+    async fn put(&self, flag: &str, subject: &str, variant: &str) -> Result<(), Error> {
+        let row = assignment::ActiveModel {
+            flag: sea_orm::ActiveValue::Set(flag.to_owned()),
+            subject: sea_orm::ActiveValue::Set(subject.to_owned()),
+            variant: sea_orm::ActiveValue::Set(variant.to_owned()),
+            assigned_at: sea_orm::ActiveValue::Set(now_ms()),
+        };
+        match assignment::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Assigned already (here or by another instance): the first assignment stays.
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_err(e)),
+        }
     }
 }

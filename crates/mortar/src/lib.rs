@@ -16,14 +16,15 @@
 //! | `i18n` | `mortar-i18n`: Fluent catalogs, Accept-Language negotiation, CLDR plurals, numbers and dates, localized problems and validation messages, the locale layer | `i18n` |
 //! | `audit` | `mortar-audit`: the durable non-blocking recorder, SQL / JSON-lines / tracing sinks, the SHA-256 hash chain and its verification, queries, export, retention, redaction, the request audit layer, last-seen tracking | `audit` |
 //! | `flags` | `mortar-flags`: feature flags in flagd's format (JsonLogic targeting, fractional rollouts, `sem_ver`), experiments with exposure events, file / SQL / Redis sources, audited admin, the OpenFeature provider, the flags layer, extractor and route gate | `flags` |
+//! | `storage` | `mortar-storage`: the streaming `ObjectStore` (memory, local disk, S3 with feature `s3`), keys that cannot escape their root, SHA-256 and size limits on the way, presigned URLs | `storage` |
 //! | `ratelimit` | `mortar-ratelimit`: GCRA in process and on Redis, policies, tiers, failure modes, the rate-limit layer, a Redis brute-force guard | `ratelimit` |
 //!
 //! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,
-//! `mysql` (through sea-orm). Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
+//! `mysql` (through sea-orm), `redis`, `s3`. Integration features apply to every enabled crate: `axum` (extractors, `IntoResponse`),
 //! `actix` (middleware, extractors, `ResponseError`), `garde` (validation reports as problem
 //! documents, localized with `i18n`). `full` turns everything on.
 //!
-//! The capability crates (storage, jobs…) join this
+//! The capability crates still to come (jobs…) join this
 //! table as they are released; each can also be used on its own.
 //!
 //! ```
@@ -62,3 +63,7 @@ pub use mortar_audit as audit;
 #[cfg(feature = "flags")]
 #[doc(inline)]
 pub use mortar_flags as flags;
+
+#[cfg(feature = "storage")]
+#[doc(inline)]
+pub use mortar_storage as storage;

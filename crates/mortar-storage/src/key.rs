@@ -90,3 +90,17 @@ impl TryFrom<&str> for ObjectKey {
         Self::new(key)
     }
 }
+
+/// Percent-encodes every byte of `text` but ASCII letters, digits and those in `keep`.
+pub(crate) fn percent_encode(text: &str, keep: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}

@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+pub mod download;
 mod error;
 mod key;
 mod local;
@@ -38,5 +39,5 @@ pub use local::LocalStore;
 pub use memory::MemoryStore;
 pub use store::{
     ByteRange, ByteStream, GetResult, ListPage, ObjectMeta, ObjectStore, PutOptions,
-    body_from_bytes, collect,
+    body_from_bytes, body_stream, collect,
 };

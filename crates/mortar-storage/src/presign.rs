@@ -2,13 +2,12 @@
 //! disk), as HMAC-SHA-256 signatures with an expiry, verified by the serving handler.
 
 use std::fmt;
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac as _};
 use sha2::Sha256;
 
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, percent_encode};
 
 /// What a presigned URL allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +137,11 @@ impl UrlSigner {
         ttl: Duration,
         content_type: Option<&str>,
     ) -> String {
-        let path: Vec<String> = key.as_str().split('/').map(percent_encode).collect();
+        let path: Vec<String> = key
+            .as_str()
+            .split('/')
+            .map(|segment| percent_encode(segment, b"-._~"))
+            .collect();
         format!(
             "{}/{}?{}",
             base.trim_end_matches('/'),
@@ -190,18 +193,6 @@ impl UrlSigner {
         }
         Ok(())
     }
-}
-
-fn percent_encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -266,4 +257,139 @@ mod tests {
         assert!(UrlSigner::new(&[1; 31]).is_none());
         assert_eq!(format!("{s:?}"), "UrlSigner { key: [REDACTED] }");
     }
+}
+
+/// Serves presigned URLs made by a [`UrlSigner`] for a store without URLs of its own: `GET`
+/// (and `HEAD`) downloads through [`crate::download::Download`] (ranges, conditional requests),
+/// `PUT` uploads (streamed, up to a size limit, with the content type the URL pinned). A
+/// missing, tampered or expired signature answers 403; the answer never says which.
+#[derive(Clone, Debug)]
+pub struct SignedUrls {
+    signer: UrlSigner,
+    store: std::sync::Arc<dyn crate::ObjectStore>,
+    download: crate::download::Download,
+    base_path: String,
+    max_upload: u64,
+}
+
+/// What [`SignedUrls::handle`] answers.
+pub type SignedResponse = http::Response<crate::download::DownloadBody>;
+
+impl SignedUrls {
+    /// Serves URLs under `base_path` (the path part of the base given to [`UrlSigner::url`],
+    /// e.g. `/files`) for `store`; uploads up to 100 MiB until [`SignedUrls::max_upload`].
+    pub fn new(
+        signer: UrlSigner,
+        store: std::sync::Arc<dyn crate::ObjectStore>,
+        base_path: &str,
+    ) -> Self {
+        Self {
+            signer,
+            download: crate::download::Download::shared(store.clone()),
+            store,
+            base_path: base_path.trim_end_matches('/').to_owned(),
+            max_upload: 100 << 20,
+        }
+    }
+
+    /// The largest upload accepted.
+    #[must_use]
+    pub fn max_upload(mut self, bytes: u64) -> Self {
+        self.max_upload = bytes;
+        self
+    }
+
+    /// How downloads are served (disposition, cache control).
+    #[must_use]
+    pub fn download(mut self, download: crate::download::Download) -> Self {
+        self.download = download;
+        self
+    }
+
+    /// Answers one request.
+    ///
+    /// # Errors
+    ///
+    /// A problem document: 403 (signature), 404, 405, 413, 400, 500.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the problem document is the HTTP answer itself, built only on refusal"
+    )]
+    pub async fn handle<B>(
+        &self,
+        req: http::Request<B>,
+    ) -> Result<SignedResponse, mortar_core::Problem>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: fmt::Display,
+    {
+        use http::Method;
+        let forbidden = || mortar_core::Problem::forbidden().with_detail("the URL is not valid");
+        let path = req.uri().path();
+        let raw_key = path
+            .strip_prefix(&self.base_path)
+            .and_then(|p| p.strip_prefix('/'))
+            .ok_or_else(mortar_core::Problem::not_found)?;
+        let key = percent_decode(raw_key)
+            .and_then(|k| ObjectKey::new(k).ok())
+            .ok_or_else(forbidden)?;
+        let query = req.uri().query().unwrap_or("");
+        let method = req.method().clone();
+        match method {
+            Method::GET | Method::HEAD => {
+                self.signer
+                    .verify(Presigned::Get, &key, query, None)
+                    .map_err(|_| forbidden())?;
+                Ok(self.download.respond(&method, req.headers(), &key).await?)
+            }
+            Method::PUT => {
+                let content_type = req
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                // Signed with the content type, or without one.
+                let signed = self
+                    .signer
+                    .verify(Presigned::Put, &key, query, content_type.as_deref())
+                    .is_ok()
+                    || self
+                        .signer
+                        .verify(Presigned::Put, &key, query, None)
+                        .is_ok();
+                if !signed {
+                    return Err(forbidden());
+                }
+                let options = crate::PutOptions {
+                    content_type,
+                    max_size: Some(self.max_upload),
+                    ..crate::PutOptions::default()
+                };
+                self.store
+                    .put(&key, crate::body_stream(req.into_body()), options)
+                    .await?;
+                let mut res = http::Response::new(crate::download::DownloadBody::empty());
+                *res.status_mut() = http::StatusCode::NO_CONTENT;
+                Ok(res)
+            }
+            _ => Err(mortar_core::Problem::method_not_allowed()),
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }

@@ -21,6 +21,30 @@ pub fn body_from_bytes(bytes: impl Into<Bytes>) -> ByteStream {
     futures_util::stream::once(futures_util::future::ready(Ok(bytes.into()))).boxed()
 }
 
+/// An HTTP body (axum's, hyper's, any `http_body::Body`) as a [`ByteStream`], frame by frame
+/// (trailers skipped).
+pub fn body_stream<B>(body: B) -> ByteStream
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: fmt::Display,
+{
+    let body = Box::pin(body);
+    futures_util::stream::unfold(body, |mut body| async move {
+        loop {
+            let frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await?;
+            match frame {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some((Ok(data), body));
+                    }
+                }
+                Err(e) => return Some((Err(Error::Body(e.to_string())), body)),
+            }
+        }
+    })
+    .boxed()
+}
+
 /// Reads a whole body into memory (tests, small objects).
 ///
 /// # Errors

@@ -22,6 +22,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod download;
 mod error;
 mod key;
@@ -29,6 +31,7 @@ mod local;
 mod memory;
 pub mod presign;
 mod store;
+pub mod upload;
 
 #[cfg(feature = "s3")]
 pub mod s3;

@@ -26,6 +26,8 @@
 pub mod axum;
 pub mod download;
 mod error;
+#[cfg(feature = "images")]
+pub mod images;
 mod key;
 mod local;
 mod memory;

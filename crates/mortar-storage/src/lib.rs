@@ -24,6 +24,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+mod combinators;
 pub mod download;
 mod error;
 #[cfg(feature = "images")]
@@ -38,6 +39,7 @@ pub mod upload;
 #[cfg(feature = "s3")]
 pub mod s3;
 
+pub use combinators::{Mirror, ReadThrough};
 pub use error::Error;
 pub use key::{MAX_KEY_BYTES, ObjectKey};
 pub use local::LocalStore;

@@ -83,6 +83,15 @@ impl PutOptions {
         }
     }
 
+    /// Options writing an object as `meta` describes one (its content type and metadata).
+    pub fn like(meta: &ObjectMeta) -> Self {
+        Self {
+            content_type: Some(meta.content_type.clone()),
+            metadata: meta.metadata.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Adds a metadata entry.
     #[must_use]
     pub fn meta(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {

@@ -202,6 +202,105 @@ async fn memory() {
 }
 
 #[tokio::test]
+async fn mirror_and_read_through_cache() {
+    use mortar_storage::{Mirror, ReadThrough};
+    conformance(Mirror::new(MemoryStore::new(), MemoryStore::new())).await;
+    let dir = std::env::temp_dir().join(format!("mortar-storage-cache-{}", uuid::Uuid::now_v7()));
+    conformance(ReadThrough::new(
+        MemoryStore::new(),
+        LocalStore::new(&dir).await.unwrap(),
+    ))
+    .await;
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // The mirror writes both, and reads the old store for what the new one lacks.
+    let (new, old) = (MemoryStore::new(), MemoryStore::new());
+    let legacy = key("legacy/only-in-old.txt");
+    old.put(&legacy, body_from_bytes("old"), PutOptions::default())
+        .await
+        .unwrap();
+    let mirror = Mirror::new(new.clone(), old.clone());
+    assert_eq!(
+        collect(mirror.get(&legacy, None).await.unwrap().body)
+            .await
+            .unwrap(),
+        "old"
+    );
+    mirror
+        .put(
+            &key("fresh.txt"),
+            body_from_bytes("both"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    for store in [&new, &old] {
+        assert_eq!(
+            collect(store.get(&key("fresh.txt"), None).await.unwrap().body)
+                .await
+                .unwrap(),
+            "both"
+        );
+    }
+    mirror.copy(&legacy, &key("moved.txt")).await.unwrap();
+    assert!(
+        new.head(&key("moved.txt")).await.is_ok(),
+        "brought over to the new store"
+    );
+
+    // The cache serves what it fetched even when the origin is slow to change behind it, and a
+    // write through it evicts.
+    let (origin, cache) = (MemoryStore::new(), MemoryStore::new());
+    let through = ReadThrough::new(origin.clone(), cache.clone());
+    let k = key("hot.txt");
+    origin
+        .put(&k, body_from_bytes("v1"), PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        collect(
+            through
+                .get(&k, Some(ByteRange::Inclusive(0, 0)))
+                .await
+                .unwrap()
+                .body
+        )
+        .await
+        .unwrap(),
+        "v"
+    );
+    assert!(cache.head(&k).await.is_ok(), "cached whole");
+    origin
+        .put(&k, body_from_bytes("v2"), PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        collect(through.get(&k, None).await.unwrap().body)
+            .await
+            .unwrap(),
+        "v1",
+        "served from the cache"
+    );
+    through
+        .put(&k, body_from_bytes("v3"), PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        collect(through.get(&k, None).await.unwrap().body)
+            .await
+            .unwrap(),
+        "v3"
+    );
+    let small = ReadThrough::new(origin.clone(), MemoryStore::new()).max_cached(1);
+    assert_eq!(
+        collect(small.get(&k, None).await.unwrap().body)
+            .await
+            .unwrap(),
+        "v3"
+    );
+}
+
+#[tokio::test]
 async fn local_disk() {
     let dir = std::env::temp_dir().join(format!("mortar-storage-{}", uuid::Uuid::now_v7()));
     let store = LocalStore::new(&dir).await.unwrap();

@@ -24,6 +24,8 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "clamav")]
+pub mod clamav;
 mod combinators;
 pub mod download;
 mod error;

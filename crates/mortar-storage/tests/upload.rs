@@ -268,3 +268,66 @@ async fn axum_multipart_fields_go_through_the_pipeline() {
     let big = [PNG, &vec![0u8; 500_000]].concat();
     assert_eq!(send("big.png", &big).await.unwrap().status(), 413);
 }
+
+/// The ClamAV scanner against a stand-in clamd on loopback speaking its `INSTREAM` protocol.
+#[cfg(feature = "clamav")]
+#[tokio::test]
+async fn clamd_scans_the_stream() {
+    use mortar_storage::clamav::ClamdScanner;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut command = [0u8; 10];
+            conn.read_exact(&mut command).await.unwrap();
+            assert_eq!(&command, b"zINSTREAM\0");
+            let mut data = Vec::new();
+            loop {
+                let mut len = [0u8; 4];
+                conn.read_exact(&mut len).await.unwrap();
+                let len = u32::from_be_bytes(len) as usize;
+                if len == 0 {
+                    break;
+                }
+                let mut chunk = vec![0u8; len];
+                conn.read_exact(&mut chunk).await.unwrap();
+                data.extend_from_slice(&chunk);
+            }
+            let reply: &[u8] = if data.windows(5).any(|w| w == b"EICAR") {
+                b"stream: Eicar-Test-Signature FOUND\0"
+            } else {
+                b"stream: OK\0"
+            };
+            conn.write_all(reply).await.unwrap();
+        }
+    });
+    let store = Arc::new(MemoryStore::new());
+    let up = uploader(&store).scanner(ClamdScanner::new(address));
+    up.accept(&key("docs/ok.pdf"), Some("ok.pdf"), body_from_bytes(PDF))
+        .await
+        .unwrap();
+    let infected = [PDF, b"EICAR", &vec![b' '; 90_000]].concat();
+    assert_eq!(
+        refusal(
+            up.accept(
+                &key("docs/bad.pdf"),
+                Some("bad.pdf"),
+                body_from_bytes(infected)
+            )
+            .await
+        ),
+        Refusal::Infected("Eicar-Test-Signature".into())
+    );
+    assert!(store.head(&key("docs/bad.pdf")).await.is_err());
+    // No clamd: the scan fails and the upload is refused, not let through.
+    let down = uploader(&store).scanner(ClamdScanner::new("127.0.0.1:1"));
+    assert!(
+        down.accept(&key("docs/x.pdf"), Some("x.pdf"), body_from_bytes(PDF))
+            .await
+            .is_err()
+    );
+    assert!(store.head(&key("docs/x.pdf")).await.is_err());
+}

@@ -22,6 +22,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "actix")]
+pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "clamav")]

@@ -17,6 +17,18 @@ const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n";
 /// The start of a Windows executable (MZ header).
 const EXE: &[u8] = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8\0\0\0\0\0\0\0@\0\0\0";
 
+/// A `multipart/form-data` body (boundary `XyZ`) with one file field.
+#[cfg(any(feature = "axum", feature = "actix"))]
+fn multipart_body(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    body
+}
+
 fn key(k: &str) -> ObjectKey {
     ObjectKey::new(k).unwrap()
 }
@@ -251,12 +263,7 @@ async fn axum_multipart_fields_go_through_the_pipeline() {
         .route("/upload", post(handler))
         .with_state(uploader(&store));
     let send = |name: &str, content: &[u8]| {
-        let mut body = format!(
-            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        let body = multipart_body(name, content);
         let req = http::Request::post("/upload")
             .header("content-type", "multipart/form-data; boundary=XyZ")
             .body(axum::body::Body::from(body))
@@ -330,4 +337,58 @@ async fn clamd_scans_the_stream() {
             .is_err()
     );
     assert!(store.head(&key("docs/x.pdf")).await.is_err());
+}
+
+#[cfg(feature = "actix")]
+#[actix_web::test]
+async fn actix_multipart_fields_go_through_the_pipeline() {
+    use actix_web::{App, HttpResponse, test, web};
+
+    async fn handler(
+        up: web::Data<Uploader>,
+        mut form: actix_multipart::Multipart,
+    ) -> Result<HttpResponse, mortar_core::Problem> {
+        let field = form.next().await.unwrap().unwrap();
+        let done =
+            mortar_storage::actix::accept_field(&up, field, &ObjectKey::new("uploads/f").unwrap())
+                .await?;
+        Ok(HttpResponse::Ok().body(done.mime))
+    }
+    let store = Arc::new(MemoryStore::new());
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(uploader(&store)))
+            .route("/upload", web::post().to(handler)),
+    )
+    .await;
+    let send = |name: &str, content: &[u8]| {
+        let body = multipart_body(name, content);
+        test::TestRequest::post()
+            .uri("/upload")
+            .insert_header(("content-type", "multipart/form-data; boundary=XyZ"))
+            .set_payload(body)
+            .to_request()
+    };
+    assert_eq!(
+        test::call_service(&app, send("me.png", PNG))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        test::call_service(&app, send("me.pdf", PNG))
+            .await
+            .status()
+            .as_u16(),
+        422
+    );
+    let big = [PNG, &vec![0u8; 500_000]].concat();
+    assert_eq!(
+        test::call_service(&app, send("big.png", &big))
+            .await
+            .status()
+            .as_u16(),
+        413
+    );
 }

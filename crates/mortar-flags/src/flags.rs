@@ -173,7 +173,19 @@ impl FeatureFlagsBuilder {
         for source in &self.sources {
             layers.push(compile_set(&source.load().await?, &engines));
         }
-        let flags = FeatureFlags {
+        let watch = self.watch;
+        let flags = self.assemble(engines, layers);
+        if watch {
+            flags.start_watching();
+        }
+        Ok(flags)
+    }
+}
+
+impl FeatureFlagsBuilder {
+    /// The evaluator over already compiled layers (one per source, in order).
+    fn assemble(self, engines: Engines, layers: Vec<Vec<Arc<CompiledFlag>>>) -> FeatureFlags {
+        FeatureFlags {
             inner: Arc::new(Inner {
                 snapshot: ArcSwap::from_pointee(merge(&layers)),
                 engines,
@@ -185,11 +197,7 @@ impl FeatureFlagsBuilder {
                 tasks: Mutex::new(Vec::new()),
                 reload: tokio::sync::Mutex::new(()),
             }),
-        };
-        if self.watch {
-            flags.start_watching();
         }
-        Ok(flags)
     }
 }
 
@@ -222,19 +230,7 @@ impl FeatureFlags {
     pub fn from_set_with(set: FlagSet, bucketing: Bucketing) -> Self {
         let engines = Engines::new(bucketing);
         let layers = vec![compile_set(&set, &engines)];
-        Self {
-            inner: Arc::new(Inner {
-                snapshot: ArcSwap::from_pointee(merge(&layers)),
-                engines,
-                sources: Vec::new(),
-                layers: Mutex::new(layers),
-                revision: watch::channel(0).0,
-                exposures: None,
-                assignments: None,
-                tasks: Mutex::new(Vec::new()),
-                reload: tokio::sync::Mutex::new(()),
-            }),
-        }
+        FeatureFlagsBuilder::default().assemble(engines, layers)
     }
 
     fn start_watching(&self) {

@@ -2,9 +2,7 @@
 //! [`Uploader`].
 
 use axum::extract::multipart::Field;
-use futures_util::StreamExt as _;
 
-use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::upload::{UploadError, Uploaded, Uploader};
 
@@ -29,36 +27,12 @@ use crate::upload::{UploadError, Uploaded, Uploader};
 ///
 /// # Errors
 ///
-/// As [`Uploader::accept`]; a field that cannot be read is [`Error::Body`].
+/// As [`Uploader::accept`]; a field that cannot be read is [`crate::Error::Body`].
 pub async fn accept_field(
     uploader: &Uploader,
-    mut field: Field<'_>,
+    field: Field<'_>,
     key: &ObjectKey,
 ) -> Result<Uploaded, UploadError> {
     let file_name = field.file_name().map(str::to_owned);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, Error>>(4);
-    let pump = async move {
-        loop {
-            let item = match field.chunk().await {
-                Ok(Some(chunk)) => Ok(chunk),
-                Ok(None) => return,
-                Err(e) => Err(Error::Body(e.to_string())),
-            };
-            let failed = item.is_err();
-            // The receiver is gone when the upload ended early: stop reading.
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
-        }
-    };
-    let body = tokio_stream_from(rx);
-    let ((), result) =
-        futures_util::future::join(pump, uploader.accept(key, file_name.as_deref(), body)).await;
-    result
-}
-
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, Error>>,
-) -> crate::ByteStream {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+    crate::upload::accept_borrowed(uploader, field, file_name.as_deref(), key).await
 }

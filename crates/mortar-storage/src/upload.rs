@@ -353,6 +353,38 @@ impl Uploader {
     }
 }
 
+/// Runs a body that is not `Send` or `'static` — a framework's multipart field — through
+/// [`Uploader::accept`]: the field is pumped through a small bounded channel as the store takes
+/// it, in the same task, so a refused upload (type, size) stops the reading.
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) async fn accept_borrowed<S, E>(
+    uploader: &Uploader,
+    field: S,
+    file_name: Option<&str>,
+    key: &ObjectKey,
+) -> Result<Uploaded, UploadError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>>,
+    E: fmt::Display,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(4);
+    let pump = async move {
+        let mut field = std::pin::pin!(field);
+        while let Some(item) = field.next().await {
+            let item = item.map_err(|e| Error::Body(e.to_string()));
+            let failed = item.is_err();
+            // The receiver is gone when the upload ended early: stop reading.
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    };
+    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed();
+    let ((), result) =
+        futures_util::future::join(pump, uploader.accept(key, file_name, body)).await;
+    result
+}
+
 /// A file name safe to store and to send back: the last path segment only, control,
 /// bidirectional-override and reserved characters (`/ \ : * ? " < > |`) replaced by `_`, no
 /// leading dots or spaces, at most 255 bytes (the extension kept), `file` when nothing is left.

@@ -24,10 +24,16 @@ async fn call(app: &App, method: &str, uri: &str) -> (StatusCode, http::HeaderMa
     (status, headers, json)
 }
 
+/// The defaults on `database_url`, with uploaded files in a fresh temporary directory.
+fn test_config(database_url: &str) -> Config {
+    let dir = std::env::temp_dir().join(mortar_testkit::unique_name());
+    Config::default()
+        .with_database_url(database_url)
+        .with_storage_dir(dir.to_string_lossy())
+}
+
 async fn app_on(database_url: &str) -> App {
-    App::build(Config::default().with_database_url(database_url))
-        .await
-        .unwrap()
+    App::build(test_config(database_url)).await.unwrap()
 }
 
 async fn sqlite_app() -> App {
@@ -90,7 +96,7 @@ async fn ready_checks_redis_and_s3_when_configured() {
     else {
         return;
     };
-    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    let mut config = test_config(mortar_testkit::sqlite().url());
     config.redis_url = Some(redis.url().to_owned().into());
     config.s3_endpoint = Some(s3.endpoint().to_owned());
     config.s3_bucket = Some(s3.bucket_name());
@@ -116,7 +122,7 @@ async fn ready_checks_redis_and_s3_when_configured() {
 
 #[tokio::test]
 async fn ready_is_503_when_redis_is_unreachable() {
-    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    let mut config = test_config(mortar_testkit::sqlite().url());
     // Port 1 on loopback: nothing listens there.
     config.redis_url = Some("redis://127.0.0.1:1".to_owned().into());
     let app = App::build(config).await.unwrap();
@@ -153,8 +159,7 @@ async fn wrong_method_is_a_405_problem() {
 
 #[tokio::test]
 async fn unreachable_database_fails_to_start_without_leaking_the_url() {
-    let config =
-        Config::default().with_database_url("postgres://mortar:hunter2@127.0.0.1:1/nowhere");
+    let config = test_config("postgres://mortar:hunter2@127.0.0.1:1/nowhere");
     let err = App::build(config).await.unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(shown.contains("database"), "{shown}");
@@ -219,12 +224,9 @@ async fn json_call(
 /// Register, verify, log in, call a protected route, refresh, and log out against the starter.
 async fn auth_journey(database_url: &str) {
     let outbox = std::sync::Arc::new(Outbox::default());
-    let app = App::build_with_sender(
-        Config::default().with_database_url(database_url),
-        outbox.clone(),
-    )
-    .await
-    .unwrap();
+    let app = App::build_with_sender(test_config(database_url), outbox.clone())
+        .await
+        .unwrap();
     let creds =
         serde_json::json!({"email": "sam@example.com", "password": "correct horse battery staple"});
     let (status, _) = json_call(&app, "POST", "/auth/register", None, Some(creds.clone())).await;
@@ -315,7 +317,7 @@ const PEM: &str = "-----BEGIN PRIVATE KEY-----\\nMC4CAQAwBQYDK2VwBCIEIEEG4+t7pEI
 async fn a_configured_signing_key_outlives_a_restart() {
     use secrecy::SecretString;
     let db = mortar_testkit::sqlite();
-    let mut config = Config::default().with_database_url(db.url());
+    let mut config = test_config(db.url());
     config.signing_key = Some(SecretString::from(PEM));
     let outbox = std::sync::Arc::new(Outbox::default());
     let first = App::build_with_sender(config.clone(), outbox.clone())
@@ -337,12 +339,9 @@ async fn a_configured_signing_key_outlives_a_restart() {
         StatusCode::OK
     );
     // ... one with a generated key does not.
-    let generated = App::build_with_sender(
-        Config::default().with_database_url(db.url()),
-        outbox.clone(),
-    )
-    .await
-    .unwrap();
+    let generated = App::build_with_sender(test_config(db.url()), outbox.clone())
+        .await
+        .unwrap();
     assert_eq!(
         json_call(&generated, "GET", "/me", Some(&access), None)
             .await
@@ -362,12 +361,9 @@ async fn a_configured_signing_key_outlives_a_restart() {
 /// The starter on a fresh SQLite database, its e-mails captured.
 async fn sqlite_app_with_outbox() -> (App, std::sync::Arc<Outbox>) {
     let outbox = std::sync::Arc::new(Outbox::default());
-    let app = App::build_with_sender(
-        Config::default().with_database_url(mortar_testkit::sqlite().url()),
-        outbox.clone(),
-    )
-    .await
-    .unwrap();
+    let app = App::build_with_sender(test_config(mortar_testkit::sqlite().url()), outbox.clone())
+        .await
+        .unwrap();
     (app, outbox)
 }
 
@@ -448,7 +444,7 @@ async fn from_client(
 #[tokio::test]
 async fn the_api_is_rate_limited_per_user_per_address_and_on_credentials() {
     let outbox = std::sync::Arc::new(Outbox::default());
-    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    let mut config = test_config(mortar_testkit::sqlite().url());
     config.rate_limit_per_user = 3;
     config.rate_limit_credentials = 4;
     let app = App::build_with_sender(config, outbox.clone())
@@ -520,7 +516,7 @@ async fn the_api_is_rate_limited_per_user_per_address_and_on_credentials() {
 
 #[tokio::test]
 async fn the_api_is_rate_limited_per_address() {
-    let mut config = Config::default().with_database_url(mortar_testkit::sqlite().url());
+    let mut config = test_config(mortar_testkit::sqlite().url());
     config.rate_limit_per_ip = 2;
     let app = App::build(config).await.unwrap();
     let router = app.router();
@@ -558,12 +554,9 @@ async fn app_with_users<const N: usize>(
     emails: [&str; N],
 ) -> (App, [(String, String); N]) {
     let outbox = std::sync::Arc::new(Outbox::default());
-    let app = App::build_with_sender(
-        Config::default().with_database_url(database_url),
-        outbox.clone(),
-    )
-    .await
-    .unwrap();
+    let app = App::build_with_sender(test_config(database_url), outbox.clone())
+        .await
+        .unwrap();
     let mut users = Vec::with_capacity(N);
     for email in emails {
         users.push(signed_in(&app, &outbox, email).await);
@@ -1123,4 +1116,286 @@ async fn flags_gate_and_experiment_on_postgres() {
         return;
     };
     flags_gate_and_experiment(db.url()).await;
+}
+
+/// A picture of `width` × `height` pixels in `format`.
+fn picture(width: u32, height: u32, format: image::ImageFormat) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([x.to_le_bytes()[0], y.to_le_bytes()[0], 128])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    picture(width, height, image::ImageFormat::Png)
+}
+
+/// A PNG whose header claims 50 000 × 50 000 pixels (a decompression bomb).
+fn bomb() -> Vec<u8> {
+    let mut bomb = png(1, 1);
+    bomb[16..20].copy_from_slice(&50_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+    let crc = crc32fast::hash(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    bomb
+}
+
+/// `PUT /me/avatar` with one multipart field `avatar` holding `bytes` named `file_name`.
+async fn put_avatar(app: &App, token: &str, file_name: &str, bytes: &[u8]) -> (StatusCode, Value) {
+    put_multipart(app, token, "avatar", file_name, bytes, false).await
+}
+
+/// `PUT /me/avatar` with one multipart field; `streamed` sends the body in 64 KiB chunks with no
+/// declared length, as a client streaming a file does.
+async fn put_multipart(
+    app: &App,
+    token: &str,
+    field: &str,
+    file_name: &str,
+    bytes: &[u8],
+    streamed: bool,
+) -> (StatusCode, Value) {
+    const BOUNDARY: &str = "mortar-avatar-boundary";
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
+         filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let body = if streamed {
+        let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = body
+            .chunks(64 << 10)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        Body::from_stream(futures_util::stream::iter(chunks))
+    } else {
+        Body::from(body)
+    };
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/me/avatar")
+        .header("authorization", format!("Bearer {token}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .unwrap();
+    let res = app.router().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The files under `dir`, recursively (paths relative to it).
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(
+                    path.strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Refused uploads: spoofed and unknown types, too large, decompression bombs, no field;
+/// nothing of them is kept.
+async fn avatar_refusals(app: &App, token: &str) {
+    let refused = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["type"], "urn:mortar:problem:upload-refused", "{body}");
+    };
+    // A PNG named .pdf; an executable named .jpg; text named .png.
+    refused(put_avatar(app, token, "cv.pdf", &png(10, 10)).await);
+    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+    elf.resize(4096, 0);
+    refused(put_avatar(app, token, "cat.jpg", &elf).await);
+    refused(put_avatar(app, token, "notes.png", b"just some text, not a picture").await);
+    // A header claiming 2.5 gigapixels is refused before any pixel is decoded.
+    refused(put_avatar(app, token, "bomb.png", &bomb()).await);
+    // Past 5 MiB: 413 — from the declared length, before reading anything; streamed with no
+    // length, from the pipeline once 5 MiB have been read (its limit in the answer).
+    let mut big = png(10, 10);
+    big.resize(6 << 20, 0);
+    let (status, body) = put_avatar(app, token, "big.png", &big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    big.truncate((5 << 20) + (512 << 10));
+    let (status, body) = put_multipart(app, token, "avatar", "big.png", &big, true).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["limit"], 5 << 20, "{body}");
+    // A picture under another field name: the `avatar` field is required.
+    let (status, body) = put_multipart(app, token, "photo", "me.png", &png(8, 8), false).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "#/avatar", "{body}");
+    // A damaged picture (its pixel data cut short) is refused, not a server error.
+    let whole = png(64, 64);
+    refused(put_avatar(app, token, "cut.png", &whole[..whole.len() / 2]).await);
+}
+
+/// The avatar journey on local disk: upload, thumbnail, a signed link served by the app
+/// (tampered or forged links refused), refusals leaving nothing behind, removal.
+#[tokio::test]
+async fn avatars_on_local_disk() {
+    let db = mortar_testkit::sqlite();
+    let config = test_config(db.url());
+    let dir = std::path::PathBuf::from(&config.storage_dir);
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(config, outbox.clone())
+        .await
+        .unwrap();
+    let (token, id) = signed_in(&app, &outbox, "ann@example.com").await;
+
+    let (status, none) = json_call(&app, "GET", "/me/avatar", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
+    let (status, _) = put_avatar(&app, "not-a-token", "me.png", &png(600, 300)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, body) = put_avatar(&app, &token, "me.png", &png(600, 300)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["content_type"], "image/webp");
+    assert_eq!(body["expires_in"], 300);
+    let url = body["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!("/files/avatars/{id}/avatar.webp?expires=")),
+        "{url}"
+    );
+
+    // The link works without credentials, and serves the 256 × 128 WebP thumbnail.
+    let res = app
+        .router()
+        .oneshot(request("GET", &url, None, None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/webp");
+    let thumb = res.into_body().collect().await.unwrap().to_bytes();
+    let decoded = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (256, 128));
+
+    // A tampered signature, another user's file with this signature, no signature: 403.
+    let sig = url.find("signature=").unwrap() + "signature=".len();
+    let mut tampered = url.clone();
+    let flipped = if &url[sig..=sig] == "0" { "1" } else { "0" };
+    tampered.replace_range(sig..=sig, flipped);
+    let other = url.replace(&id, "someone-else");
+    let bare = url.split('?').next().unwrap().to_owned();
+    for bad in [tampered, other, bare] {
+        let res = app
+            .router()
+            .oneshot(request("GET", &bad, None, None))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{bad}");
+    }
+
+    // `GET /me/avatar` hands out a fresh link.
+    let (status, shown) = json_call(&app, "GET", "/me/avatar", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert!(
+        shown["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/files/avatars/")
+    );
+
+    avatar_refusals(&app, &token).await;
+    let mut kept = files_under(&dir.join("objects"));
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            format!("avatars/{id}/avatar.webp"),
+            format!("avatars/{id}/original")
+        ],
+        "only the accepted avatar is kept: nothing in quarantine"
+    );
+    assert!(files_under(&dir.join("tmp")).is_empty());
+
+    let (status, _) = json_call(&app, "DELETE", "/me/avatar", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = json_call(&app, "GET", "/me/avatar", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res = app
+        .router()
+        .oneshot(request("GET", &url, None, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "the link outlives no file"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// With S3 configured, avatars go to the bucket and links are S3's presigned URLs, fetched
+/// here with a plain HTTP client.
+#[tokio::test]
+async fn avatars_on_s3() {
+    let Some(s3) = mortar_testkit::s3().await else {
+        return;
+    };
+    let db = mortar_testkit::sqlite();
+    let mut config = test_config(db.url());
+    config.s3_endpoint = Some(s3.endpoint().to_owned());
+    config.s3_bucket = Some(s3.bucket_name());
+    config.s3_region = Some(s3.region().to_owned());
+    config.s3_access_key = Some(s3.access_key().to_owned());
+    config.s3_secret_key = Some(secrecy::SecretString::from(s3.secret_key().to_owned()));
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(config, outbox.clone())
+        .await
+        .unwrap();
+    let (token, id) = signed_in(&app, &outbox, "sam@example.com").await;
+
+    let (status, body) = put_avatar(
+        &app,
+        &token,
+        "me.jpg",
+        &picture(400, 400, image::ImageFormat::Jpeg),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let url = body["url"].as_str().unwrap();
+    assert!(url.starts_with(s3.endpoint()), "{url}");
+    assert!(
+        url.contains(&format!("/avatars/{id}/avatar.webp?")),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    assert!(!url.contains(s3.secret_key()));
+
+    let http = reqwest::Client::new();
+    let res = http.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let thumb = res.bytes().await.unwrap();
+    let decoded = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (256, 256));
+    let tampered = url.replace("avatar.webp", "original");
+    assert_eq!(http.get(&tampered).send().await.unwrap().status(), 403);
+
+    avatar_refusals(&app, &token).await;
+    let (listed, _) = s3
+        .bucket()
+        .list_page("quarantine/".into(), None, None, None, None)
+        .await
+        .unwrap();
+    assert!(listed.contents.is_empty(), "nothing left in quarantine");
 }

@@ -65,7 +65,10 @@ pub enum ImageError {
         /// Its height.
         height: u32,
     },
-    /// Decoding or encoding failed.
+    /// The header is fine but the pixel data is not (truncated, corrupt): the sender's fault.
+    #[error("the image is damaged: {0}")]
+    Damaged(String),
+    /// Encoding the result failed.
     #[error("the image could not be processed: {0}")]
     Codec(String),
 }
@@ -125,7 +128,7 @@ pub fn thumbnail(
     // `decode` reads the first frame of an animated GIF or WebP only.
     let image = reader.decode().map_err(|e| match e {
         image::ImageError::Limits(_) => ImageError::TooLarge { width, height },
-        other => ImageError::Codec(other.to_string()),
+        other => ImageError::Damaged(other.to_string()),
     })?;
     let small = if width > max_width || height > max_height {
         image.resize(
@@ -160,12 +163,14 @@ pub fn thumbnail(
 impl From<ImageError> for mortar_core::Problem {
     fn from(err: ImageError) -> Self {
         match err {
-            ImageError::Unsupported | ImageError::TooLarge { .. } => mortar_core::Problem::mortar(
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-                "upload-refused",
-                "The file was refused",
-            )
-            .with_detail(err.to_string()),
+            ImageError::Unsupported | ImageError::TooLarge { .. } | ImageError::Damaged(_) => {
+                mortar_core::Problem::mortar(
+                    http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "upload-refused",
+                    "The file was refused",
+                )
+                .with_detail(err.to_string())
+            }
             ImageError::Codec(_) => mortar_core::Problem::internal_error().with_source(err),
         }
     }

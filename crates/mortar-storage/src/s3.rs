@@ -14,7 +14,7 @@ use s3::error::S3Error;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::store::{
-    ByteRange, ByteStream, DEFAULT_CONTENT_TYPE, Digesting, GetResult, ListPage, ObjectMeta,
+    BackgroundDigest, ByteRange, ByteStream, DEFAULT_CONTENT_TYPE, GetResult, ListPage, ObjectMeta,
     ObjectStore, PutOptions, heads_of,
 };
 
@@ -42,7 +42,11 @@ use crate::store::{
 pub struct S3Store {
     bucket: Arc<Bucket>,
     prefix: String,
+    parts_in_flight: usize,
 }
+
+/// Parts of a multipart upload sent at once unless [`S3Store::parts_in_flight`] says otherwise.
+pub const DEFAULT_PARTS_IN_FLIGHT: usize = 3;
 
 #[allow(clippy::needless_pass_by_value, reason = "the shape `map_err` takes")]
 fn s3_err(err: S3Error) -> Error {
@@ -65,7 +69,21 @@ impl S3Store {
         Self {
             bucket: Arc::from(bucket),
             prefix: String::new(),
+            parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
         }
+    }
+
+    /// How many parts of a multipart upload (8 MiB each, rust-s3's part size) are read and sent
+    /// at once: default [`DEFAULT_PARTS_IN_FLIGHT`], at least 1. Memory held by one upload grows
+    /// with it, about 16 MiB per part in flight (rust-s3 keeps the part and a copy of it as the
+    /// request body): a 1 GiB upload at the default peaks about 51 MiB above the process's
+    /// baseline (`benches/storage.rs`). rust-s3 on its own sizes it from the machine's free
+    /// memory, up to 10 parts — 163 MiB for the same upload — which a server taking many uploads
+    /// at once cannot afford; the throughput gained is small (docs/benchmarks.md).
+    #[must_use]
+    pub fn parts_in_flight(mut self, parts: usize) -> Self {
+        self.parts_in_flight = parts.max(1);
+        self
     }
 
     /// Keeps every key under `prefix` (e.g. `app/`) in the bucket.
@@ -191,7 +209,7 @@ impl ObjectStore for S3Store {
         let expected = options.expected_sha256;
         let state = (
             body,
-            Some(Digesting::new(options.max_size)),
+            Some(BackgroundDigest::new(options.max_size)),
             failure.clone(),
             done.clone(),
         );
@@ -207,7 +225,7 @@ impl ObjectStore for S3Store {
                 };
                 let d = digest.as_mut()?;
                 match body.next().await {
-                    Some(Ok(chunk)) => match d.update(&chunk) {
+                    Some(Ok(chunk)) => match d.update(&chunk).await {
                         Ok(()) => Some((Ok(chunk), (body, digest, failure, done))),
                         Err(e) => {
                             let io = fail(e, &failure);
@@ -218,7 +236,7 @@ impl ObjectStore for S3Store {
                         let io = fail(e, &failure);
                         Some((Err(io), (body, None, failure, done)))
                     }
-                    None => match digest.take()?.finish(expected.as_ref()) {
+                    None => match digest.take()?.finish(expected.as_ref()).await {
                         Ok((_, sha)) => {
                             *done
                                 .lock()
@@ -242,7 +260,8 @@ impl ObjectStore for S3Store {
         let mut request = self
             .bucket
             .put_object_stream_builder(&path)
-            .with_content_type(&content_type);
+            .with_content_type(&content_type)
+            .with_max_concurrent_chunks(self.parts_in_flight);
         for (name, value) in &options.metadata {
             request = request
                 .with_metadata(name, value)

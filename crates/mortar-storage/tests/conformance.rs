@@ -451,3 +451,122 @@ async fn s3_multipart_refused_bodies_leave_the_object_in_place() {
     let now = store.head(&k).await.unwrap();
     assert_eq!((now.size, now.etag), (first.size, first.etag));
 }
+
+/// A loopback HTTP proxy for plain-HTTP requests, as a client behind a corporate proxy uses:
+/// forwards each connection to `upstream` and records the head of its request (request line and
+/// headers). It adds `Connection: close` to that head, so the server closes the connection after
+/// answering and every request the client makes arrives on a connection of its own — and is
+/// recorded. Answers the proxy URL and the recorded heads.
+#[cfg(feature = "s3")]
+async fn recording_proxy(
+    upstream: String,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 8192];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+                    match client.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    return;
+                };
+                let text = String::from_utf8_lossy(&head[..end]).into_owned();
+                log.lock().unwrap().push(text);
+                let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let mut forwarded = head[..end].to_vec();
+                forwarded.extend_from_slice(b"\r\nConnection: close");
+                forwarded.extend_from_slice(&head[end..]);
+                if server.write_all(&forwarded).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// Virtual-host addressing (`{bucket}.{domain}`, AWS's default): the same conformance suite and
+/// presigned URLs, against SeaweedFS started with `-s3.domainName`. The domain does not resolve,
+/// so requests go through a loopback proxy, which shows they named the bucket in the host.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn s3_virtual_host_addressing() {
+    use s3::creds::Credentials;
+    use s3::{Bucket, Region};
+    let Some(t) = mortar_testkit::s3().await else {
+        return;
+    };
+    let Some(domain) = t.domain() else { return };
+    let endpoint = reqwest::Url::parse(t.endpoint()).unwrap();
+    let port = endpoint.port_or_known_default().unwrap();
+    let upstream = format!("{}:{port}", endpoint.host_str().unwrap());
+    let (proxy, seen) = recording_proxy(upstream).await;
+
+    let region = Region::Custom {
+        region: t.region().to_owned(),
+        endpoint: format!("http://{domain}:{port}"),
+    };
+    let credentials =
+        Credentials::new(Some(t.access_key()), Some(t.secret_key()), None, None, None).unwrap();
+    let bucket = Bucket::new(&t.bucket_name(), region, credentials)
+        .unwrap()
+        .set_proxy(reqwest::Proxy::http(&proxy).unwrap())
+        .unwrap();
+    assert!(!bucket.is_path_style());
+    let store = mortar_storage::s3::S3Store::new(Box::new(bucket)).prefix("vhost/");
+    conformance(store.clone()).await;
+
+    // Presigned URLs name the bucket in the host too, and work through the same proxy.
+    let k = key("shared/notes.txt");
+    store
+        .put(&k, body_from_bytes("by host"), PutOptions::default())
+        .await
+        .unwrap();
+    let url = store
+        .presign_get(&k, std::time::Duration::from_mins(1))
+        .await
+        .unwrap();
+    let host = format!("{}.{domain}:{port}", t.bucket_name());
+    assert!(
+        url.starts_with(&format!("http://{host}/vhost/shared/notes.txt?")),
+        "{url}"
+    );
+    let http = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(&proxy).unwrap())
+        .build()
+        .unwrap();
+    let res = http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "by host");
+
+    // Every request (one per connection) carried the bucket in its host, none in its path:
+    // dozens of them, the whole suite's.
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() > 20, "{} requests seen", seen.len());
+    for head in seen.iter() {
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains(&format!("\r\nhost: {host}")), "{head}");
+        // The proxy's `Connection: close` is the only one, so no connection was reused.
+        assert!(!lower.contains("\r\nconnection:"), "{head}");
+        let target = head.split(' ').nth(1).unwrap_or_default();
+        assert!(target.starts_with(&format!("http://{host}/")), "{head}");
+        assert!(
+            !target.contains(&format!("/{}/", t.bucket_name())),
+            "{head}"
+        );
+    }
+}

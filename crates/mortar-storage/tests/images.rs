@@ -79,3 +79,15 @@ fn decompression_bombs_are_refused_from_the_header() {
         Err(ImageError::TooLarge { .. })
     ));
 }
+
+/// A picture whose header is fine but whose pixel data is cut short is the sender's fault: a
+/// 422 refusal, not a server error.
+#[test]
+fn damaged_images_are_refused_not_failed() {
+    let whole = png(64, 64);
+    let cut = &whole[..whole.len() / 2];
+    let err = thumbnail(cut, 16, 16, OutputFormat::Png, ImageLimits::default()).unwrap_err();
+    assert!(matches!(err, ImageError::Damaged(_)), "{err:?}");
+    let problem = mortar_core::Problem::from(err);
+    assert_eq!(problem.status(), http::StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -8,7 +8,7 @@
 //! | [`postgres`] | `MORTAR_TEST_POSTGRES_URL` | a fresh schema, set as the connection's `search_path` |
 //! | [`mysql`] | `MORTAR_TEST_MYSQL_URL` | a fresh database |
 //! | [`redis`] | `MORTAR_TEST_REDIS_URL` | a fresh key prefix |
-//! | [`s3()`] | `MORTAR_TEST_S3_ENDPOINT`, `MORTAR_TEST_S3_ACCESS_KEY`, `MORTAR_TEST_S3_SECRET_KEY` (and optionally `MORTAR_TEST_S3_REGION`) | a fresh bucket |
+//! | [`s3()`] | `MORTAR_TEST_S3_ENDPOINT`, `MORTAR_TEST_S3_ACCESS_KEY`, `MORTAR_TEST_S3_SECRET_KEY` (and optionally `MORTAR_TEST_S3_REGION`; `MORTAR_TEST_S3_DOMAIN` for [`TestS3::domain`]) | a fresh bucket |
 //! | [`sqlite`] | none | a fresh database file in the temp directory |
 //!
 //! When a variable is unset the function prints that the test skipped and why, and returns
@@ -393,6 +393,18 @@ impl TestS3 {
     /// A rust-s3 handle on the bucket (path-style addressing).
     pub fn bucket(&self) -> Box<Bucket> {
         self.bucket.clone()
+    }
+
+    /// The domain under which the server also answers virtual-host requests
+    /// (`{bucket}.{domain}`), from `MORTAR_TEST_S3_DOMAIN` (`.ci/run` starts SeaweedFS with
+    /// `-s3.domainName=s3.mortar.test`). The name need not resolve: tests reach it through a
+    /// loopback proxy.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is unset and [`REQUIRE_SERVICES`] is on.
+    pub fn domain(&self) -> Option<String> {
+        service_var("MORTAR_TEST_S3_DOMAIN", "S3 virtual-host")
     }
 }
 

@@ -35,6 +35,16 @@ pub struct Config {
     pub s3_access_key: Option<String>,
     /// S3 secret key (`MORTAR_S3_SECRET_KEY`).
     pub s3_secret_key: Option<SecretString>,
+    /// Directory of uploaded files when S3 is not configured (`MORTAR_STORAGE_DIR`, default
+    /// `storage`).
+    pub storage_dir: String,
+    /// Key of the signed links to local files (`MORTAR_URL_SIGNING_KEY`, at least 32 bytes).
+    /// Unset: a key generated at start-up, so links end at restart and instances do not share
+    /// them.
+    pub url_signing_key: Option<SecretString>,
+    /// The app's public base URL (`MORTAR_PUBLIC_URL`, e.g. `https://app.example.com`), which
+    /// links to local files start with. Unset: links are paths (`/files/…`).
+    pub public_url: Option<String>,
     /// The access tokens' signing key (`MORTAR_SIGNING_KEY`): a PKCS#8 PEM private key,
     /// Ed25519, P-256 or RSA (`openssl genpkey -algorithm ed25519`); newlines may be written
     /// as `\n` in an environment variable. Unset: a key generated at start-up, so access tokens
@@ -76,7 +86,7 @@ pub enum LogFormat {
 }
 
 /// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 21] = [
     "listen",
     "database_url",
     "database_max_connections",
@@ -86,6 +96,9 @@ const KEYS: [&str; 18] = [
     "s3_region",
     "s3_access_key",
     "s3_secret_key",
+    "storage_dir",
+    "url_signing_key",
+    "public_url",
     "signing_key",
     "signing_key_id",
     "trusted_origins",
@@ -103,6 +116,7 @@ struct Defaults {
     listen: SocketAddr,
     database_url: &'static str,
     database_max_connections: u32,
+    storage_dir: &'static str,
     signing_key_id: &'static str,
     rate_limit_per_ip: u32,
     rate_limit_per_user: u32,
@@ -117,6 +131,7 @@ impl Default for Defaults {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             database_url: "sqlite://mortar.db?mode=rwc",
             database_max_connections: 10,
+            storage_dir: "storage",
             signing_key_id: "starter",
             rate_limit_per_ip: 300,
             rate_limit_per_user: 120,
@@ -181,6 +196,13 @@ impl Config {
         self
     }
 
+    /// The defaults with another directory for uploaded files (tests use this).
+    #[must_use]
+    pub fn with_storage_dir(mut self, dir: impl Into<String>) -> Self {
+        self.storage_dir = dir.into();
+        self
+    }
+
     /// The kind of database the URL selects, for logs: `sqlite`, `postgres`, `mysql`.
     pub fn database_kind(&self) -> &str {
         let url = self.database_url.expose_secret();
@@ -213,6 +235,12 @@ impl fmt::Debug for Config {
             .field("redis", &self.redis_url.as_ref().map(|_| "[REDACTED]"))
             .field("s3_endpoint", &self.s3_endpoint)
             .field("s3_bucket", &self.s3_bucket)
+            .field("storage_dir", &self.storage_dir)
+            .field(
+                "url_signing_key",
+                &self.url_signing_key.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("public_url", &self.public_url)
             .field(
                 "signing_key",
                 &self.signing_key.as_ref().map(|_| "[REDACTED]"),
@@ -252,6 +280,7 @@ mod tests {
             "redis_url": "redis://:s3cret@cache",
             "s3_endpoint": "http://127.0.0.1:8333",
             "s3_secret_key": "very-secret",
+            "url_signing_key": "links-secret-0123456789abcdef0123456789",
             "signing_key": "-----BEGIN PRIVATE KEY-----\nprivate-key-bytes\n-----END PRIVATE KEY-----",
             "log_format": "pretty"
         }))))
@@ -259,7 +288,13 @@ mod tests {
         assert_eq!(c.listen.port(), 8080);
         assert_eq!(c.database_kind(), "postgres");
         let debug = format!("{c:?}");
-        for secret in ["hunter2", "s3cret", "very-secret", "private-key-bytes"] {
+        for secret in [
+            "hunter2",
+            "s3cret",
+            "very-secret",
+            "links-secret",
+            "private-key-bytes",
+        ] {
             assert!(!debug.contains(secret), "{debug}");
         }
 

@@ -17,6 +17,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod avatars;
 pub mod config;
 pub mod flags;
 pub mod i18n;
@@ -56,6 +57,9 @@ pub enum StartError {
     /// The S3 configuration is invalid.
     #[error("the S3 configuration is invalid: {0}")]
     S3(String),
+    /// File storage could not be set up (directory, URL-signing key).
+    #[error("setting up file storage failed: {0}")]
+    Storage(String),
     /// Authentication could not be set up.
     #[error("setting up authentication failed")]
     Auth(#[source] mortar::auth::Error),
@@ -122,7 +126,7 @@ impl App {
         let audit = audit::Audit::start(&db);
         let rbac = orgs::rbac(&db, &audit.recorder).await?;
         let flags = flags::flags(&db, &audit.recorder).await?;
-        let state = AppState::new(config, db, rbac, flags, audit, sender)?;
+        let state = AppState::new(config, db, rbac, flags, audit, sender).await?;
         Ok(Self { state })
     }
 

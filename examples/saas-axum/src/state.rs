@@ -25,6 +25,7 @@ struct Inner {
     db: DatabaseConnection,
     redis: Option<deadpool_redis::Pool>,
     s3: Option<Box<Bucket>>,
+    avatars: crate::avatars::Avatars,
     auth: Auth,
     rbac: mortar::rbac::Rbac,
     flags: crate::flags::AppFlags,
@@ -36,13 +37,15 @@ struct Inner {
 impl AppState {
     /// Builds the state from the configuration, an open database connection, the
     /// authorizer, the feature flags and the audit trail. Redis and S3
-    /// clients are created (not contacted) when configured.
+    /// clients are created (not contacted) when configured; without S3, the directory of
+    /// uploaded files is created.
     ///
     /// # Errors
     ///
     /// [`StartError::Redis`] or [`StartError::S3`] when their settings are invalid;
+    /// [`StartError::Storage`] when file storage cannot be set up;
     /// [`StartError::Auth`] when authentication cannot be set up.
-    pub fn new(
+    pub async fn new(
         config: Config,
         db: DatabaseConnection,
         rbac: mortar::rbac::Rbac,
@@ -64,6 +67,7 @@ impl AppState {
             .as_ref()
             .map(|endpoint| s3_bucket(&config, endpoint))
             .transpose()?;
+        let avatars = crate::avatars::Avatars::new(&config, s3.as_deref()).await?;
         let auth = Auth::new(&config, &db, redis.as_ref(), &audit.recorder, sender)?;
         let rate_limit = crate::ratelimit::layer(&config, redis.as_ref())?;
         let i18n = crate::i18n::catalogs().map_err(StartError::I18n)?;
@@ -73,6 +77,7 @@ impl AppState {
                 db,
                 redis,
                 s3,
+                avatars,
                 auth,
                 rbac,
                 flags,
@@ -126,6 +131,11 @@ impl AppState {
     /// The Redis pool, when configured.
     pub fn redis(&self) -> Option<&deadpool_redis::Pool> {
         self.inner.redis.as_ref()
+    }
+
+    /// Avatars: where they are kept, how links to them are made.
+    pub fn avatars(&self) -> &crate::avatars::Avatars {
+        &self.inner.avatars
     }
 
     /// The S3 bucket, when configured.

@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         // An A/B test: the pricing page's layout.
         .route("/pricing", get(crate::flags::pricing))
         .merge(crate::orgs::router(&state).with_state(state.clone()))
+        // Avatars: validated, thumbnailed, linked by presigned URL.
+        .merge(crate::avatars::router(&state).with_state(state.clone()))
         .nest("/auth", mortar::auth::axum::router(auth.api))
         .layer(rate_limit);
     Router::new()

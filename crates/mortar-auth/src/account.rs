@@ -174,8 +174,48 @@ pub enum LoginOutcome {
     },
 }
 
-/// Decides whether an account needs a second factor after its password. The second-factor
-/// features implement it from the enrolled factors; the default requires none.
+/// A second factor presented by the user to complete a login or step up.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Proof {
+    /// A TOTP code.
+    Totp(SecretString),
+    /// A recovery code (case, spaces and dashes ignored).
+    RecoveryCode(SecretString),
+}
+
+impl fmt::Debug for Proof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Totp(_) => "Proof::Totp([REDACTED])",
+            Self::RecoveryCode(_) => "Proof::RecoveryCode([REDACTED])",
+        })
+    }
+}
+
+impl Proof {
+    /// A TOTP code.
+    pub fn totp(code: impl Into<String>) -> Self {
+        Self::Totp(SecretString::from(code.into()))
+    }
+
+    /// A recovery code.
+    pub fn recovery_code(code: impl Into<String>) -> Self {
+        Self::RecoveryCode(SecretString::from(code.into()))
+    }
+
+    /// The method it proves.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            Self::Totp(_) => AuthMethod::Totp,
+            Self::RecoveryCode(_) => AuthMethod::RecoveryCode,
+        }
+    }
+}
+
+/// Decides whether an account needs a second factor after its password, and checks the proof
+/// that completes such a login. `mfa::SecondFactors` (feature `totp`) implements it from the
+/// enrolled factors; the default requires none.
 #[async_trait]
 pub trait SecondFactorPolicy: Send + Sync + fmt::Debug + 'static {
     /// Whether `user` must present a second factor.
@@ -184,6 +224,17 @@ pub trait SecondFactorPolicy: Send + Sync + fmt::Debug + 'static {
     ///
     /// [`Error::Store`] when the factors cannot be read.
     async fn required(&self, user: &User) -> Result<bool, Error>;
+
+    /// Checks (and consumes) `proof` for `user`, answering the method it proved. The default
+    /// refuses every proof.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCode`] for a wrong or reused proof; [`Error::InvalidCredentials`] while
+    /// the user's second factor is locked out; [`Error::Store`].
+    async fn verify(&self, _user: &User, _proof: &Proof) -> Result<AuthMethod, Error> {
+        Err(Error::InvalidCode)
+    }
 }
 
 /// No account needs a second factor.
@@ -736,6 +787,64 @@ impl Accounts {
             .authenticated_at(now)
             .build();
         Ok(LoginOutcome::Authenticated { user, principal })
+    }
+
+    /// Completes a login that answered [`LoginOutcome::SecondFactorRequired`]: the challenge and
+    /// a second factor. The principal carries both methods (`amr` `["pwd", "otp", "mfa"]` for
+    /// TOTP). A wrong code leaves the challenge usable until it expires — the second-factor
+    /// limiter bounds the guesses — while a right one consumes it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCode`] for an unknown, used or expired challenge or a wrong proof;
+    /// [`Error::InvalidCredentials`] while the second factor is locked out;
+    /// [`Error::LimiterUnavailable`]; [`Error::Store`].
+    pub async fn complete_login(
+        &self,
+        challenge: &str,
+        proof: &Proof,
+        client: &Client,
+    ) -> Result<LoginOutcome, Error> {
+        let now = self.inner.clock.now();
+        let hash = hash_token(challenge);
+        let record = self
+            .inner
+            .codes
+            .take(&hash, Purpose::LoginChallenge, now)
+            .await?
+            .ok_or(Error::InvalidCode)?;
+        let user = self
+            .inner
+            .users
+            .by_id(record.user_id)
+            .await?
+            .filter(|u| !u.is_disabled())
+            .ok_or(Error::InvalidCode)?;
+        match self.inner.second_factor.verify(&user, proof).await {
+            Ok(method) => {
+                self.inner.recorder.record(
+                    self.user_event("auth.login.second_factor", Outcome::Success, &user, client)
+                        .meta("method", method.amr()),
+                );
+                let principal = Principal::user(user.id.to_string())
+                    .method(AuthMethod::Password)
+                    .method(method)
+                    .second_factor(true)
+                    .authenticated_at(now)
+                    .build();
+                Ok(LoginOutcome::Authenticated { user, principal })
+            }
+            Err(error) => {
+                if matches!(error, Error::InvalidCode) {
+                    self.inner.codes.put(&hash, record).await?;
+                }
+                self.inner.recorder.record(
+                    self.user_event("auth.login.second_factor", Outcome::Failure, &user, client)
+                        .meta("method", proof.method().amr()),
+                );
+                Err(error)
+            }
+        }
     }
 
     /// Confirms an e-mail address with the link token sent at registration.

@@ -10,6 +10,7 @@
 //! | [`token`] | keys, key rings and JWKS, strict JWS, RFC 9068 access tokens, revocations (memory, Redis) |
 //! | [`session`] | sessions with rotating refresh tokens and `__Host-` cookie sessions (memory, SQL, Redis) |
 //! | [`api_key`] | prefixed, checksummed API keys stored as hashes |
+//! | `mfa` | TOTP and recovery codes: enrollment with QR code, sealed secrets, replay-proof codes, login challenges, step-up (feature `totp`) |
 //! | [`layer`] | the tower [`layer::AuthLayer`] and its authenticator chain; actix-web middleware in `actix` (feature `actix`) |
 //! | `axum` | ready-made JSON endpoints (feature `axum`) |
 //!
@@ -41,6 +42,8 @@ pub mod axum;
 pub mod code;
 mod error;
 pub mod layer;
+#[cfg(feature = "totp")]
+pub mod mfa;
 pub mod password;
 pub mod session;
 #[cfg(feature = "sql")]

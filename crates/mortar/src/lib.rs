@@ -11,12 +11,12 @@
 //! | module | crate | feature |
 //! | --- | --- | --- |
 //! | [`core`] | `mortar-core`: `Principal`, `Problem`, `ProblemBody`, `Clock`, audit events, attempt limiting | always |
-//! | `auth` | `mortar-auth`: passwords, users, account flows, access tokens, sessions (refresh tokens and cookies), API keys, the authentication layer | `auth` |
+//! | `auth` | `mortar-auth`: passwords, users, account flows, access tokens, sessions (refresh tokens and cookies), API keys, the authentication layer; with `totp`, second factors (`auth::mfa`: TOTP with QR codes, recovery codes, login challenges, step-up) | `auth`, `totp` |
 //! | `rbac` | `mortar-rbac`: roles with inheritance, tenants, resource grants, deny rules, CEL conditions, explained decisions, stores, route guards | `rbac` |
 //! | `i18n` | `mortar-i18n`: Fluent catalogs, Accept-Language negotiation, CLDR plurals, numbers and dates, localized problems and validation messages, the locale layer | `i18n` |
 //! | `audit` | `mortar-audit`: the durable non-blocking recorder, SQL / JSON-lines / tracing sinks, the SHA-256 hash chain and its verification, queries, export, retention, redaction, the request audit layer, last-seen tracking | `audit` |
 //! | `flags` | `mortar-flags`: feature flags in flagd's format (JsonLogic targeting, fractional rollouts, `sem_ver`), experiments with exposure events, file / SQL / Redis sources, audited admin, the OpenFeature provider, the flags layer, extractor and route gate | `flags` |
-//! | `storage` | `mortar-storage`: the streaming `ObjectStore` (memory, local disk, S3 with feature `s3`), keys that cannot escape their root, SHA-256 and size limits on the way, presigned URLs | `storage` |
+//! | `storage` | `mortar-storage`: the streaming `ObjectStore` (memory, local disk, S3 with feature `s3`), keys that cannot escape their root, SHA-256 and size limits on the way, presigned URLs, the validated upload pipeline, downloads with ranges, thumbnails (`images`), a ClamAV scanner (`clamav`) | `storage`, `images`, `clamav` |
 //! | `ratelimit` | `mortar-ratelimit`: GCRA in process and on Redis, policies, tiers, failure modes, the rate-limit layer, a Redis brute-force guard | `ratelimit` |
 //!
 //! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,

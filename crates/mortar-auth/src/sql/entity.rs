@@ -154,3 +154,74 @@ pub mod api_key {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `mortar_totp` table: one TOTP factor per user, its secret sealed.
+pub mod totp {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_totp`.
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_totp")]
+    pub struct Model {
+        /// The user.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        /// The secret, sealed (AES-256-GCM, `{key id}.{base64url}`).
+        pub sealed_secret: String,
+        /// `SHA1`, `SHA256` or `SHA512`.
+        pub algorithm: String,
+        /// Digits per code.
+        pub digits: i32,
+        /// Step length (s).
+        pub step: i64,
+        /// Confirmed by a first code.
+        pub active: bool,
+        /// The last step a code was accepted for.
+        pub last_step: Option<i64>,
+        /// Enrollment (ms).
+        pub created_at: i64,
+    }
+
+    // The sealed secret stays out of logs.
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Model")
+                .field("user_id", &self.user_id)
+                .field("active", &self.active)
+                .field("last_step", &self.last_step)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `mortar_recovery_codes` table: recovery-code hashes, each usable once.
+pub mod recovery_code {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_recovery_codes`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_recovery_codes")]
+    pub struct Model {
+        /// SHA-256 of the user id and the code, hex.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hash: String,
+        /// The user.
+        pub user_id: Uuid,
+        /// When it was used (ms); unused while null.
+        pub used_at: Option<i64>,
+        /// When the set was made (ms).
+        pub created_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -488,3 +488,123 @@ impl MigrationTrait for AddSessionKind {
             .await
     }
 }
+
+#[derive(DeriveIden)]
+enum MortarTotp {
+    Table,
+    UserId,
+    SealedSecret,
+    Algorithm,
+    Digits,
+    Step,
+    Active,
+    LastStep,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum MortarRecoveryCodes {
+    Table,
+    Hash,
+    UserId,
+    UsedAt,
+    CreatedAt,
+}
+
+/// `mortar_totp` and `mortar_recovery_codes`: second factors (used with feature `totp`).
+pub(crate) struct CreateSecondFactors;
+
+impl MigrationName for CreateSecondFactors {
+    fn name(&self) -> &'static str {
+        "m20261125_000006_mortar_auth_create_second_factors"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateSecondFactors {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarTotp::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarTotp::UserId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarTotp::SealedSecret)
+                            .string_len(512)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarTotp::Algorithm)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MortarTotp::Digits).integer().not_null())
+                    .col(ColumnDef::new(MortarTotp::Step).big_integer().not_null())
+                    .col(ColumnDef::new(MortarTotp::Active).boolean().not_null())
+                    .col(ColumnDef::new(MortarTotp::LastStep).big_integer().null())
+                    .col(
+                        ColumnDef::new(MortarTotp::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarRecoveryCodes::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarRecoveryCodes::Hash)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarRecoveryCodes::UserId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarRecoveryCodes::UsedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarRecoveryCodes::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("mortar_recovery_codes_user_idx")
+                    .table(MortarRecoveryCodes::Table)
+                    .col(MortarRecoveryCodes::UserId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(MortarRecoveryCodes::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(MortarTotp::Table).to_owned())
+            .await
+    }
+}

@@ -21,6 +21,8 @@
 mod api_key_store;
 mod code_store;
 pub mod entity;
+#[cfg(feature = "totp")]
+mod factor_store;
 mod migration;
 mod session_store;
 mod user_store;
@@ -29,6 +31,8 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 pub use api_key_store::SeaOrmApiKeyStore;
 pub use code_store::SeaOrmCodeStore;
+#[cfg(feature = "totp")]
+pub use factor_store::SeaOrmFactorStore;
 pub use session_store::SeaOrmSessionStore;
 pub use user_store::SeaOrmUserStore;
 
@@ -40,6 +44,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(migration::CreateSessions),
         Box::new(migration::CreateApiKeys),
         Box::new(migration::AddSessionKind),
+        Box::new(migration::CreateSecondFactors),
     ]
 }
 

@@ -15,6 +15,10 @@
 //! | `GET /api-keys` | — (bearer token) | 200 the caller's keys (never their secrets) |
 //! | `DELETE /api-keys/{id}` | — (bearer token) | 204 |
 //!
+//! With feature `totp`, `second_factor_router` adds `POST /login/second-factor` (the challenge and
+//! a TOTP or recovery code) and the `/2fa` routes (status, enrollment, confirmation, new recovery
+//! codes and removal behind a step-up).
+//!
 //! The API-key routes answer 404 unless [`AuthApi::api_keys`] is set; cookie logins answer 400
 //! unless [`AuthApi::cookies`] is set. A cookie login checks the request's origin like every
 //! cookie-authenticated unsafe request (no login CSRF), and ends the session of a cookie the
@@ -223,23 +227,31 @@ async fn login(
     } else {
         None
     };
-    match api
+    let outcome = api
         .accounts
         .login(&body.email, &body.password, &client)
-        .await?
-    {
+        .await?;
+    signed_in(&api, cookies, &headers, &client, outcome).await
+}
+
+/// The answer to a login: tokens, a session cookie, or the second-factor challenge.
+async fn signed_in(
+    api: &AuthApi,
+    cookies: Option<&SessionCookies>,
+    headers: &HeaderMap,
+    client: &Client,
+    outcome: LoginOutcome,
+) -> Result<Response, Problem> {
+    match outcome {
         LoginOutcome::Authenticated { user, principal } => {
             let Some(cookies) = cookies else {
-                let tokens = api.sessions.start(&user, &principal, &client).await?;
+                let tokens = api.sessions.start(&user, &principal, client).await?;
                 return Ok(Json(tokens_json(&tokens)).into_response());
             };
-            if let Some(old) = cookies.secret(&headers) {
-                api.sessions.end_cookie(&old, &client).await?;
+            if let Some(old) = cookies.secret(headers) {
+                api.sessions.end_cookie(&old, client).await?;
             }
-            let session = api
-                .sessions
-                .start_cookie(&user, &principal, &client)
-                .await?;
+            let session = api.sessions.start_cookie(&user, &principal, client).await?;
             Ok((
                 [(SET_COOKIE, cookies.set_cookie(&session))],
                 Json(json!({
@@ -447,4 +459,189 @@ async fn revoke_key(
     }
     keys.revoke(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(feature = "totp")]
+pub use second_factor::second_factor_router;
+
+#[cfg(feature = "totp")]
+mod second_factor {
+    //! The second-factor endpoints (features `axum` and `totp`).
+
+    use base64::Engine as _;
+
+    use super::{
+        AuthApi, Client, FieldError, HeaderMap, IntoResponse as _, Json, JsonBody, Method,
+        Principal, Problem, Response, Router, State, StatusCode, Uri, Value, caller, get, json,
+        not_a_user, post, signed_in,
+    };
+    use crate::account::Proof;
+    use crate::error::Error;
+    use crate::mfa::SecondFactors;
+    use serde::Deserialize;
+
+    #[derive(Clone, Debug)]
+    struct FactorsApi {
+        api: AuthApi,
+        factors: SecondFactors,
+    }
+
+    /// The second-factor endpoints, to nest beside [`super::router`] (the same `AuthApi`, with
+    /// `factors` also given to the accounts' `AccountsBuilder::second_factor`):
+    ///
+    /// | method and path | body | answer |
+    /// | --- | --- | --- |
+    /// | `POST /login/second-factor` | `{"challenge", "code"` or `"recovery_code", "cookie"?}` | as `POST /login` once the factor is right; 400 `invalid-code` otherwise (the challenge stands until it expires) |
+    /// | `GET /2fa` | — (bearer token) | 200 `{"totp": bool, "recovery_codes_left"}` |
+    /// | `POST /2fa/totp` | — (bearer token) | 201 `{"secret", "uri", "qr_png"}` (base64 PNG): enrollment, pending until confirmed |
+    /// | `POST /2fa/totp/confirm` | `{"code"}` (bearer token) | 200 `{"recovery_codes": […]}`, shown once |
+    /// | `POST /2fa/recovery-codes` | `{"code"` or `"recovery_code"}` (bearer token, step-up) | 200 a new set |
+    /// | `DELETE /2fa/totp` | `{"code"` or `"recovery_code"}` (bearer token, step-up) | 204 |
+    pub fn second_factor_router(api: AuthApi, factors: SecondFactors) -> Router {
+        Router::new()
+            .route("/login/second-factor", post(complete_login))
+            .route("/2fa", get(status))
+            .route("/2fa/totp", post(enroll).delete(disable))
+            .route("/2fa/totp/confirm", post(confirm))
+            .route("/2fa/recovery-codes", post(regenerate))
+            .with_state(FactorsApi { api, factors })
+    }
+
+    #[derive(Deserialize)]
+    struct ProofBody {
+        #[serde(default)]
+        challenge: Option<String>,
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        recovery_code: Option<String>,
+        #[serde(default)]
+        cookie: bool,
+    }
+
+    impl ProofBody {
+        #[allow(
+            clippy::result_large_err,
+            reason = "the problem document is the HTTP answer, built only on refusal"
+        )]
+        fn proof(&self) -> Result<Proof, Problem> {
+            match (&self.code, &self.recovery_code) {
+                (Some(code), None) => Ok(Proof::totp(code.clone())),
+                (None, Some(code)) => Ok(Proof::recovery_code(code.clone())),
+                _ => Err(Problem::validation([FieldError::new(
+                    "/code",
+                    "give `code` or `recovery_code`",
+                )])),
+            }
+        }
+    }
+
+    async fn complete_login(
+        State(state): State<FactorsApi>,
+        client: Client,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        JsonBody(body): JsonBody<ProofBody>,
+    ) -> Result<Response, Problem> {
+        let challenge = body.challenge.as_deref().ok_or_else(|| {
+            Problem::validation([FieldError::new("/challenge", "the login's challenge")])
+        })?;
+        let proof = body.proof()?;
+        let cookies = if body.cookie {
+            let cookies = state.api.cookies.as_ref().ok_or_else(|| {
+                Problem::bad_request().with_detail("cookie sessions are not enabled")
+            })?;
+            cookies.check_origin(&method, &uri, &headers)?;
+            Some(cookies)
+        } else {
+            None
+        };
+        let outcome = state
+            .api
+            .accounts
+            .complete_login(challenge, &proof, &client)
+            .await?;
+        signed_in(&state.api, cookies, &headers, &client, outcome).await
+    }
+
+    async fn status(
+        State(state): State<FactorsApi>,
+        principal: Principal,
+    ) -> Result<Json<Value>, Problem> {
+        let (user, _) = caller(&principal).ok_or_else(not_a_user)?;
+        Ok(Json(json!({
+            "totp": state.factors.has_totp(user).await?,
+            "recovery_codes_left": state.factors.recovery_codes_left(user).await?,
+        })))
+    }
+
+    async fn enroll(
+        State(state): State<FactorsApi>,
+        principal: Principal,
+    ) -> Result<Response, Problem> {
+        let (user, _) = caller(&principal).ok_or_else(not_a_user)?;
+        let account = state
+            .api
+            .accounts
+            .users()
+            .by_id(user)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let enrollment = state.factors.enroll_totp(user, &account.email).await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({
+                "secret": enrollment.secret_base32(),
+                "uri": enrollment.uri(),
+                "qr_png": base64::engine::general_purpose::STANDARD.encode(enrollment.qr_png()),
+            })),
+        )
+            .into_response())
+    }
+
+    async fn confirm(
+        State(state): State<FactorsApi>,
+        principal: Principal,
+        JsonBody(body): JsonBody<ProofBody>,
+    ) -> Result<Json<Value>, Problem> {
+        let (user, _) = caller(&principal).ok_or_else(not_a_user)?;
+        let code = body
+            .code
+            .as_deref()
+            .ok_or_else(|| Problem::validation([FieldError::new("/code", "the app's code")]))?;
+        let codes = state.factors.confirm_totp(user, code).await?;
+        Ok(Json(json!({ "recovery_codes": codes.codes() })))
+    }
+
+    /// A step-up proof for `principal`.
+    async fn step_up(
+        state: &FactorsApi,
+        principal: &Principal,
+        body: &ProofBody,
+    ) -> Result<crate::user::UserId, Problem> {
+        let (user, _) = caller(principal).ok_or_else(not_a_user)?;
+        state.factors.step_up(principal, &body.proof()?).await?;
+        Ok(user)
+    }
+
+    async fn regenerate(
+        State(state): State<FactorsApi>,
+        principal: Principal,
+        JsonBody(body): JsonBody<ProofBody>,
+    ) -> Result<Json<Value>, Problem> {
+        let user = step_up(&state, &principal, &body).await?;
+        let codes = state.factors.regenerate_recovery_codes(user).await?;
+        Ok(Json(json!({ "recovery_codes": codes.codes() })))
+    }
+
+    async fn disable(
+        State(state): State<FactorsApi>,
+        principal: Principal,
+        JsonBody(body): JsonBody<ProofBody>,
+    ) -> Result<StatusCode, Problem> {
+        let user = step_up(&state, &principal, &body).await?;
+        state.factors.disable(user).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
 }

@@ -25,7 +25,47 @@ use tower::ServiceExt as _;
 
 type Outbox = Arc<Mutex<Vec<(Purpose, String)>>>;
 
+#[cfg(feature = "totp")]
+type Factors = mortar_auth::mfa::SecondFactors;
+#[cfg(not(feature = "totp"))]
+type Factors = ();
+
+/// The second factors when given, none otherwise.
+#[derive(Debug)]
+struct SecondFactorsIf(Option<Factors>);
+
+#[async_trait::async_trait]
+impl mortar_auth::account::SecondFactorPolicy for SecondFactorsIf {
+    async fn required(&self, user: &mortar_auth::user::User) -> Result<bool, mortar_auth::Error> {
+        #[cfg(feature = "totp")]
+        if let Some(f) = &self.0 {
+            return mortar_auth::account::SecondFactorPolicy::required(f, user).await;
+        }
+        let _ = user;
+        Ok(false)
+    }
+
+    async fn verify(
+        &self,
+        user: &mortar_auth::user::User,
+        proof: &mortar_auth::account::Proof,
+    ) -> Result<mortar_core::AuthMethod, mortar_auth::Error> {
+        #[cfg(feature = "totp")]
+        if let Some(f) = &self.0 {
+            return mortar_auth::account::SecondFactorPolicy::verify(f, user, proof).await;
+        }
+        let _ = (user, proof);
+        Err(mortar_auth::Error::InvalidCode)
+    }
+}
+
 fn app() -> (Router, Outbox) {
+    app_with(None)
+}
+
+/// The endpoints; with `factors`, second factors too (`second_factor_router`).
+#[cfg_attr(not(feature = "totp"), allow(unused_mut))]
+fn app_with(factors: Option<Factors>) -> (Router, Outbox) {
     let outbox: Outbox = Arc::default();
     let sink = outbox.clone();
     let users = Arc::new(MemoryUserStore::new());
@@ -51,6 +91,7 @@ fn app() -> (Router, Outbox) {
         )
         .sessions(sessions.clone())
         .api_keys(keys.clone())
+        .second_factor(SecondFactorsIf(factors.clone()))
         .sender(sender_fn(move |m: CodeMessage| {
             let sink = sink.clone();
             async move {
@@ -61,16 +102,19 @@ fn app() -> (Router, Outbox) {
             }
         }))
         .build();
+    let api = AuthApi {
+        accounts,
+        sessions,
+        api_keys: Some(keys.clone()),
+        cookies: Some(cookies.clone()),
+    };
+    let mut auth = router(api.clone());
+    #[cfg(feature = "totp")]
+    if let Some(factors) = factors {
+        auth = auth.merge(mortar_auth::axum::second_factor_router(api, factors));
+    }
     let app = Router::new()
-        .nest(
-            "/auth",
-            router(AuthApi {
-                accounts,
-                sessions,
-                api_keys: Some(keys.clone()),
-                cookies: Some(cookies.clone()),
-            }),
-        )
+        .nest("/auth", auth)
         .route(
             "/me",
             get(|p: Principal| async move { p.subject().to_owned() }),
@@ -578,4 +622,179 @@ async fn cookie_logins_rotate_and_logout_clears() {
     assert!(header.contains("Max-Age=0"), "{header}");
     let (status, _, _) = call(&app, Method::GET, "/me", &[("cookie", &second)], None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Second factors over HTTP: enroll, confirm, log in with a TOTP code and with a recovery code,
+/// new recovery codes and removal behind a step-up.
+#[cfg(feature = "totp")]
+#[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn second_factors_over_http() {
+    use std::time::{Duration, SystemTime};
+
+    use mortar_auth::mfa::{MemoryFactorStore, Sealer, SecondFactors, TotpSettings};
+    use mortar_core::ManualClock;
+
+    let clock = ManualClock::new(SystemTime::now());
+    let factors = SecondFactors::new(
+        Arc::new(MemoryFactorStore::new()),
+        Sealer::new("k1", &[3; 32]).unwrap(),
+        TotpSettings::new("Acme"),
+    )
+    .clock(clock.clone());
+    let (app, outbox) = app_with(Some(factors.clone()));
+    let email = "zoe@example.com";
+    let creds = json!({"email": email, "password": PASSWORD});
+    send(
+        &app,
+        Method::POST,
+        "/auth/register",
+        None,
+        Some(creds.clone()),
+    )
+    .await;
+    let token = last(&outbox, Purpose::VerifyEmail);
+    send(
+        &app,
+        Method::POST,
+        "/auth/verify-email",
+        None,
+        Some(json!({"token": token})),
+    )
+    .await;
+    let (status, tokens) = send(&app, Method::POST, "/auth/login", None, Some(creds.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {access}");
+    let (_, _, me) = call(
+        &app,
+        Method::GET,
+        "/me",
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    let user: mortar_auth::user::UserId = me.as_str().unwrap().parse().unwrap();
+
+    let (status, enrolled) = send(&app, Method::POST, "/auth/2fa/totp", Some(&access), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{enrolled}");
+    assert!(
+        enrolled["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    assert!(!enrolled["qr_png"].as_str().unwrap().is_empty());
+    let (status, bad) = send(
+        &app,
+        Method::POST,
+        "/auth/2fa/totp/confirm",
+        Some(&access),
+        Some(json!({"code": "000000"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let code = factors.current_code(user).await.unwrap();
+    let (status, confirmed) = send(
+        &app,
+        Method::POST,
+        "/auth/2fa/totp/confirm",
+        Some(&access),
+        Some(json!({"code": code})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let recovery: Vec<String> = confirmed["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    let (_, state) = send(&app, Method::GET, "/auth/2fa", Some(&access), None).await;
+    assert_eq!(state, json!({"totp": true, "recovery_codes_left": 10}));
+
+    // The password now answers a challenge; a wrong code leaves it standing.
+    let (status, challenged) =
+        send(&app, Method::POST, "/auth/login", None, Some(creds.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(challenged["second_factor_required"], true);
+    let challenge = challenged["challenge"].as_str().unwrap().to_owned();
+    let (status, bad) = send(
+        &app,
+        Method::POST,
+        "/auth/login/second-factor",
+        None,
+        Some(json!({"challenge": challenge, "code": "000000"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert_eq!(bad["type"], "urn:mortar:problem:invalid-code");
+    clock.advance(Duration::from_secs(30));
+    let code = factors.current_code(user).await.unwrap();
+    let (status, signed) = send(
+        &app,
+        Method::POST,
+        "/auth/login/second-factor",
+        None,
+        Some(json!({"challenge": challenge, "code": code})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    assert!(signed["access_token"].is_string());
+
+    // A recovery code completes a login too.
+    let (_, challenged) = send(&app, Method::POST, "/auth/login", None, Some(creds.clone())).await;
+    let (status, signed) = send(
+        &app,
+        Method::POST,
+        "/auth/login/second-factor",
+        None,
+        Some(json!({"challenge": challenged["challenge"], "recovery_code": recovery[0]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+
+    // New recovery codes and removal need a step-up proof.
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/2fa/recovery-codes",
+        Some(&access),
+        Some(json!({"code": "000000"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, fresh) = send(
+        &app,
+        Method::POST,
+        "/auth/2fa/recovery-codes",
+        Some(&access),
+        Some(json!({"recovery_code": recovery[1]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{fresh}");
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        "/auth/2fa/totp",
+        Some(&access),
+        Some(json!({"recovery_code": recovery[2]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the old set is gone");
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        "/auth/2fa/totp",
+        Some(&access),
+        Some(json!({"recovery_code": fresh["recovery_codes"][0]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, state) = send(&app, Method::GET, "/auth/2fa", Some(&access), None).await;
+    assert_eq!(state["totp"], false);
+    let (status, tokens) = send(&app, Method::POST, "/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(tokens["access_token"].is_string(), "{tokens}");
 }

@@ -1399,3 +1399,112 @@ async fn avatars_on_s3() {
         .unwrap();
     assert!(listed.contents.is_empty(), "nothing left in quarantine");
 }
+
+/// RFC 4648 base32 (no padding), as authenticator apps read the enrollment's secret.
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0u64, 0u32);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == c).unwrap();
+        buffer = (buffer << 5) | u64::try_from(value).unwrap();
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits).to_le_bytes()[0]);
+        }
+    }
+    out
+}
+
+/// The code an authenticator app shows `offset` seconds from now.
+fn app_code(secret: &[u8], offset: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    mortar::auth::mfa::totp_code(
+        mortar::auth::mfa::TotpAlgorithm::Sha1,
+        6,
+        30,
+        secret,
+        now + offset,
+    )
+    .unwrap()
+}
+
+/// Second factors in the starter: enroll with the app's secret, confirm, and from then on the
+/// password meets a challenge that a TOTP code or a recovery code completes.
+#[tokio::test]
+async fn second_factor_journey() {
+    let db = mortar_testkit::sqlite();
+    let config = test_config(db.url());
+    let dir = std::path::PathBuf::from(&config.storage_dir);
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(config, outbox.clone())
+        .await
+        .unwrap();
+    let (token, _) = signed_in(&app, &outbox, "tia@example.com").await;
+    // The sealing key was made once, owner-only, under the storage directory.
+    let key_file = dir.join("keys/totp.key");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let (status, enrolled) = json_call(&app, "POST", "/auth/2fa/totp", Some(&token), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{enrolled}");
+    let secret = base32_decode(enrolled["secret"].as_str().unwrap());
+    assert_eq!(secret.len(), 20);
+    let (status, confirmed) = json_call(
+        &app,
+        "POST",
+        "/auth/2fa/totp/confirm",
+        Some(&token),
+        Some(serde_json::json!({"code": app_code(&secret, 0)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let recovery = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
+
+    let creds =
+        serde_json::json!({"email": "tia@example.com", "password": "correct horse battery staple"});
+    let (status, challenged) =
+        json_call(&app, "POST", "/auth/login", None, Some(creds.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{challenged}");
+    assert_eq!(challenged["second_factor_required"], true, "{challenged}");
+    assert!(challenged.get("access_token").is_none());
+    // The next step's code (within the ±1 step window; the confirming one is spent).
+    let (status, signed) = json_call(
+        &app,
+        "POST",
+        "/auth/login/second-factor",
+        None,
+        Some(serde_json::json!({"challenge": challenged["challenge"], "code": app_code(&secret, 30)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let access = signed["access_token"].as_str().unwrap();
+    let (_, me) = json_call(&app, "GET", "/me", Some(access), None).await;
+    assert_eq!(me["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{me}");
+
+    let (_, challenged) = json_call(&app, "POST", "/auth/login", None, Some(creds)).await;
+    let (status, signed) = json_call(
+        &app,
+        "POST",
+        "/auth/login/second-factor",
+        None,
+        Some(serde_json::json!({"challenge": challenged["challenge"], "recovery_code": recovery})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let (_, state) = json_call(&app, "GET", "/auth/2fa", Some(&token), None).await;
+    assert_eq!(
+        state,
+        serde_json::json!({"totp": true, "recovery_codes_left": 9})
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,7 +1,8 @@
 //! Authentication wired in: users, codes and sessions in the app's own database, access tokens
 //! signed with Ed25519 (or the configured key), browser sessions in a `__Host-` cookie,
 //! revocations in Redis when configured (shared by every instance) or in memory, and
-//! mortar-auth's JSON endpoints under `/auth`; security events (logins, resets, revocations)
+//! mortar-auth's JSON endpoints under `/auth`, second factors (TOTP and recovery codes, secrets
+//! sealed with `MORTAR_TOTP_KEY`) with theirs; security events (logins, resets, revocations)
 //! go to the audit trail.
 
 use std::sync::Arc;
@@ -11,8 +12,11 @@ use mortar::auth::api_key::ApiKeys;
 use mortar::auth::axum::AuthApi;
 use mortar::auth::code::CodeSender;
 use mortar::auth::layer::AuthLayer;
+use mortar::auth::mfa::{Sealer, SecondFactors, TotpSettings};
 use mortar::auth::session::{SessionCookies, Sessions};
-use mortar::auth::sql::{SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmSessionStore, SeaOrmUserStore};
+use mortar::auth::sql::{
+    SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmFactorStore, SeaOrmSessionStore, SeaOrmUserStore,
+};
 use mortar::auth::token::{
     AccessTokens, KeyRing, MemoryRevocations, RedisRevocations, Revocations, SigningKey,
 };
@@ -34,6 +38,8 @@ pub struct Auth {
     pub layer: AuthLayer,
     /// API keys (their last-use times are flushed by [`crate::App::serve`]).
     pub api_keys: ApiKeys,
+    /// Second factors: TOTP and recovery codes (`/auth/2fa`, `/auth/login/second-factor`).
+    pub factors: SecondFactors,
 }
 
 impl Auth {
@@ -82,7 +88,21 @@ impl Auth {
             tokens.clone(),
         )
         .recorder(recorder.clone());
-        let mut accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())));
+        let attempts: Arc<dyn mortar::core::AttemptLimiter> = match redis {
+            Some(pool) => Arc::new(
+                mortar::ratelimit::RedisAttemptLimiter::new(pool.clone())
+                    .prefix("starter:attempts:"),
+            ),
+            None => Arc::new(mortar::auth::attempts::MemoryAttemptLimiter::new()),
+        };
+        let factors = SecondFactors::new(
+            Arc::new(SeaOrmFactorStore::new(db.clone())),
+            totp_sealer(config)?,
+            TotpSettings::new("Mortar starter"),
+        )
+        .limiter(attempts);
+        let mut accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())))
+            .second_factor(factors.clone());
         if let Some(pool) = redis {
             // Login attempts per account and per client, counted across every instance.
             accounts = accounts.limiter(
@@ -113,8 +133,53 @@ impl Auth {
                 .with(api_keys.clone())
                 .with(cookies),
             api_keys,
+            factors,
         })
     }
+}
+
+/// The key that seals TOTP secrets: `MORTAR_TOTP_KEY`, else the key file under the storage
+/// directory, made (owner-only) on first start.
+fn totp_sealer(config: &Config) -> Result<Sealer, StartError> {
+    let invalid = |what: &str| {
+        StartError::Auth(mortar::auth::Error::Config(format!(
+            "MORTAR_TOTP_KEY: {what}"
+        )))
+    };
+    let hex_key = match &config.totp_key {
+        Some(key) => key.expose_secret().trim().to_owned(),
+        None => totp_key_file(&std::path::Path::new(&config.storage_dir).join("keys/totp.key"))?,
+    };
+    let bytes = hex::decode(&hex_key).map_err(|_| invalid("not hex"))?;
+    Sealer::new(&config.totp_key_id, &bytes)
+        .map_err(|_| invalid("must be 32 bytes (64 hex digits)"))
+}
+
+/// Reads the key file, or makes it: 32 random bytes in hex, readable by the owner only.
+fn totp_key_file(path: &std::path::Path) -> Result<String, StartError> {
+    let failed = |e: std::io::Error| StartError::Storage(format!("{}: {e}", path.display()));
+    match std::fs::read_to_string(path) {
+        Ok(key) => return Ok(key.trim().to_owned()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e)),
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let key = hex::encode(rand::random::<[u8; 32]>());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(failed)?;
+    std::io::Write::write_all(&mut file, key.as_bytes()).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    tracing::warn!(
+        path = %path.display(),
+        "MORTAR_TOTP_KEY is not set: TOTP secrets are sealed with a key made in this file; \
+         keep it (losing it locks users out of their second factor) or set the variable"
+    );
+    Ok(key)
 }
 
 /// Lets a shared sender be handed to the builder, which takes one by value.

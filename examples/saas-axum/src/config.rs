@@ -50,6 +50,14 @@ pub struct Config {
     /// as `\n` in an environment variable. Unset: a key generated at start-up, so access tokens
     /// do not survive a restart (refresh tokens do) and instances do not share it.
     pub signing_key: Option<SecretString>,
+    /// The key that seals TOTP secrets at rest (`MORTAR_TOTP_KEY`, 64 hex digits: 32 bytes).
+    /// Unset: a key kept in `{storage dir}/keys/totp.key`, made on first start — losing it
+    /// would lock every enrolled user out of their second factor, so it is never made afresh
+    /// per start.
+    pub totp_key: Option<SecretString>,
+    /// The TOTP key's id (`MORTAR_TOTP_KEY_ID`, default `totp-1`); a new id with a new key
+    /// rotates it (secrets sealed under the old one need it as an old key: see docs/auth.md).
+    pub totp_key_id: String,
     /// The signing key's id, the `kid` of the tokens and the JWKS (`MORTAR_SIGNING_KEY_ID`,
     /// default `starter`); change it when rotating the key.
     pub signing_key_id: String,
@@ -86,7 +94,7 @@ pub enum LogFormat {
 }
 
 /// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
-const KEYS: [&str; 21] = [
+const KEYS: [&str; 23] = [
     "listen",
     "database_url",
     "database_max_connections",
@@ -99,6 +107,8 @@ const KEYS: [&str; 21] = [
     "storage_dir",
     "url_signing_key",
     "public_url",
+    "totp_key",
+    "totp_key_id",
     "signing_key",
     "signing_key_id",
     "trusted_origins",
@@ -117,6 +127,7 @@ struct Defaults {
     database_url: &'static str,
     database_max_connections: u32,
     storage_dir: &'static str,
+    totp_key_id: &'static str,
     signing_key_id: &'static str,
     rate_limit_per_ip: u32,
     rate_limit_per_user: u32,
@@ -132,6 +143,7 @@ impl Default for Defaults {
             database_url: "sqlite://mortar.db?mode=rwc",
             database_max_connections: 10,
             storage_dir: "storage",
+            totp_key_id: "totp-1",
             signing_key_id: "starter",
             rate_limit_per_ip: 300,
             rate_limit_per_user: 120,
@@ -241,6 +253,8 @@ impl fmt::Debug for Config {
                 &self.url_signing_key.as_ref().map(|_| "[REDACTED]"),
             )
             .field("public_url", &self.public_url)
+            .field("totp_key", &self.totp_key.as_ref().map(|_| "[REDACTED]"))
+            .field("totp_key_id", &self.totp_key_id)
             .field(
                 "signing_key",
                 &self.signing_key.as_ref().map(|_| "[REDACTED]"),
@@ -281,6 +295,7 @@ mod tests {
             "s3_endpoint": "http://127.0.0.1:8333",
             "s3_secret_key": "very-secret",
             "url_signing_key": "links-secret-0123456789abcdef0123456789",
+            "totp_key": "totp-secret-aabbccddeeff",
             "signing_key": "-----BEGIN PRIVATE KEY-----\nprivate-key-bytes\n-----END PRIVATE KEY-----",
             "log_format": "pretty"
         }))))

@@ -38,7 +38,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::orgs::router(&state).with_state(state.clone()))
         // Avatars: validated, thumbnailed, linked by presigned URL.
         .merge(crate::avatars::router(&state).with_state(state.clone()))
-        .nest("/auth", mortar::auth::axum::router(auth.api))
+        .nest(
+            "/auth",
+            mortar::auth::axum::router(auth.api.clone()).merge(
+                mortar::auth::axum::second_factor_router(auth.api, auth.factors),
+            ),
+        )
         .layer(rate_limit);
     Router::new()
         .route("/health", get(health::health))

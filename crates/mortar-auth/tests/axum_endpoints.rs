@@ -643,25 +643,7 @@ async fn second_factors_over_http() {
     )
     .clock(clock.clone());
     let (app, outbox) = app_with(Some(factors.clone()));
-    let email = "zoe@example.com";
-    let creds = json!({"email": email, "password": PASSWORD});
-    send(
-        &app,
-        Method::POST,
-        "/auth/register",
-        None,
-        Some(creds.clone()),
-    )
-    .await;
-    let token = last(&outbox, Purpose::VerifyEmail);
-    send(
-        &app,
-        Method::POST,
-        "/auth/verify-email",
-        None,
-        Some(json!({"token": token})),
-    )
-    .await;
+    let creds = signed_up(&app, &outbox, "zoe@example.com").await;
     let (status, tokens) = send(&app, Method::POST, "/auth/login", None, Some(creds.clone())).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap().to_owned();

@@ -217,7 +217,10 @@ impl Download {
         }
         let got = self
             .store
-            .get(key, range.map(|(o, l)| ByteRange::Inclusive(o, o + l - 1)))
+            .get_headed(
+                &meta,
+                range.map(|(o, l)| ByteRange::Inclusive(o, o + l - 1)),
+            )
             .await?;
         debug_assert_eq!(got.range, (offset, len));
         Ok(build(

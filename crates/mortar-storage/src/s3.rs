@@ -287,6 +287,15 @@ impl ObjectStore for S3Store {
 
     async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> Result<GetResult, Error> {
         let meta = self.head_path(key).await?;
+        self.get_headed(&meta, range).await
+    }
+
+    async fn get_headed(
+        &self,
+        meta: &ObjectMeta,
+        range: Option<ByteRange>,
+    ) -> Result<GetResult, Error> {
+        let key = &meta.key;
         let (offset, len) = match range {
             Some(range) => range.resolve(meta.size)?,
             None => (0, meta.size),
@@ -306,7 +315,7 @@ impl ObjectStore for S3Store {
         }
         .map_err(|e| key_err(key, e))?;
         Ok(GetResult {
-            meta,
+            meta: meta.clone(),
             range: (offset, len),
             body: stream.bytes.map_err(s3_err).boxed(),
         })

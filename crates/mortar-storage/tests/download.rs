@@ -155,6 +155,17 @@ async fn from_local_disk() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// From S3: the handler's head answers the conditions, and the body is read without a second
+/// head (`S3Store::get_headed`).
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn from_s3() {
+    let Some(t) = mortar_testkit::s3().await else {
+        return;
+    };
+    serves(mortar_storage::s3::S3Store::new(t.bucket()).prefix("download/")).await;
+}
+
 /// Presigned URLs of the memory and local backends, served by `SignedUrls`: valid ones work,
 /// tampered and expired ones get 403, uploads keep their pinned content type and size limit.
 #[tokio::test]

@@ -88,6 +88,8 @@ impl Auth {
             tokens.clone(),
         )
         .recorder(recorder.clone());
+        // Failed logins (per account and client) and second-factor codes, counted in one
+        // limiter: across every instance when Redis is configured.
         let attempts: Arc<dyn mortar::core::AttemptLimiter> = match redis {
             Some(pool) => Arc::new(
                 mortar::ratelimit::RedisAttemptLimiter::new(pool.clone())
@@ -100,17 +102,10 @@ impl Auth {
             totp_sealer(config)?,
             TotpSettings::new("Mortar starter"),
         )
-        .limiter(attempts);
-        let mut accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())))
-            .second_factor(factors.clone());
-        if let Some(pool) = redis {
-            // Login attempts per account and per client, counted across every instance.
-            accounts = accounts.limiter(
-                mortar::ratelimit::RedisAttemptLimiter::new(pool.clone())
-                    .prefix("starter:attempts:"),
-            );
-        }
-        let accounts = accounts
+        .limiter(attempts.clone());
+        let accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())))
+            .second_factor(factors.clone())
+            .limiter(attempts)
             .sender(SharedSender(sender))
             .recorder(recorder.clone())
             .revocations(revocations)

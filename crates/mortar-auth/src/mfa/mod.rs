@@ -44,7 +44,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use mortar_core::{AttemptKey, AttemptLimiter, AuthMethod, Clock, Principal};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use sha2::Digest as _;
 
 pub use memory::MemoryFactorStore;
@@ -404,25 +404,25 @@ impl SecondFactors {
             .map_or(0, |d| d.as_secs())
     }
 
-    fn totp_of(
-        &self,
-        user: UserId,
+    /// The factor's secret, opened.
+    fn secret_of(&self, user: UserId, factor: &TotpFactor) -> Result<SecretSlice<u8>, Error> {
+        self.sealer
+            .open(&factor.sealed_secret, user.as_uuid().as_bytes())
+    }
+
+    /// The factor's code at `unix_time`.
+    fn code_of(
         factor: &TotpFactor,
-        account: &str,
-    ) -> Result<totp_rs::TOTP, Error> {
-        let secret = self
-            .sealer
-            .open(&factor.sealed_secret, user.as_uuid().as_bytes())?;
-        totp_rs::TOTP::new(
-            factor.algorithm.totp_rs(),
-            usize::try_from(factor.digits).unwrap_or(6),
-            self.settings.skew,
+        secret: &SecretSlice<u8>,
+        unix_time: u64,
+    ) -> Result<String, Error> {
+        totp_code(
+            factor.algorithm,
+            factor.digits,
             factor.step,
-            secret.expose_secret().to_vec(),
-            Some(self.settings.issuer.clone()),
-            account.to_owned(),
+            secret.expose_secret(),
+            unix_time,
         )
-        .map_err(|e| Error::Config(format!("TOTP: {e}")))
     }
 
     /// Starts (or restarts) TOTP enrollment for `user`, shown in apps as `account` (the e-mail
@@ -445,7 +445,18 @@ impl SecondFactors {
             last_step: None,
             created_at: self.clock.now(),
         };
-        let totp = self.totp_of(user, &factor, account)?;
+        // The URI and QR code, from the secret in hand (totp-rs checks its length and the
+        // account name).
+        let totp = totp_rs::TOTP::new(
+            factor.algorithm.totp_rs(),
+            usize::try_from(factor.digits).unwrap_or(6),
+            self.settings.skew,
+            factor.step,
+            secret.clone(),
+            Some(self.settings.issuer.clone()),
+            account.to_owned(),
+        )
+        .map_err(|e| Error::Config(format!("TOTP: {e}")))?;
         secret.fill(0);
         if !self.store.put_pending_totp(user, factor).await? {
             return Err(Error::Conflict("second factor"));
@@ -541,20 +552,19 @@ impl SecondFactors {
         if factor.active == activate {
             return Err(self.failed(&key).await);
         }
-        let totp = self.totp_of(user, &factor, "")?;
-        let now = self.unix_now();
+        let secret = self.secret_of(user, &factor)?;
         let code = code.trim();
         // The step the code matches, if any, within the skew; the latest first.
-        let current = now / factor.step;
+        let current = self.unix_now() / factor.step;
         let skew = u64::from(self.settings.skew);
-        let matched = (current.saturating_sub(skew)..=current + skew)
-            .rev()
-            .find(|step| {
-                constant_time_eq(
-                    totp.generate(step * factor.step).as_bytes(),
-                    code.as_bytes(),
-                )
-            });
+        let mut matched = None;
+        for step in (current.saturating_sub(skew)..=current + skew).rev() {
+            let expected = Self::code_of(&factor, &secret, step * factor.step)?;
+            if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+                matched = Some(step);
+                break;
+            }
+        }
         let Some(step) = matched else {
             return Err(self.failed(&key).await);
         };
@@ -569,7 +579,7 @@ impl SecondFactors {
         if self.sealer.needs_reseal(&factor.sealed_secret) {
             let resealed = self
                 .sealer
-                .reseal(&factor.sealed_secret, user.as_uuid().as_bytes())?;
+                .seal(secret.expose_secret(), user.as_uuid().as_bytes())?;
             self.store
                 .reseal_totp(user, &factor.sealed_secret, resealed)
                 .await?;
@@ -652,8 +662,7 @@ impl SecondFactors {
     /// [`Error::NotFound`] without a factor; [`Error::Store`].
     pub async fn current_code(&self, user: UserId) -> Result<String, Error> {
         let factor = self.store.totp(user).await?.ok_or(Error::NotFound)?;
-        let totp = self.totp_of(user, &factor, "")?;
-        Ok(totp.generate(self.unix_now()))
+        Self::code_of(&factor, &self.secret_of(user, &factor)?, self.unix_now())
     }
 
     /// How long until the current step ends (for a countdown in the UI).

@@ -1508,3 +1508,215 @@ async fn second_factor_journey() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A GET with a cookie; answers status, headers and the JSON body (or null).
+async fn get_with_cookie(
+    app: &App,
+    uri: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, http::HeaderMap, Value) {
+    let mut req = request("GET", uri, None, None);
+    if let Some(cookie) = cookie {
+        req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    }
+    let res = app.router().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The `name=value` of the flow cookie a response sets.
+fn flow_cookie(headers: &http::HeaderMap) -> String {
+    headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Passwordless links, sign-in with an OpenID Connect provider (started in-process) and an
+/// organization's own SSO, against the starter.
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn passwordless_and_federated_sign_in(database_url: &str) {
+    use mortar_testkit::oidc::{TestIssuer, TestUser};
+    use serde_json::json;
+
+    const BASE: &str = "http://127.0.0.1:3000";
+    let idp = TestIssuer::start().await;
+    idp.register_client(
+        "starter",
+        "starter-secret",
+        &format!("{BASE}/auth/oauth/oidc/callback"),
+    );
+    let mut config = test_config(database_url);
+    config.oidc_issuer = Some(idp.issuer());
+    config.oidc_client_id = Some("starter".into());
+    config.oidc_client_secret = Some(secrecy::SecretString::from("starter-secret"));
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(config, outbox.clone())
+        .await
+        .unwrap();
+
+    // A magic link.
+    let (owner_token, _) = signed_in(&app, &outbox, "olga@example.com").await;
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        "/auth/login/link",
+        None,
+        Some(json!({"email": "olga@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let link = outbox
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == mortar::auth::code::Purpose::Passwordless)
+        .map(|(_, secret)| secret.clone())
+        .unwrap();
+    let (status, tokens) = json_call(
+        &app,
+        "POST",
+        "/auth/login/link/complete",
+        None,
+        Some(json!({"token": link})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    // The configured OpenID Connect provider.
+    let (status, providers) = json_call(&app, "GET", "/auth/oauth/providers", None, None).await;
+    assert_eq!(
+        (status, providers),
+        (StatusCode::OK, json!({"providers": ["oidc"]}))
+    );
+    idp.sign_in_as(TestUser::new("ext-1", "nia@example.com"));
+    let (status, headers, _) = get_with_cookie(&app, "/auth/oauth/oidc/start", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let flow = flow_cookie(&headers);
+    let back = idp.approve(headers["location"].to_str().unwrap()).unwrap();
+    let (status, _, tokens) =
+        get_with_cookie(&app, back.strip_prefix(BASE).unwrap(), Some(&flow)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let nia = tokens["access_token"].as_str().unwrap().to_owned();
+    let (status, me) = json_call(&app, "GET", "/me", Some(&nia), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let (_, identities) = json_call(&app, "GET", "/auth/oauth/identities", Some(&nia), None).await;
+    assert_eq!(identities["identities"][0]["provider"], "oidc");
+
+    // An organization connects its own issuer; its people sign in with their work address.
+    let (status, org) = json_call(
+        &app,
+        "POST",
+        "/orgs",
+        Some(&owner_token),
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    let (status, refused) = json_call(
+        &app,
+        "PUT",
+        &format!("/orgs/{org_id}/sso"),
+        Some(&nia),
+        Some(json!({"issuer": idp.issuer(), "client_id": "acme", "domains": ["acme.example"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, bad) = json_call(
+        &app,
+        "PUT",
+        &format!("/orgs/{org_id}/sso"),
+        Some(&owner_token),
+        Some(json!({"issuer": "ftp://nope", "client_id": "acme", "domains": ["acme.example"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (status, connection) = json_call(
+        &app,
+        "PUT",
+        &format!("/orgs/{org_id}/sso"),
+        Some(&owner_token),
+        Some(json!({
+            "issuer": idp.issuer(), "client_id": "acme", "client_secret": "acme-secret",
+            "domains": ["Acme.example"],
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{connection}");
+    assert_eq!(connection["domains"], json!(["acme.example"]));
+    assert_eq!(connection["has_client_secret"], true);
+    assert!(connection.get("client_secret").is_none());
+    let callback = connection["callback"].as_str().unwrap().to_owned();
+    assert_eq!(callback, format!("{BASE}/auth/oauth/sso-{org_id}/callback"));
+    idp.register_client("acme", "acme-secret", &callback);
+
+    idp.sign_in_as(TestUser::new("emp-1", "kim@acme.example"));
+    let res = app
+        .router()
+        .oneshot(request(
+            "POST",
+            "/auth/oauth/sso",
+            None,
+            Some(json!({"email": "kim@acme.example"})),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let flow = flow_cookie(res.headers());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let started: Value = serde_json::from_slice(&bytes).unwrap();
+    let back = idp.approve(started["url"].as_str().unwrap()).unwrap();
+    assert!(back.starts_with(&callback), "{back}");
+    let (status, _, tokens) =
+        get_with_cookie(&app, back.strip_prefix(BASE).unwrap(), Some(&flow)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let kim = tokens["access_token"].as_str().unwrap().to_owned();
+    let (_, identities) = json_call(&app, "GET", "/auth/oauth/identities", Some(&kim), None).await;
+    assert_eq!(
+        identities["identities"][0]["provider"],
+        format!("sso-{org_id}")
+    );
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        "/auth/oauth/sso",
+        None,
+        Some(json!({"email": "someone@elsewhere.example"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = json_call(
+        &app,
+        "DELETE",
+        &format!("/orgs/{org_id}/sso"),
+        Some(&owner_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn passwordless_and_federated_sign_in_on_sqlite() {
+    passwordless_and_federated_sign_in(mortar_testkit::sqlite().url()).await;
+}
+
+#[tokio::test]
+async fn passwordless_and_federated_sign_in_on_postgres() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    passwordless_and_federated_sign_in(db.url()).await;
+}

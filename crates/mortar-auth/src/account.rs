@@ -62,8 +62,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::api_key::ApiKeys;
 use crate::attempts::MemoryAttemptLimiter;
 use crate::code::{
-    CodeMessage, CodeRecord, CodeSender, CodeStore, DevConsoleSender, Purpose, hash_token,
-    new_token,
+    CodeMessage, CodeRecord, CodeSender, CodeStore, DevConsoleSender, Purpose, hash_numeric,
+    hash_token, new_numeric, new_token,
 };
 use crate::error::Error;
 use crate::password::{PasswordPolicy, Passwords, Verification};
@@ -255,8 +255,10 @@ pub struct CodeLifetimes {
     pub verify_email: Duration,
     /// Password reset links (default 30 minutes).
     pub reset_password: Duration,
-    /// Login challenges after the password (default 5 minutes).
+    /// Login challenges after the first factor (default 5 minutes).
     pub login_challenge: Duration,
+    /// Passwordless magic links and e-mailed login codes (default 15 minutes).
+    pub passwordless: Duration,
 }
 
 impl Default for CodeLifetimes {
@@ -265,6 +267,7 @@ impl Default for CodeLifetimes {
             verify_email: Duration::from_hours(24),
             reset_password: Duration::from_mins(30),
             login_challenge: Duration::from_mins(5),
+            passwordless: Duration::from_mins(15),
         }
     }
 }
@@ -455,6 +458,28 @@ impl Failure {
     }
 }
 
+/// A login challenge: `{first method}.{256 random bits}`. The prefix names the factor already
+/// passed, so completing the challenge can report both; it is not secret, and changing it
+/// changes the hash, so it cannot be forged.
+fn new_challenge(first: &AuthMethod) -> SecretString {
+    let tag = match first {
+        AuthMethod::OAuth(provider) => format!("oauth-{provider}"),
+        other => other.amr().to_owned(),
+    };
+    SecretString::from(format!("{tag}.{}", new_token().expose_secret()))
+}
+
+/// The first method a challenge made by [`new_challenge`] names (a password for older ones).
+fn challenge_method(challenge: &str) -> AuthMethod {
+    match challenge.split_once('.') {
+        Some((tag, _)) => match tag.strip_prefix("oauth-") {
+            Some(provider) => AuthMethod::OAuth(provider.to_owned()),
+            None => AuthMethod::from_amr(tag),
+        },
+        None => AuthMethod::Password,
+    }
+}
+
 fn is_plausible_email(email: &str) -> bool {
     let email = email.trim();
     let Some((local, domain)) = email.rsplit_once('@') else {
@@ -500,7 +525,7 @@ impl Accounts {
         client.annotate(AuditEvent::new(action, outcome).at(self.inner.clock.now()))
     }
 
-    fn user_event(
+    pub(crate) fn user_event(
         &self,
         action: &'static str,
         outcome: Outcome,
@@ -510,6 +535,30 @@ impl Accounts {
         self.event(action, outcome, client)
             .actor_subject(user.id.to_string(), PrincipalKind::User)
             .target("user", user.id.to_string())
+    }
+
+    /// Records a security event.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    pub(crate) fn record(&self, event: AuditEvent) {
+        self.inner.recorder.record(event);
+    }
+
+    /// The clock's now.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// Sends an e-mail verification link, as registration does.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    pub(crate) async fn send_verification(&self, user: &User) -> Result<(), Error> {
+        self.send_link(
+            user,
+            Purpose::VerifyEmail,
+            Purpose::VerifyEmail,
+            self.inner.lifetimes.verify_email,
+        )
+        .await
     }
 
     /// Issues a link token for `user` and hands it to the sender.
@@ -753,9 +802,22 @@ impl Accounts {
                 .await
                 .map_err(Error::LimiterUnavailable)?;
         }
+        self.first_factor_passed(user, AuthMethod::Password, client)
+            .await
+    }
+
+    /// Finishes a login whose first factor (`method`: a password, an e-mailed link or code, a
+    /// federated identity, a passkey) was right: a principal, or — when the account needs a
+    /// second factor — a challenge that remembers the first method.
+    pub(crate) async fn first_factor_passed(
+        &self,
+        user: User,
+        method: AuthMethod,
+        client: &Client,
+    ) -> Result<LoginOutcome, Error> {
         let now = self.inner.clock.now();
         if self.inner.second_factor.required(&user).await? {
-            let challenge = new_token();
+            let challenge = new_challenge(&method);
             let expires_at = now + self.inner.lifetimes.login_challenge;
             self.inner
                 .codes
@@ -771,6 +833,7 @@ impl Accounts {
                 .await?;
             self.inner.recorder.record(
                 self.user_event("auth.login", Outcome::Success, &user, client)
+                    .meta("method", method.amr())
                     .meta("second_factor", "required"),
             );
             return Ok(LoginOutcome::SecondFactorRequired {
@@ -779,11 +842,12 @@ impl Accounts {
                 expires_at,
             });
         }
-        self.inner
-            .recorder
-            .record(self.user_event("auth.login", Outcome::Success, &user, client));
+        self.inner.recorder.record(
+            self.user_event("auth.login", Outcome::Success, &user, client)
+                .meta("method", method.amr()),
+        );
         let principal = Principal::user(user.id.to_string())
-            .method(AuthMethod::Password)
+            .method(method)
             .authenticated_at(now)
             .build();
         Ok(LoginOutcome::Authenticated { user, principal })
@@ -791,7 +855,7 @@ impl Accounts {
 
     /// Completes a login that answered [`LoginOutcome::SecondFactorRequired`]: the challenge and
     /// a second factor. The principal carries both methods (`amr` `["pwd", "otp", "mfa"]` for
-    /// TOTP). A wrong code leaves the challenge usable until it expires — the second-factor
+    /// a password and TOTP, `["email", "otp", "mfa"]` after a magic link). A wrong code leaves the challenge usable until it expires — the second-factor
     /// limiter bounds the guesses — while a right one consumes it.
     ///
     /// # Errors
@@ -813,13 +877,7 @@ impl Accounts {
             .take(&hash, Purpose::LoginChallenge, now)
             .await?
             .ok_or(Error::InvalidCode)?;
-        let user = self
-            .inner
-            .users
-            .by_id(record.user_id)
-            .await?
-            .filter(|u| !u.is_disabled())
-            .ok_or(Error::InvalidCode)?;
+        let user = self.active_user(record.user_id).await?;
         match self.inner.second_factor.verify(&user, proof).await {
             Ok(method) => {
                 self.inner.recorder.record(
@@ -827,7 +885,7 @@ impl Accounts {
                         .meta("method", method.amr()),
                 );
                 let principal = Principal::user(user.id.to_string())
-                    .method(AuthMethod::Password)
+                    .method(challenge_method(challenge))
                     .method(method)
                     .second_factor(true)
                     .authenticated_at(now)
@@ -845,6 +903,240 @@ impl Accounts {
                 Err(error)
             }
         }
+    }
+
+    /// Counts a request to send mail to `email` under `scope`; `false` once the address has had
+    /// its share (the attempt limiter's threshold), so a mailbox cannot be flooded.
+    async fn may_send(&self, scope: &'static str, email: &str) -> Result<bool, Error> {
+        let key = AttemptKey::new(scope, normalize_email(email));
+        let status = self
+            .inner
+            .limiter
+            .record_failure(&key)
+            .await
+            .map_err(Error::LimiterUnavailable)?;
+        Ok(status.is_allowed())
+    }
+
+    /// Starts a passwordless login: e-mails a magic link (a single-use token living
+    /// [`CodeLifetimes::passwordless`]) when the address belongs to an active account; an earlier
+    /// link stops working. Answers `Ok(())` in every case, so it reveals nothing about the
+    /// address; requests per address are limited (scope `passwordless`).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use mortar_auth::account::{Accounts, Client, LoginOutcome};
+    /// use mortar_auth::code::{sender_fn, MemoryCodeStore};
+    /// use mortar_auth::user::{MemoryUserStore, NewUser, UserStore as _};
+    /// use secrecy::ExposeSecret as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mortar_auth::Error> {
+    /// let users = Arc::new(MemoryUserStore::new());
+    /// users.create(NewUser::new("ada@example.com"), std::time::SystemTime::now()).await?;
+    /// let inbox = Arc::new(Mutex::new(Vec::new()));
+    /// let sent = inbox.clone();
+    /// let accounts = Accounts::builder(users, Arc::new(MemoryCodeStore::new()))
+    ///     .sender(sender_fn(move |message| {
+    ///         sent.lock().unwrap().push(message.secret.expose_secret().to_owned());
+    ///         async { Ok(()) }
+    ///     }))
+    ///     .build();
+    ///
+    /// accounts.request_login_link("ada@example.com", &Client::default()).await?;
+    /// let token = inbox.lock().unwrap().pop().unwrap();
+    /// let outcome = accounts.login_with_link(&token, &Client::default()).await?;
+    /// assert!(matches!(outcome, LoginOutcome::Authenticated { .. }));
+    /// // Single-use.
+    /// assert!(accounts.login_with_link(&token, &Client::default()).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimiterUnavailable`], [`Error::Store`] or the sender's error.
+    pub async fn request_login_link(&self, email: &str, client: &Client) -> Result<(), Error> {
+        let lifetime = self.inner.lifetimes.passwordless;
+        if let Some(user) = self
+            .send_fresh_link("passwordless", email, Purpose::Passwordless, lifetime)
+            .await?
+        {
+            self.inner.recorder.record(
+                self.user_event(
+                    "auth.passwordless.requested",
+                    Outcome::Success,
+                    &user,
+                    client,
+                )
+                .meta("via", "link"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Completes a passwordless login with the magic link's token. Opening the link proves the
+    /// address, so an unverified one becomes verified. An account with a second factor answers
+    /// [`LoginOutcome::SecondFactorRequired`]: the link is only the first factor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCode`] when the token is unknown, used, expired or for another purpose,
+    /// or the account is disabled; [`Error::Store`].
+    pub async fn login_with_link(
+        &self,
+        token: &str,
+        client: &Client,
+    ) -> Result<LoginOutcome, Error> {
+        let now = self.inner.clock.now();
+        let record = self
+            .inner
+            .codes
+            .take(&hash_token(token), Purpose::Passwordless, now)
+            .await?
+            .ok_or(Error::InvalidCode)?;
+        let user = self.active_user(record.user_id).await?;
+        let user = if user.is_email_verified() {
+            user
+        } else {
+            self.inner
+                .users
+                .update(user.id, UserChange::EmailVerified, now)
+                .await?
+        };
+        self.first_factor_passed(user, AuthMethod::EmailCode, client)
+            .await
+    }
+
+    /// Starts a passwordless login with a 6-digit code e-mailed to an active account (for apps
+    /// where the user types the code in the same window). Like [`Self::request_login_link`]:
+    /// `Ok(())` in every case, an earlier code stops working, requests per address limited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimiterUnavailable`], [`Error::Store`] or the sender's error.
+    pub async fn request_login_code(&self, email: &str, client: &Client) -> Result<(), Error> {
+        if !self.may_send("passwordless", email).await? {
+            return Ok(());
+        }
+        let Some(user) = self.inner.users.by_email(email).await? else {
+            return Ok(());
+        };
+        if user.is_disabled() {
+            return Ok(());
+        }
+        self.inner.codes.revoke(user.id, Purpose::LoginCode).await?;
+        let now = self.inner.clock.now();
+        let code = new_numeric(6);
+        let expires_at = now + self.inner.lifetimes.passwordless;
+        self.inner
+            .codes
+            .put(
+                &hash_numeric(user.id, Purpose::LoginCode, code.expose_secret()),
+                CodeRecord {
+                    purpose: Purpose::LoginCode,
+                    user_id: user.id,
+                    expires_at,
+                    created_at: now,
+                },
+            )
+            .await?;
+        self.inner
+            .sender
+            .send(CodeMessage {
+                purpose: Purpose::LoginCode,
+                user: user.clone(),
+                secret: code,
+                expires_at,
+            })
+            .await?;
+        self.inner.recorder.record(
+            self.user_event(
+                "auth.passwordless.requested",
+                Outcome::Success,
+                &user,
+                client,
+            )
+            .meta("via", "code"),
+        );
+        Ok(())
+    }
+
+    /// Completes a passwordless login with the address and the e-mailed code. Wrong codes count
+    /// in the attempt limiter (scope `login_code`, per address): once it locks, even the right
+    /// code is refused until the lock ends, so 6 digits cannot be guessed. Like a magic link it
+    /// verifies the address and may answer [`LoginOutcome::SecondFactorRequired`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCode`] for a wrong, used or expired code, an unknown or disabled account
+    /// or a locked address, alike; [`Error::LimiterUnavailable`]; [`Error::Store`].
+    pub async fn login_with_code(
+        &self,
+        email: &str,
+        code: &str,
+        client: &Client,
+    ) -> Result<LoginOutcome, Error> {
+        let key = AttemptKey::new("login_code", normalize_email(email));
+        let limiter = &self.inner.limiter;
+        let allowed = limiter
+            .check(&key)
+            .await
+            .map_err(Error::LimiterUnavailable)?
+            .is_allowed();
+        let user = self.inner.users.by_email(email).await?;
+        let now = self.inner.clock.now();
+        let record = match (&user, allowed) {
+            (Some(user), true) => {
+                let code = code.trim();
+                self.inner
+                    .codes
+                    .take(
+                        &hash_numeric(user.id, Purpose::LoginCode, code),
+                        Purpose::LoginCode,
+                        now,
+                    )
+                    .await?
+            }
+            _ => None,
+        };
+        let Some(user) = user.filter(|u| record.is_some() && !u.is_disabled()) else {
+            if allowed {
+                limiter
+                    .record_failure(&key)
+                    .await
+                    .map_err(Error::LimiterUnavailable)?;
+            }
+            self.inner.recorder.record(
+                self.event("auth.login", Outcome::Failure, client)
+                    .meta("method", AuthMethod::EmailCode.amr())
+                    .meta("reason", if allowed { "invalid_code" } else { "locked" }),
+            );
+            return Err(Error::InvalidCode);
+        };
+        limiter
+            .reset(&key)
+            .await
+            .map_err(Error::LimiterUnavailable)?;
+        let user = if user.is_email_verified() {
+            user
+        } else {
+            self.inner
+                .users
+                .update(user.id, UserChange::EmailVerified, now)
+                .await?
+        };
+        self.first_factor_passed(user, AuthMethod::EmailCode, client)
+            .await
+    }
+
+    /// The user `id`, unless gone or disabled ([`Error::InvalidCode`]: the code that named it is
+    /// spent either way).
+    async fn active_user(&self, id: UserId) -> Result<User, Error> {
+        self.inner
+            .users
+            .by_id(id)
+            .await?
+            .filter(|u| !u.is_disabled())
+            .ok_or(Error::InvalidCode)
     }
 
     /// Confirms an e-mail address with the link token sent at registration.
@@ -916,30 +1208,11 @@ impl Accounts {
     ///
     /// [`Error::LimiterUnavailable`], [`Error::Store`] or the sender's error.
     pub async fn request_password_reset(&self, email: &str, client: &Client) -> Result<(), Error> {
-        let key = AttemptKey::new("reset", normalize_email(email));
-        let status = self
-            .inner
-            .limiter
-            .record_failure(&key)
-            .await
-            .map_err(Error::LimiterUnavailable)?;
-        if !status.is_allowed() {
-            return Ok(());
-        }
-        if let Some(user) = self.inner.users.by_email(email).await?
-            && !user.is_disabled()
+        let lifetime = self.inner.lifetimes.reset_password;
+        if let Some(user) = self
+            .send_fresh_link("reset", email, Purpose::ResetPassword, lifetime)
+            .await?
         {
-            self.inner
-                .codes
-                .revoke(user.id, Purpose::ResetPassword)
-                .await?;
-            self.send_link(
-                &user,
-                Purpose::ResetPassword,
-                Purpose::ResetPassword,
-                self.inner.lifetimes.reset_password,
-            )
-            .await?;
             self.inner.recorder.record(self.user_event(
                 "auth.password.reset_requested",
                 Outcome::Success,
@@ -948,6 +1221,33 @@ impl Accounts {
             ));
         }
         Ok(())
+    }
+
+    /// Sends the active account at `email` a fresh link for `purpose` (an earlier one stops
+    /// working), within the address's share of mail under `scope`; answers the account it went
+    /// to.
+    async fn send_fresh_link(
+        &self,
+        scope: &'static str,
+        email: &str,
+        purpose: Purpose,
+        lifetime: Duration,
+    ) -> Result<Option<User>, Error> {
+        if !self.may_send(scope, email).await? {
+            return Ok(None);
+        }
+        let Some(user) = self
+            .inner
+            .users
+            .by_email(email)
+            .await?
+            .filter(|u| !u.is_disabled())
+        else {
+            return Ok(None);
+        };
+        self.inner.codes.revoke(user.id, purpose).await?;
+        self.send_link(&user, purpose, purpose, lifetime).await?;
+        Ok(Some(user))
     }
 
     /// Completes a password reset with the link token: checks the policy, stores the new hash,
@@ -971,13 +1271,7 @@ impl Accounts {
             .take(&hash_token(token), Purpose::ResetPassword, now)
             .await?
             .ok_or(Error::InvalidCode)?;
-        let user = self
-            .inner
-            .users
-            .by_id(record.user_id)
-            .await?
-            .filter(|u| !u.is_disabled())
-            .ok_or(Error::InvalidCode)?;
+        let user = self.active_user(record.user_id).await?;
         let user = self.set_password(&user, new_password, client).await?;
         self.inner
             .codes

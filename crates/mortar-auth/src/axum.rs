@@ -7,6 +7,10 @@
 //! | `POST /login` | `{"email", "password", "cookie"?}` | 200 tokens (below), or with `"cookie": true` a session cookie and 200 `{"session_id", "expires_in"}`; or 200 `{"second_factor_required": true, "challenge", "expires_in"}` |
 //! | `POST /refresh` | `{"refresh_token"}` | 200 tokens |
 //! | `POST /logout` | — (bearer token or session cookie) | 204; the session ends (and the cookie is cleared) |
+//! | `POST /login/link` | `{"email"}` | 202: a magic link is e-mailed (passwordless), the same for unknown addresses |
+//! | `POST /login/link/complete` | `{"token", "cookie"?}` | as `POST /login` |
+//! | `POST /login/code` | `{"email"}` | 202: a 6-digit code is e-mailed (passwordless), the same for unknown addresses |
+//! | `POST /login/code/complete` | `{"email", "code", "cookie"?}` | as `POST /login`; 400 `invalid-code` otherwise |
 //! | `POST /password/forgot` | `{"email"}` | 202, the same for unknown addresses |
 //! | `POST /password/reset` | `{"token", "password"}` | 204 |
 //! | `GET /sessions` | — (bearer token) | 200 the caller's active sessions |
@@ -14,6 +18,9 @@
 //! | `POST /api-keys` | `{"name", "scopes"?, "expires_in_days"?}` (bearer token) | 201 `{"id", "key", …}`: the key, shown once |
 //! | `GET /api-keys` | — (bearer token) | 200 the caller's keys (never their secrets) |
 //! | `DELETE /api-keys/{id}` | — (bearer token) | 204 |
+//!
+//! With feature `oauth`, `oauth_router` adds sign-in with OAuth 2 / OpenID Connect providers and
+//! tenants' SSO, and linked identities (`/oauth/…`).
 //!
 //! With feature `totp`, `second_factor_router` adds `POST /login/second-factor` (the challenge and
 //! a TOTP or recovery code) and the `/2fa` routes (status, enrollment, confirmation, new recovery
@@ -73,6 +80,10 @@ pub fn router(api: AuthApi) -> Router {
         .route("/register", post(register))
         .route("/verify-email", post(verify_email))
         .route("/login", post(login))
+        .route("/login/link", post(request_link))
+        .route("/login/link/complete", post(login_with_link))
+        .route("/login/code", post(request_code))
+        .route("/login/code/complete", post(login_with_code))
         .route("/refresh", post(refresh))
         .route("/logout", post(logout))
         .route("/password/forgot", post(forgot))
@@ -217,19 +228,100 @@ async fn login(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Response, Problem> {
-    let cookies = if body.cookie {
-        let cookies = api
-            .cookies
-            .as_ref()
-            .ok_or_else(|| Problem::bad_request().with_detail("cookie sessions are not enabled"))?;
-        cookies.check_origin(&method, &uri, &headers)?;
-        Some(cookies)
-    } else {
-        None
-    };
+    let cookies = cookie_login(&api, body.cookie, &method, &uri, &headers)?;
     let outcome = api
         .accounts
         .login(&body.email, &body.password, &client)
+        .await?;
+    signed_in(&api, cookies, &headers, &client, outcome).await
+}
+
+/// The session cookies, when a login asks for a cookie session (after the origin check that
+/// prevents login CSRF); `None` for a token login.
+#[allow(
+    clippy::result_large_err,
+    reason = "the problem document is the HTTP answer, built only on refusal"
+)]
+fn cookie_login<'a>(
+    api: &'a AuthApi,
+    wanted: bool,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Option<&'a SessionCookies>, Problem> {
+    if !wanted {
+        return Ok(None);
+    }
+    let cookies = api
+        .cookies
+        .as_ref()
+        .ok_or_else(|| Problem::bad_request().with_detail("cookie sessions are not enabled"))?;
+    cookies.check_origin(method, uri, headers)?;
+    Ok(Some(cookies))
+}
+
+async fn request_link(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<StatusCode, Problem> {
+    api.accounts
+        .request_login_link(&body.email, &client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn request_code(
+    State(api): State<AuthApi>,
+    client: Client,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<StatusCode, Problem> {
+    api.accounts
+        .request_login_code(&body.email, &client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+struct LinkLoginBody {
+    token: String,
+    #[serde(default)]
+    cookie: bool,
+}
+
+async fn login_with_link(
+    State(api): State<AuthApi>,
+    client: Client,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LinkLoginBody>,
+) -> Result<Response, Problem> {
+    let cookies = cookie_login(&api, body.cookie, &method, &uri, &headers)?;
+    let outcome = api.accounts.login_with_link(&body.token, &client).await?;
+    signed_in(&api, cookies, &headers, &client, outcome).await
+}
+
+#[derive(Deserialize)]
+struct CodeLoginBody {
+    email: String,
+    code: String,
+    #[serde(default)]
+    cookie: bool,
+}
+
+async fn login_with_code(
+    State(api): State<AuthApi>,
+    client: Client,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CodeLoginBody>,
+) -> Result<Response, Problem> {
+    let cookies = cookie_login(&api, body.cookie, &method, &uri, &headers)?;
+    let outcome = api
+        .accounts
+        .login_with_code(&body.email, &body.code, &client)
         .await?;
     signed_in(&api, cookies, &headers, &client, outcome).await
 }
@@ -548,15 +640,7 @@ mod second_factor {
             Problem::validation([FieldError::new("/challenge", "the login's challenge")])
         })?;
         let proof = body.proof()?;
-        let cookies = if body.cookie {
-            let cookies = state.api.cookies.as_ref().ok_or_else(|| {
-                Problem::bad_request().with_detail("cookie sessions are not enabled")
-            })?;
-            cookies.check_origin(&method, &uri, &headers)?;
-            Some(cookies)
-        } else {
-            None
-        };
+        let cookies = super::cookie_login(&state.api, body.cookie, &method, &uri, &headers)?;
         let outcome = state
             .api
             .accounts
@@ -642,6 +726,285 @@ mod second_factor {
     ) -> Result<StatusCode, Problem> {
         let user = step_up(&state, &principal, &body).await?;
         state.factors.disable(user).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+}
+
+#[cfg(feature = "oauth")]
+pub use federated::{FLOW_COOKIE, oauth_router};
+
+#[cfg(feature = "oauth")]
+mod federated {
+    //! The federated sign-in endpoints (features `axum` and `oauth`).
+
+    use ::axum::extract::Query;
+    use ::axum::http::HeaderValue;
+    use ::axum::http::header::{COOKIE, LOCATION};
+    use serde::Deserialize;
+
+    use super::{
+        AuthApi, Client, Error, HeaderMap, IntoResponse, Json, Method, Path, Principal, Problem,
+        Response, Router, SET_COOKIE, State, StatusCode, Uri, caller, cookie_login, get,
+        not_a_user, post, signed_in,
+    };
+    use crate::oauth::{Authorization, Callback, Federation, Intent, OAuth};
+    use secrecy::ExposeSecret as _;
+    use serde_json::json;
+
+    /// The cookie holding a started sign-in's sealed flow (HttpOnly, Secure, `SameSite=Lax`
+    /// so it comes back on the provider's top-level redirect).
+    pub const FLOW_COOKIE: &str = "__Host-mortar-oauth";
+
+    #[derive(Clone, Debug)]
+    struct OAuthApi {
+        api: AuthApi,
+        oauth: OAuth,
+        federation: Federation,
+    }
+
+    /// The federated sign-in endpoints, to nest beside [`super::router`] (the same `AuthApi`;
+    /// `federation` built on its accounts):
+    ///
+    /// | method and path | body | answer |
+    /// | --- | --- | --- |
+    /// | `GET /oauth/providers` | — | 200 `{"providers": ["github", "google", …]}` |
+    /// | `GET /oauth/{provider}/start?return_to=/path` | — | 303 to the provider, setting the flow cookie |
+    /// | `POST /oauth/sso` | `{"email", "return_to"?}` | 200 `{"url"}` of the tenant's issuer for the address's domain, setting the flow cookie; 404 when no tenant holds the domain |
+    /// | `GET /oauth/{provider}/callback?code&state[&cookie=true]` | — (the flow cookie) | as `POST /login`, plus `"return_to"`; or, for a link, 200 `{"linked": {…}}`. 400 `federated-login-failed`, 409 `link-required`, 403 `domain-not-allowed`, 502 `identity-provider-unavailable` otherwise. The flow cookie is cleared either way |
+    /// | `POST /oauth/{provider}/link` | — (bearer token) | 200 `{"url"}`, setting the flow cookie: the browser goes there, and the callback links the identity to the caller |
+    /// | `GET /oauth/identities` | — (bearer token) | 200 the caller's linked identities |
+    /// | `DELETE /oauth/identities/{provider}/{subject}` | — (bearer token) | 204; 409 `last-login-method` when it is the account's only way in |
+    ///
+    /// Register `{your prefix}/oauth/{provider}/callback` as the redirect URL with each
+    /// provider (or point the provider at a page of your front end that calls it with the same
+    /// query).
+    pub fn oauth_router(api: AuthApi, oauth: OAuth, federation: Federation) -> Router {
+        Router::new()
+            .route("/oauth/providers", get(providers))
+            .route("/oauth/sso", post(start_sso))
+            .route("/oauth/identities", get(identities))
+            .route(
+                "/oauth/identities/{provider}/{subject}",
+                ::axum::routing::delete(unlink),
+            )
+            .route("/oauth/{provider}/start", get(start))
+            .route("/oauth/{provider}/link", post(start_link))
+            .route("/oauth/{provider}/callback", get(callback))
+            .with_state(OAuthApi {
+                api,
+                oauth,
+                federation,
+            })
+    }
+
+    fn flow_cookie(started: &Authorization) -> HeaderValue {
+        let max_age = started
+            .expires_at
+            .duration_since(std::time::SystemTime::now())
+            .map_or(0, |d| d.as_secs());
+        HeaderValue::try_from(format!(
+            "{FLOW_COOKIE}={}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax",
+            started.flow.expose_secret()
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("__Host-mortar-oauth=; Path=/; Max-Age=0"))
+    }
+
+    fn clear_flow_cookie() -> HeaderValue {
+        HeaderValue::from_static(
+            "__Host-mortar-oauth=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+        )
+    }
+
+    fn read_flow_cookie(headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == FLOW_COOKIE)
+            .map(|c| c.value().to_owned())
+    }
+
+    async fn providers(State(state): State<OAuthApi>) -> Json<serde_json::Value> {
+        Json(json!({ "providers": state.oauth.provider_ids() }))
+    }
+
+    #[derive(Deserialize)]
+    struct StartQuery {
+        #[serde(default)]
+        return_to: Option<String>,
+    }
+
+    async fn start(
+        State(state): State<OAuthApi>,
+        Path(provider): Path<String>,
+        Query(query): Query<StartQuery>,
+    ) -> Result<Response, Problem> {
+        let started = state
+            .oauth
+            .start(&provider, Intent::SignIn, query.return_to.as_deref())
+            .await?;
+        let location = HeaderValue::try_from(started.url.as_str())
+            .map_err(|_| Problem::from(Error::Internal("unusable authorization URL".into())))?;
+        Ok((
+            StatusCode::SEE_OTHER,
+            [(LOCATION, location), (SET_COOKIE, flow_cookie(&started))],
+        )
+            .into_response())
+    }
+
+    #[derive(Deserialize)]
+    struct SsoBody {
+        email: String,
+        #[serde(default)]
+        return_to: Option<String>,
+    }
+
+    async fn start_sso(
+        State(state): State<OAuthApi>,
+        super::JsonBody(body): super::JsonBody<SsoBody>,
+    ) -> Result<Response, Problem> {
+        let started = state
+            .oauth
+            .start_sso(&body.email, body.return_to.as_deref())
+            .await?;
+        Ok((
+            [(SET_COOKIE, flow_cookie(&started))],
+            Json(json!({ "url": started.url })),
+        )
+            .into_response())
+    }
+
+    async fn start_link(
+        State(state): State<OAuthApi>,
+        principal: Principal,
+        Path(provider): Path<String>,
+    ) -> Result<Response, Problem> {
+        let (user_id, _) = caller(&principal).ok_or_else(not_a_user)?;
+        let started = state
+            .oauth
+            .start(&provider, Intent::Link(user_id), None)
+            .await?;
+        Ok((
+            [(SET_COOKIE, flow_cookie(&started))],
+            Json(json!({ "url": started.url })),
+        )
+            .into_response())
+    }
+
+    // Not `#[serde(flatten)]` of `Callback`: flattened query values lose their types.
+    #[derive(Deserialize)]
+    struct CallbackQuery {
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        state: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        cookie: bool,
+    }
+
+    async fn callback(
+        State(state): State<OAuthApi>,
+        client: Client,
+        Path(provider): Path<String>,
+        Query(query): Query<CallbackQuery>,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+    ) -> Response {
+        let answer = finish(&state, &client, &provider, &query, &method, &uri, &headers).await;
+        let mut response = answer.unwrap_or_else(IntoResponse::into_response);
+        response
+            .headers_mut()
+            .append(SET_COOKIE, clear_flow_cookie());
+        response
+    }
+
+    async fn finish(
+        state: &OAuthApi,
+        client: &Client,
+        provider: &str,
+        query: &CallbackQuery,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Response, Problem> {
+        let flow = read_flow_cookie(headers);
+        let callback = Callback {
+            code: query.code.clone(),
+            state: query.state.clone(),
+            error: query.error.clone(),
+        };
+        let finished = state
+            .oauth
+            .finish(provider, &callback, flow.as_deref())
+            .await?;
+        match finished.intent {
+            Intent::SignIn => {
+                let cookies = cookie_login(&state.api, query.cookie, method, uri, headers)?;
+                let outcome = state.federation.sign_in(&finished.identity, client).await?;
+                let mut response = signed_in(&state.api, cookies, headers, client, outcome).await?;
+                if let Some(path) = finished.return_to
+                    && let Ok(value) = HeaderValue::try_from(path)
+                {
+                    // The path travels in a header too, so the body stays that of `POST /login`.
+                    response.headers_mut().insert("x-mortar-return-to", value);
+                }
+                Ok(response)
+            }
+            Intent::Link(user_id) => {
+                let linked = state
+                    .federation
+                    .link(user_id, &finished.identity, client)
+                    .await?;
+                Ok(Json(json!({
+                    "linked": {
+                        "provider": linked.provider,
+                        "subject": linked.subject,
+                        "email": linked.email,
+                    },
+                    "return_to": finished.return_to,
+                }))
+                .into_response())
+            }
+        }
+    }
+
+    async fn identities(
+        State(state): State<OAuthApi>,
+        principal: Principal,
+    ) -> Result<Json<serde_json::Value>, Problem> {
+        let (user_id, _) = caller(&principal).ok_or_else(not_a_user)?;
+        let list = state.federation.identities().for_user(user_id).await?;
+        let list: Vec<serde_json::Value> = list
+            .iter()
+            .map(|i| {
+                json!({
+                    "provider": i.provider,
+                    "subject": i.subject,
+                    "email": i.email,
+                    "linked_at": crate::time::to_secs(i.linked_at),
+                    "last_used_at": i.last_used_at.map(crate::time::to_secs),
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "identities": list })))
+    }
+
+    async fn unlink(
+        State(state): State<OAuthApi>,
+        client: Client,
+        principal: Principal,
+        Path((provider, subject)): Path<(String, String)>,
+    ) -> Result<StatusCode, Problem> {
+        let (user_id, _) = caller(&principal).ok_or_else(not_a_user)?;
+        state
+            .federation
+            .unlink(user_id, &provider, &subject, &client)
+            .await?;
         Ok(StatusCode::NO_CONTENT)
     }
 }

@@ -51,9 +51,55 @@ pub enum Error {
     /// The configuration is invalid (reported when it is built, never at request time).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A federated sign-in (OAuth 2 / OpenID Connect) failed; [`FederationError`] says how. A
+    /// 400, a 403 for an address outside a tenant's domains, a 404 for an unknown provider, a
+    /// 502 when the provider cannot be reached.
+    #[error("federated sign-in failed: {0}")]
+    Federation(FederationError),
+    /// A provider's address belongs to an existing account, and the link policy does not let
+    /// the identity join it by itself: sign in to that account, then link the provider. A 409.
+    #[error("an account with this address exists: sign in and link the provider")]
+    LinkRequired,
+    /// Removing this way to sign in would leave the account with none. A 409.
+    #[error("the account's last way to sign in")]
+    LastLoginMethod,
     /// An unexpected failure inside a dependency. A 500 without details.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+/// Why a federated sign-in failed. The reasons are for logs and tests; clients see a generic
+/// problem document (no detail an attacker could probe).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FederationError {
+    /// No provider, or no tenant connection, of that name.
+    #[error("unknown provider")]
+    UnknownProvider,
+    /// The callback does not belong to a sign-in started here: no flow cookie, an expired or
+    /// tampered one, another provider's, or a `state` that does not match (RFC 6749 §10.12).
+    #[error("the callback does not match a sign-in started here")]
+    FlowMismatch,
+    /// The provider answered the callback with an error (`access_denied` when the user
+    /// declined).
+    #[error("the provider answered {0}")]
+    Denied(String),
+    /// The token endpoint refused the code: used, expired, issued to another client or
+    /// redirect URI, or a PKCE verifier that does not match.
+    #[error("the token endpoint refused the code")]
+    TokenRefused,
+    /// The ID token failed validation: signature, issuer, audience, expiry, nonce, or missing.
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(String),
+    /// The identity has no usable (verified) e-mail address where one is needed.
+    #[error("the provider gave no verified e-mail address")]
+    NoVerifiedEmail,
+    /// The address is outside the tenant's allowed domains.
+    #[error("the address is outside the allowed domains")]
+    DomainNotAllowed,
+    /// The provider could not be reached or answered with nonsense.
+    #[error("the provider is unavailable")]
+    Unavailable,
 }
 
 impl Error {
@@ -130,10 +176,48 @@ impl From<Error> for Problem {
                 "The service is temporarily unavailable.",
             )
             .with_source(err),
+            Error::Federation(reason) => federation_problem(&reason),
+            Error::LinkRequired => Problem::mortar(
+                StatusCode::CONFLICT,
+                "link-required",
+                "An account with this e-mail address exists; sign in to it and link the provider.",
+            ),
+            Error::LastLoginMethod => Problem::mortar(
+                StatusCode::CONFLICT,
+                "last-login-method",
+                "This is the account's last way to sign in.",
+            ),
             err @ (Error::Config(_) | Error::Internal(_)) => {
                 Problem::internal_error().with_source(err)
             }
         }
+    }
+}
+
+fn federation_problem(reason: &FederationError) -> Problem {
+    match reason {
+        FederationError::UnknownProvider => Problem::not_found(),
+        FederationError::DomainNotAllowed => Problem::mortar(
+            StatusCode::FORBIDDEN,
+            "domain-not-allowed",
+            "This e-mail domain may not sign in here.",
+        ),
+        FederationError::Unavailable => Problem::mortar(
+            StatusCode::BAD_GATEWAY,
+            "identity-provider-unavailable",
+            "The identity provider could not be reached; try again shortly.",
+        ),
+        FederationError::NoVerifiedEmail => Problem::mortar(
+            StatusCode::BAD_REQUEST,
+            "federated-login-failed",
+            "The sign-in with the identity provider failed.",
+        )
+        .with_detail("the provider did not give a verified e-mail address"),
+        _ => Problem::mortar(
+            StatusCode::BAD_REQUEST,
+            "federated-login-failed",
+            "The sign-in with the identity provider failed.",
+        ),
     }
 }
 

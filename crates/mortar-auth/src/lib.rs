@@ -11,6 +11,8 @@
 //! | [`session`] | sessions with rotating refresh tokens and `__Host-` cookie sessions (memory, SQL, Redis) |
 //! | [`api_key`] | prefixed, checksummed API keys stored as hashes |
 //! | `mfa` | TOTP and recovery codes: enrollment with QR code, sealed secrets, replay-proof codes, login challenges, step-up (feature `totp`) |
+//! | `oauth` | sign-in with OAuth 2 / OpenID Connect providers (any issuer by discovery, Google, Microsoft, GitLab, GitHub), linked identities, per-tenant SSO (feature `oauth`) |
+//! | [`seal`] | AES-256-GCM sealing of stored secrets under rotating named keys |
 //! | [`layer`] | the tower [`layer::AuthLayer`] and its authenticator chain; actix-web middleware in `actix` (feature `actix`) |
 //! | `axum` | ready-made JSON endpoints (feature `axum`) |
 //!
@@ -44,7 +46,10 @@ mod error;
 pub mod layer;
 #[cfg(feature = "totp")]
 pub mod mfa;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 pub mod password;
+pub mod seal;
 pub mod session;
 #[cfg(feature = "sql")]
 pub mod sql;
@@ -52,7 +57,7 @@ mod time;
 pub mod token;
 pub mod user;
 
-pub use error::Error;
+pub use error::{Error, FederationError};
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

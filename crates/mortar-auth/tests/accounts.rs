@@ -600,7 +600,9 @@ async fn a_second_factor_turns_login_into_a_challenge() {
             expires_at,
         } => {
             assert_eq!(user_id, user.id);
-            assert_eq!(challenge.expose_secret().len(), 43);
+            // `pwd.` names the first factor, then 256 random bits.
+            let (first, random) = challenge.expose_secret().split_once('.').unwrap();
+            assert_eq!((first, random.len()), ("pwd", 43));
             assert_eq!(expires_at, s.clock.now_for_tests() + Duration::from_mins(5));
         }
         other => panic!("{other:?}"),

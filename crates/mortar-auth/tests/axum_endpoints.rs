@@ -66,6 +66,28 @@ fn app() -> (Router, Outbox) {
 /// The endpoints; with `factors`, second factors too (`second_factor_router`).
 #[cfg_attr(not(feature = "totp"), allow(unused_mut))]
 fn app_with(factors: Option<Factors>) -> (Router, Outbox) {
+    let (api, layer, outbox) = parts(factors.clone());
+    let mut auth = router(api.clone());
+    #[cfg(feature = "totp")]
+    if let Some(factors) = factors {
+        auth = auth.merge(mortar_auth::axum::second_factor_router(api, factors));
+    }
+    (with_me(auth, layer), outbox)
+}
+
+/// `/auth` and a `/me` route behind the layer.
+fn with_me(auth: Router, layer: AuthLayer) -> Router {
+    Router::new()
+        .nest("/auth", auth)
+        .route(
+            "/me",
+            get(|p: Principal| async move { p.subject().to_owned() }),
+        )
+        .layer(layer)
+}
+
+/// The endpoints' state, the layer in front of them, and the captured mail.
+fn parts(factors: Option<Factors>) -> (AuthApi, AuthLayer, Outbox) {
     let outbox: Outbox = Arc::default();
     let sink = outbox.clone();
     let users = Arc::new(MemoryUserStore::new());
@@ -91,7 +113,7 @@ fn app_with(factors: Option<Factors>) -> (Router, Outbox) {
         )
         .sessions(sessions.clone())
         .api_keys(keys.clone())
-        .second_factor(SecondFactorsIf(factors.clone()))
+        .second_factor(SecondFactorsIf(factors))
         .sender(sender_fn(move |m: CodeMessage| {
             let sink = sink.clone();
             async move {
@@ -108,19 +130,8 @@ fn app_with(factors: Option<Factors>) -> (Router, Outbox) {
         api_keys: Some(keys.clone()),
         cookies: Some(cookies.clone()),
     };
-    let mut auth = router(api.clone());
-    #[cfg(feature = "totp")]
-    if let Some(factors) = factors {
-        auth = auth.merge(mortar_auth::axum::second_factor_router(api, factors));
-    }
-    let app = Router::new()
-        .nest("/auth", auth)
-        .route(
-            "/me",
-            get(|p: Principal| async move { p.subject().to_owned() }),
-        )
-        .layer(AuthLayer::optional().with(tokens).with(keys).with(cookies));
-    (app, outbox)
+    let layer = AuthLayer::optional().with(tokens).with(keys).with(cookies);
+    (api, layer, outbox)
 }
 
 async fn send(
@@ -779,4 +790,208 @@ async fn second_factors_over_http() {
     let (status, tokens) = send(&app, Method::POST, "/auth/login", None, Some(creds)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(tokens["access_token"].is_string(), "{tokens}");
+}
+
+#[tokio::test]
+async fn passwordless_over_http() {
+    let (app, outbox) = app();
+    signed_up(&app, &outbox, "pia@example.com").await;
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/login/link",
+        None,
+        Some(json!({"email": "pia@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Unknown addresses get the same answer.
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/login/link",
+        None,
+        Some(json!({"email": "nobody@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let token = last(&outbox, Purpose::Passwordless);
+    let (status, tokens) = send(
+        &app,
+        Method::POST,
+        "/auth/login/link/complete",
+        None,
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    let (status, problem) = send(
+        &app,
+        Method::POST,
+        "/auth/login/link/complete",
+        None,
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["type"], "urn:mortar:problem:invalid-code");
+
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/login/code",
+        None,
+        Some(json!({"email": "pia@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let code = last(&outbox, Purpose::LoginCode);
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/login/code/complete",
+        None,
+        Some(json!({"email": "pia@example.com", "code": "12345x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, tokens) = send(
+        &app,
+        Method::POST,
+        "/auth/login/code/complete",
+        None,
+        Some(json!({"email": "pia@example.com", "code": code})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let (status, problem) = send(
+        &app,
+        Method::POST,
+        "/auth/login/code/complete",
+        None,
+        Some(json!({"email": "pia@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}
+
+#[cfg(feature = "oauth")]
+#[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn federated_sign_in_over_http() {
+    use mortar_auth::oauth::{Federation, MemoryIdentityStore, OAuth, Provider};
+    use mortar_auth::seal::Sealer;
+    use mortar_testkit::oidc::{TestIssuer, TestUser};
+
+    const CALLBACK: &str = "http://127.0.0.1:3000/auth/oauth/corp/callback";
+    let idp = TestIssuer::start().await;
+    idp.register_client("app", "app-secret", CALLBACK);
+    idp.sign_in_as(TestUser::new("u-1", "fed@example.com"));
+    let oauth = OAuth::builder(Sealer::new("flow", &[5; 32]).unwrap())
+        .provider(
+            Provider::oidc("corp", &idp.issuer(), "app", CALLBACK)
+                .unwrap()
+                .client_secret("app-secret"),
+        )
+        .build()
+        .unwrap();
+    let (api, layer, _) = parts(None);
+    let federation = Federation::new(api.accounts.clone(), Arc::new(MemoryIdentityStore::new()));
+    let auth = router(api.clone()).merge(mortar_auth::axum::oauth_router(api, oauth, federation));
+    let app = with_me(auth, layer);
+
+    let (status, providers) = send(&app, Method::GET, "/auth/oauth/providers", None, None).await;
+    assert_eq!(
+        (status, providers),
+        (StatusCode::OK, json!({"providers": ["corp"]}))
+    );
+
+    // Start: a redirect to the provider and the sealed flow in a cookie.
+    let (status, headers, _) = call(
+        &app,
+        Method::GET,
+        "/auth/oauth/corp/start?return_to=/home",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&idp.issuer()));
+    let (flow, cookie) = set_cookie(&headers);
+    assert!(flow.starts_with("__Host-mortar-oauth="));
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let back = idp.approve(&location).unwrap();
+    let path = back.strip_prefix("http://127.0.0.1:3000").unwrap();
+
+    // Without the flow cookie (a callback the browser did not start here): refused.
+    let (status, _, problem) = call(&app, Method::GET, path, &[], None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["type"], "urn:mortar:problem:federated-login-failed");
+    // With it: signed in, tokens as from POST /login, the flow cookie cleared.
+    let (status, headers, tokens) =
+        call(&app, Method::GET, path, &[("cookie", flow.as_str())], None).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(headers["x-mortar-return-to"], "/home");
+    let cleared = headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("__Host-mortar-oauth=;"));
+    assert!(cleared);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // Link a second identity from the signed-in account.
+    idp.sign_in_as(TestUser::new("u-2", "fed-work@example.com"));
+    let (status, headers, started) = call(
+        &app,
+        Method::POST,
+        "/auth/oauth/corp/link",
+        &[("authorization", &format!("Bearer {access}"))],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let (flow, _) = set_cookie(&headers);
+    let back = idp.approve(started["url"].as_str().unwrap()).unwrap();
+    let path = back.strip_prefix("http://127.0.0.1:3000").unwrap();
+    let (status, _, linked) =
+        call(&app, Method::GET, path, &[("cookie", flow.as_str())], None).await;
+    assert_eq!(status, StatusCode::OK, "{linked}");
+    assert_eq!(linked["linked"]["subject"], "u-2");
+
+    let (status, list) = send(
+        &app,
+        Method::GET,
+        "/auth/oauth/identities",
+        Some(&access),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["identities"].as_array().unwrap().len(), 2);
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        "/auth/oauth/identities/corp/u-1",
+        Some(&access),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The account has no password: its last identity stays.
+    let (status, problem) = send(
+        &app,
+        Method::DELETE,
+        "/auth/oauth/identities/corp/u-2",
+        Some(&access),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(problem["type"], "urn:mortar:problem:last-login-method");
+    let (status, _) = send(&app, Method::GET, "/auth/oauth/nope/start", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

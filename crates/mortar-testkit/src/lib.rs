@@ -11,6 +11,9 @@
 //! | [`s3()`] | `MORTAR_TEST_S3_ENDPOINT`, `MORTAR_TEST_S3_ACCESS_KEY`, `MORTAR_TEST_S3_SECRET_KEY` (and optionally `MORTAR_TEST_S3_REGION`; `MORTAR_TEST_S3_DOMAIN` for [`TestS3::domain`]) | a fresh bucket |
 //! | [`sqlite`] | none | a fresh database file in the temp directory |
 //!
+//! [`oidc::TestIssuer`] is an OpenID Connect provider started in-process on 127.0.0.1, for the
+//! federated-login tests.
+//!
 //! When a variable is unset the function prints that the test skipped and why, and returns
 //! `None`; with `MORTAR_REQUIRE_SERVICES=1` (set by `.ci/run`) it panics instead, so CI never
 //! passes on a skipped real-service test.
@@ -26,6 +29,8 @@
 //! // … run migrations and the test against `conn` …
 //! # }
 //! ```
+
+pub mod oidc;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -2,8 +2,10 @@
 //! signed with Ed25519 (or the configured key), browser sessions in a `__Host-` cookie,
 //! revocations in Redis when configured (shared by every instance) or in memory, and
 //! mortar-auth's JSON endpoints under `/auth`, second factors (TOTP and recovery codes, secrets
-//! sealed with `MORTAR_TOTP_KEY`) with theirs; security events (logins, resets, revocations)
-//! go to the audit trail.
+//! sealed with `MORTAR_TOTP_KEY`) with theirs, passwordless links and codes, and sign-in with
+//! Google, GitHub, any OpenID Connect issuer and organizations' own SSO (`/auth/oauth/…`,
+//! identities and tenants' connections in the database); security events (logins, resets,
+//! revocations) go to the audit trail.
 
 use std::sync::Arc;
 
@@ -12,10 +14,13 @@ use mortar::auth::api_key::ApiKeys;
 use mortar::auth::axum::AuthApi;
 use mortar::auth::code::CodeSender;
 use mortar::auth::layer::AuthLayer;
-use mortar::auth::mfa::{Sealer, SecondFactors, TotpSettings};
+use mortar::auth::mfa::{SecondFactors, TotpSettings};
+use mortar::auth::oauth::{Federation, OAuth, Provider};
+use mortar::auth::seal::Sealer;
 use mortar::auth::session::{SessionCookies, Sessions};
 use mortar::auth::sql::{
-    SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmFactorStore, SeaOrmSessionStore, SeaOrmUserStore,
+    SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmFactorStore, SeaOrmIdentityStore, SeaOrmSessionStore,
+    SeaOrmSsoDirectory, SeaOrmUserStore,
 };
 use mortar::auth::token::{
     AccessTokens, KeyRing, MemoryRevocations, RedisRevocations, Revocations, SigningKey,
@@ -40,6 +45,12 @@ pub struct Auth {
     pub api_keys: ApiKeys,
     /// Second factors: TOTP and recovery codes (`/auth/2fa`, `/auth/login/second-factor`).
     pub factors: SecondFactors,
+    /// Sign-in with providers and organizations' SSO (`/auth/oauth/…`).
+    pub oauth: OAuth,
+    /// Identities linked to accounts.
+    pub federation: Federation,
+    /// Organizations' SSO connections (`PUT /orgs/{org}/sso`).
+    pub sso: Arc<SeaOrmSsoDirectory>,
 }
 
 impl Auth {
@@ -97,9 +108,12 @@ impl Auth {
             ),
             None => Arc::new(mortar::auth::attempts::MemoryAttemptLimiter::new()),
         };
+        // One application key seals TOTP secrets, SSO client secrets and OAuth flows, each
+        // under its own context.
+        let sealer = totp_sealer(config)?;
         let factors = SecondFactors::new(
             Arc::new(SeaOrmFactorStore::new(db.clone())),
-            totp_sealer(config)?,
+            sealer.clone(),
             TotpSettings::new("Mortar starter"),
         )
         .limiter(attempts.clone());
@@ -112,6 +126,12 @@ impl Auth {
             .sessions(sessions.clone())
             .api_keys(api_keys.clone())
             .build();
+        let sso = Arc::new(SeaOrmSsoDirectory::new(db.clone(), sealer.clone()));
+        let oauth = oauth(config, sealer, sso.clone())?;
+        let federation = Federation::new(
+            accounts.clone(),
+            Arc::new(SeaOrmIdentityStore::new(db.clone())),
+        );
         let mut cookies = SessionCookies::new(sessions.clone());
         for origin in crate::config::comma_list(config.trusted_origins.as_deref()) {
             cookies = cookies.trusted_origin(origin);
@@ -129,8 +149,53 @@ impl Auth {
                 .with(cookies),
             api_keys,
             factors,
+            oauth,
+            federation,
+            sso,
         })
     }
+}
+
+/// The providers configured (`MORTAR_GOOGLE_*`, `MORTAR_GITHUB_*`, `MORTAR_OIDC_*`) and SSO
+/// for every organization that sets a connection up. Callbacks are
+/// `{base URL}/auth/oauth/{provider}/callback`.
+fn oauth(
+    config: &Config,
+    sealer: Sealer,
+    sso: Arc<SeaOrmSsoDirectory>,
+) -> Result<OAuth, StartError> {
+    let base = format!("{}/auth/oauth", config.base_url());
+    let callback = |id: &str| format!("{base}/{id}/callback");
+    let secret = |s: Option<&secrecy::SecretString>| s.map(|s| s.expose_secret().to_owned());
+    let mut builder = OAuth::builder(sealer).sso(sso, base.clone());
+    if let Some(id) = &config.google_client_id {
+        let mut google = Provider::google(id, &callback("google")).map_err(StartError::Auth)?;
+        if let Some(s) = secret(config.google_client_secret.as_ref()) {
+            google = google.client_secret(s);
+        }
+        builder = builder.provider(google);
+    }
+    if let Some(id) = &config.github_client_id {
+        let mut github = Provider::github(id, &callback("github")).map_err(StartError::Auth)?;
+        if let Some(s) = secret(config.github_client_secret.as_ref()) {
+            github = github.client_secret(s);
+        }
+        builder = builder.provider(github);
+    }
+    if let Some(issuer) = &config.oidc_issuer {
+        let client_id = config.oidc_client_id.as_deref().ok_or_else(|| {
+            StartError::Auth(mortar::auth::Error::Config(
+                "MORTAR_OIDC_ISSUER needs MORTAR_OIDC_CLIENT_ID".into(),
+            ))
+        })?;
+        let mut oidc = Provider::oidc("oidc", issuer, client_id, &callback("oidc"))
+            .map_err(StartError::Auth)?;
+        if let Some(s) = secret(config.oidc_client_secret.as_ref()) {
+            oidc = oidc.client_secret(s);
+        }
+        builder = builder.provider(oidc);
+    }
+    builder.build().map_err(StartError::Auth)
 }
 
 /// The key that seals TOTP secrets: `MORTAR_TOTP_KEY`, else the key file under the storage

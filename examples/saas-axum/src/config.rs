@@ -58,6 +58,24 @@ pub struct Config {
     /// The TOTP key's id (`MORTAR_TOTP_KEY_ID`, default `totp-1`); a new id with a new key
     /// rotates it (secrets sealed under the old one need it as an old key: see docs/auth.md).
     pub totp_key_id: String,
+    /// Sign in with Google: the OAuth client id (`MORTAR_GOOGLE_CLIENT_ID`) and secret
+    /// (`MORTAR_GOOGLE_CLIENT_SECRET`). The redirect URL to register is
+    /// `{public URL}/auth/oauth/google/callback`.
+    pub google_client_id: Option<String>,
+    /// Google's client secret (`MORTAR_GOOGLE_CLIENT_SECRET`).
+    pub google_client_secret: Option<SecretString>,
+    /// Sign in with GitHub: the OAuth app's client id (`MORTAR_GITHUB_CLIENT_ID`); redirect URL
+    /// `{public URL}/auth/oauth/github/callback`.
+    pub github_client_id: Option<String>,
+    /// GitHub's client secret (`MORTAR_GITHUB_CLIENT_SECRET`).
+    pub github_client_secret: Option<SecretString>,
+    /// Any OpenID Connect provider by discovery: its issuer URL (`MORTAR_OIDC_ISSUER`), shown
+    /// as provider `oidc`; redirect URL `{public URL}/auth/oauth/oidc/callback`.
+    pub oidc_issuer: Option<String>,
+    /// The client id at `MORTAR_OIDC_ISSUER` (`MORTAR_OIDC_CLIENT_ID`).
+    pub oidc_client_id: Option<String>,
+    /// The client secret there (`MORTAR_OIDC_CLIENT_SECRET`).
+    pub oidc_client_secret: Option<SecretString>,
     /// The signing key's id, the `kid` of the tokens and the JWKS (`MORTAR_SIGNING_KEY_ID`,
     /// default `starter`); change it when rotating the key.
     pub signing_key_id: String,
@@ -94,7 +112,7 @@ pub enum LogFormat {
 }
 
 /// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
-const KEYS: [&str; 23] = [
+const KEYS: [&str; 30] = [
     "listen",
     "database_url",
     "database_max_connections",
@@ -111,6 +129,13 @@ const KEYS: [&str; 23] = [
     "totp_key_id",
     "signing_key",
     "signing_key_id",
+    "google_client_id",
+    "google_client_secret",
+    "github_client_id",
+    "github_client_secret",
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
     "trusted_origins",
     "rate_limit_per_ip",
     "rate_limit_per_user",
@@ -215,6 +240,15 @@ impl Config {
         self
     }
 
+    /// The app's base URL as the browser sees it: `MORTAR_PUBLIC_URL`, else
+    /// `http://{MORTAR_LISTEN}`.
+    pub fn base_url(&self) -> String {
+        self.public_url.as_deref().map_or_else(
+            || format!("http://{}", self.listen),
+            |url| url.trim_end_matches('/').to_owned(),
+        )
+    }
+
     /// The kind of database the URL selects, for logs: `sqlite`, `postgres`, `mysql`.
     pub fn database_kind(&self) -> &str {
         let url = self.database_url.expose_secret();
@@ -260,6 +294,10 @@ impl fmt::Debug for Config {
                 &self.signing_key.as_ref().map(|_| "[REDACTED]"),
             )
             .field("signing_key_id", &self.signing_key_id)
+            .field("google_client_id", &self.google_client_id)
+            .field("github_client_id", &self.github_client_id)
+            .field("oidc_issuer", &self.oidc_issuer)
+            .field("oidc_client_id", &self.oidc_client_id)
             .field("trusted_origins", &self.trusted_origins)
             .field("rate_limit_per_ip", &self.rate_limit_per_ip)
             .field("rate_limit_per_user", &self.rate_limit_per_user)
@@ -296,6 +334,7 @@ mod tests {
             "s3_secret_key": "very-secret",
             "url_signing_key": "links-secret-0123456789abcdef0123456789",
             "totp_key": "totp-secret-aabbccddeeff",
+            "google_client_secret": "google-secret-value",
             "signing_key": "-----BEGIN PRIVATE KEY-----\nprivate-key-bytes\n-----END PRIVATE KEY-----",
             "log_format": "pretty"
         }))))
@@ -309,6 +348,7 @@ mod tests {
             "very-secret",
             "links-secret",
             "private-key-bytes",
+            "google-secret-value",
         ] {
             assert!(!debug.contains(secret), "{debug}");
         }

@@ -25,6 +25,7 @@ pub mod migration;
 pub mod orgs;
 pub mod ratelimit;
 pub mod routes;
+pub mod sso;
 pub mod state;
 pub mod telemetry;
 

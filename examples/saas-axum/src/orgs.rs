@@ -17,6 +17,8 @@
 //! | `GET /orgs/{org}/members` | `members:read` | member, admin, owner |
 //! | `PUT /orgs/{org}/members/{user}` | `members:add` (+ `owners:manage` to add or demote an owner) | admin, owner |
 //! | `DELETE /orgs/{org}/members/{user}` | `members:remove` (+ `owners:manage` for an owner) | admin, owner |
+//! | `GET /orgs/{org}/sso` | `orgs:read` | member, admin, owner |
+//! | `PUT`, `DELETE /orgs/{org}/sso` (the organization's SSO, see [`crate::sso`]) | `orgs:update` | admin, owner |
 
 // Handlers answer problem documents; `Problem` is large, but built only on the error path.
 #![allow(clippy::result_large_err)]
@@ -132,6 +134,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             put(add_member)
                 .route_layer(guard("members:add"))
                 .merge(delete(remove_member).route_layer(guard("members:remove")))
+                .route_layer(audited.clone())
+                .route_layer(in_org.clone()),
+        )
+        .route(
+            "/orgs/{org}/sso",
+            get(crate::sso::show)
+                .route_layer(guard("orgs:read"))
+                .merge(put(crate::sso::put).route_layer(guard("orgs:update")))
+                .merge(delete(crate::sso::remove).route_layer(guard("orgs:update")))
                 .route_layer(audited)
                 .route_layer(in_org.clone()),
         )
@@ -305,6 +316,15 @@ fn org_ids_of(rbac: &Rbac, subject: &str) -> Vec<String> {
 /// How many organizations `subject` belongs to.
 pub fn count_of(state: &AppState, subject: &str) -> usize {
     org_ids_of(state.rbac(), subject).len()
+}
+
+/// 404 unless the organization exists.
+///
+/// # Errors
+///
+/// The problem document: 404, or 500 when the database fails.
+pub async fn exists(state: &AppState, org: &str) -> Result<(), Problem> {
+    find(state, org).await.map(|_| ())
 }
 
 async fn find(state: &AppState, org: &str) -> Result<entity::Model, Problem> {

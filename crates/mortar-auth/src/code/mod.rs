@@ -37,8 +37,10 @@ pub enum Purpose {
     ResetPassword,
     /// Completes a login that needs a second factor.
     LoginChallenge,
-    /// Logs in without a password (magic link or e-mailed code).
+    /// Logs in without a password: a magic link.
     Passwordless,
+    /// Logs in without a password: a numeric code sent by e-mail.
+    LoginCode,
     /// Tells the owner of an address that someone tried to register it again.
     AccountExists,
 }
@@ -52,6 +54,7 @@ impl Purpose {
             Self::ResetPassword => "reset_password",
             Self::LoginChallenge => "login_challenge",
             Self::Passwordless => "passwordless",
+            Self::LoginCode => "login_code",
             Self::AccountExists => "account_exists",
         }
     }
@@ -64,6 +67,7 @@ impl Purpose {
             Self::ResetPassword,
             Self::LoginChallenge,
             Self::Passwordless,
+            Self::LoginCode,
             Self::AccountExists,
         ]
         .into_iter()
@@ -285,6 +289,7 @@ mod tests {
             Purpose::ResetPassword,
             Purpose::LoginChallenge,
             Purpose::Passwordless,
+            Purpose::LoginCode,
             Purpose::AccountExists,
         ] {
             assert_eq!(Purpose::parse(p.as_str()), Some(p));

@@ -36,7 +36,6 @@
 //! ```
 
 mod memory;
-mod seal;
 
 use std::fmt;
 use std::sync::Arc;
@@ -47,8 +46,8 @@ use mortar_core::{AttemptKey, AttemptLimiter, AuthMethod, Clock, Principal};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use sha2::Digest as _;
 
+pub use crate::seal::Sealer;
 pub use memory::MemoryFactorStore;
-pub use seal::Sealer;
 
 pub use crate::account::Proof;
 use crate::account::SecondFactorPolicy;

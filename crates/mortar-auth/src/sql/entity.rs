@@ -225,3 +225,95 @@ pub mod recovery_code {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `mortar_identities` table: provider identities linked to users.
+pub mod identity {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_identities`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_identities")]
+    pub struct Model {
+        /// The provider's id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub provider: String,
+        /// The provider's id of the account.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        /// The user.
+        pub user_id: Uuid,
+        /// The address the provider gave.
+        pub email: Option<String>,
+        /// When it was linked (ms).
+        pub linked_at: i64,
+        /// The last sign-in with it (ms).
+        pub last_used_at: Option<i64>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `mortar_sso_connections` table: tenants' OpenID Connect connections.
+pub mod sso_connection {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_sso_connections`.
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_sso_connections")]
+    pub struct Model {
+        /// The tenant.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        /// The issuer URL.
+        pub issuer: String,
+        /// The client id there.
+        pub client_id: String,
+        /// The client secret, sealed (AES-256-GCM).
+        pub sealed_client_secret: Option<String>,
+        /// Last change (ms).
+        pub updated_at: i64,
+    }
+
+    // The sealed secret stays out of logs.
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Model")
+                .field("tenant", &self.tenant)
+                .field("issuer", &self.issuer)
+                .field("client_id", &self.client_id)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `mortar_sso_domains` table: which tenant holds an e-mail domain.
+pub mod sso_domain {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_sso_domains`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_sso_domains")]
+    pub struct Model {
+        /// The domain, lower case.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub domain: String,
+        /// The tenant holding it.
+        pub tenant: String,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -608,3 +608,179 @@ impl MigrationTrait for CreateSecondFactors {
             .await
     }
 }
+
+#[derive(DeriveIden)]
+enum MortarIdentities {
+    Table,
+    Provider,
+    Subject,
+    UserId,
+    Email,
+    LinkedAt,
+    LastUsedAt,
+}
+
+#[derive(DeriveIden)]
+enum MortarSsoConnections {
+    Table,
+    Tenant,
+    Issuer,
+    ClientId,
+    SealedClientSecret,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum MortarSsoDomains {
+    Table,
+    Domain,
+    Tenant,
+}
+
+/// `mortar_identities` (linked provider identities) and `mortar_sso_connections` /
+/// `mortar_sso_domains` (tenants' SSO), used with feature `oauth`.
+pub(crate) struct CreateIdentities;
+
+impl MigrationName for CreateIdentities {
+    fn name(&self) -> &'static str {
+        "m20261125_000007_mortar_auth_create_identities"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "three tables and their indexes, column by column"
+)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateIdentities {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarIdentities::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarIdentities::Provider)
+                            .string_len(40)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarIdentities::Subject)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MortarIdentities::UserId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(MortarIdentities::Email)
+                            .string_len(320)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarIdentities::LinkedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarIdentities::LastUsedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .name("mortar_identities_pkey")
+                            .col(MortarIdentities::Provider)
+                            .col(MortarIdentities::Subject),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("mortar_identities_user_idx")
+                    .table(MortarIdentities::Table)
+                    .col(MortarIdentities::UserId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarSsoConnections::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarSsoConnections::Tenant)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSsoConnections::Issuer)
+                            .string_len(512)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSsoConnections::ClientId)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSsoConnections::SealedClientSecret)
+                            .string_len(1024)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSsoConnections::UpdatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarSsoDomains::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarSsoDomains::Domain)
+                            .string_len(253)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarSsoDomains::Tenant)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("mortar_sso_domains_tenant_idx")
+                    .table(MortarSsoDomains::Table)
+                    .col(MortarSsoDomains::Tenant)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            MortarSsoDomains::Table.into_iden(),
+            MortarSsoConnections::Table.into_iden(),
+            MortarIdentities::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

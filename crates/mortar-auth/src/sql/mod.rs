@@ -23,6 +23,8 @@ mod code_store;
 pub mod entity;
 #[cfg(feature = "totp")]
 mod factor_store;
+#[cfg(feature = "oauth")]
+mod identity_store;
 mod migration;
 mod session_store;
 mod user_store;
@@ -33,6 +35,8 @@ pub use api_key_store::SeaOrmApiKeyStore;
 pub use code_store::SeaOrmCodeStore;
 #[cfg(feature = "totp")]
 pub use factor_store::SeaOrmFactorStore;
+#[cfg(feature = "oauth")]
+pub use identity_store::{SeaOrmIdentityStore, SeaOrmSsoDirectory};
 pub use session_store::SeaOrmSessionStore;
 pub use user_store::SeaOrmUserStore;
 
@@ -45,6 +49,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(migration::CreateApiKeys),
         Box::new(migration::AddSessionKind),
         Box::new(migration::CreateSecondFactors),
+        Box::new(migration::CreateIdentities),
     ]
 }
 

@@ -40,9 +40,16 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::avatars::router(&state).with_state(state.clone()))
         .nest(
             "/auth",
-            mortar::auth::axum::router(auth.api.clone()).merge(
-                mortar::auth::axum::second_factor_router(auth.api, auth.factors),
-            ),
+            mortar::auth::axum::router(auth.api.clone())
+                .merge(mortar::auth::axum::second_factor_router(
+                    auth.api.clone(),
+                    auth.factors,
+                ))
+                .merge(mortar::auth::axum::oauth_router(
+                    auth.api,
+                    auth.oauth,
+                    auth.federation,
+                )),
         )
         .layer(rate_limit);
     Router::new()

@@ -1,5 +1,5 @@
 //! [`Sealer`]: secrets encrypted at rest with AES-256-GCM under an application key, with key
-//! rotation.
+//! rotation — TOTP seeds (`mfa`), SSO client secrets and OAuth flow cookies (`oauth`).
 
 use std::fmt;
 
@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretSlice};
 
 use crate::error::Error;
 
-/// Encrypts small secrets (TOTP seeds) for storage: AES-256-GCM with a random 96-bit nonce per
+/// Encrypts small secrets (TOTP seeds, client secrets) for storage: AES-256-GCM with a random 96-bit nonce per
 /// secret, authenticated with the caller's context (the user id, so a sealed secret copied to
 /// another account does not open there).
 ///
@@ -21,7 +21,7 @@ use crate::error::Error;
 /// the old one until [`Sealer::needs_reseal`] finds nothing left under it.
 ///
 /// ```
-/// use mortar_auth::mfa::Sealer;
+/// use mortar_auth::seal::Sealer;
 /// use secrecy::ExposeSecret as _;
 ///
 /// let old = Sealer::new("k1", &[1; 32]).unwrap();

@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use axum::Router;
 use mortar::auth::code::{CodeSender, DevConsoleSender};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
@@ -116,7 +117,17 @@ impl App {
             .acquire_timeout(Duration::from_secs(5))
             // SQL statements are logged at DEBUG by sqlx; they carry no secrets, but keep them
             // out of the default INFO output.
-            .sqlx_logging_level(log::LevelFilter::Debug);
+            .sqlx_logging_level(log::LevelFilter::Debug)
+            // SQLite in its default rollback journal makes every commit wait for all readers and
+            // every reader wait for a commit; under load a request could give up after sqlx's 5 s
+            // busy timeout (a 503). WAL lets readers and the one writer proceed side by side, and
+            // a longer timeout rides out bursts of writers. `synchronous` stays FULL: a committed
+            // transaction survives a power cut too.
+            .map_sqlx_sqlite_opts(|options| {
+                options
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(30))
+            });
         let db = Database::connect(options)
             .await
             .map_err(StartError::Database)?;

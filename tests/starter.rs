@@ -1720,3 +1720,132 @@ async fn passwordless_and_federated_sign_in_on_postgres() {
     };
     passwordless_and_federated_sign_in(db.url()).await;
 }
+
+/// Passkeys against the starter with webauthn-authenticator-rs's software authenticator:
+/// registration, passwordless login, and the passkey as second factor after the password.
+#[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn passkey_journey() {
+    use serde_json::json;
+    use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+    // Without MORTAR_PUBLIC_URL the relying party is localhost at the listening port.
+    let origin = url::Url::parse("http://localhost:3000").unwrap();
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let app = App::build_with_sender(test_config(mortar_testkit::sqlite().url()), outbox.clone())
+        .await
+        .unwrap();
+    let (token, _) = signed_in(&app, &outbox, "kai@example.com").await;
+    let mut authenticator = SoftPasskey::new(true);
+
+    let (status, started) = json_call(&app, "POST", "/auth/passkeys", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["options"]["publicKey"]["rp"]["id"], "localhost");
+    let response = authenticator
+        .do_registration(
+            origin.clone(),
+            serde_json::from_value(started["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (status, registered) = json_call(
+        &app,
+        "POST",
+        "/auth/passkeys/complete",
+        Some(&token),
+        Some(json!({
+            "ceremony": started["ceremony"],
+            "credential": serde_json::to_value(&response).unwrap(),
+            "name": "Laptop",
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    let (status, bad) = json_call(
+        &app,
+        "POST",
+        "/auth/passkeys/complete",
+        Some(&token),
+        Some(json!({"ceremony": started["ceremony"], "credential": {"nope": 1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+
+    // Passwordless.
+    let (status, started) = json_call(
+        &app,
+        "POST",
+        "/auth/login/passkey",
+        None,
+        Some(json!({"email": "kai@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let assertion = authenticator
+        .do_authentication(
+            origin.clone(),
+            serde_json::from_value(started["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (status, tokens) = json_call(
+        &app,
+        "POST",
+        "/auth/login/passkey/complete",
+        None,
+        Some(json!({
+            "ceremony": started["ceremony"],
+            "credential": serde_json::to_value(&assertion).unwrap(),
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+
+    // After the password, the passkey is the second factor.
+    let creds = json!({"email": "kai@example.com", "password": "correct horse battery staple"});
+    let (status, challenged) = json_call(&app, "POST", "/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(challenged["second_factor_required"], true, "{challenged}");
+    let (status, started) = json_call(
+        &app,
+        "POST",
+        "/auth/login/second-factor/passkey",
+        None,
+        Some(json!({"challenge": challenged["challenge"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let assertion = authenticator
+        .do_authentication(
+            origin,
+            serde_json::from_value(started["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (status, tokens) = json_call(
+        &app,
+        "POST",
+        "/auth/login/second-factor/passkey/complete",
+        None,
+        Some(json!({
+            "challenge": challenged["challenge"],
+            "ceremony": started["ceremony"],
+            "credential": serde_json::to_value(&assertion).unwrap(),
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    let (status, list) = json_call(&app, "GET", "/auth/passkeys", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["passkeys"][0]["name"], "Laptop");
+    let id = list["passkeys"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = json_call(
+        &app,
+        "DELETE",
+        &format!("/auth/passkeys/{id}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}

@@ -182,6 +182,14 @@ pub enum Proof {
     Totp(SecretString),
     /// A recovery code (case, spaces and dashes ignored).
     RecoveryCode(SecretString),
+    /// A passkey assertion (feature `webauthn`): the ceremony value from the challenge and the
+    /// authenticator's response (the `PublicKeyCredential` JSON).
+    Passkey {
+        /// The sealed ceremony the options came with.
+        ceremony: SecretString,
+        /// The browser's `PublicKeyCredential`, as JSON.
+        credential: serde_json::Value,
+    },
 }
 
 impl fmt::Debug for Proof {
@@ -189,6 +197,7 @@ impl fmt::Debug for Proof {
         f.write_str(match self {
             Self::Totp(_) => "Proof::Totp([REDACTED])",
             Self::RecoveryCode(_) => "Proof::RecoveryCode([REDACTED])",
+            Self::Passkey { .. } => "Proof::Passkey([REDACTED])",
         })
     }
 }
@@ -204,11 +213,20 @@ impl Proof {
         Self::RecoveryCode(SecretString::from(code.into()))
     }
 
+    /// A passkey assertion: the ceremony and the browser's `PublicKeyCredential` JSON.
+    pub fn passkey(ceremony: impl Into<String>, credential: serde_json::Value) -> Self {
+        Self::Passkey {
+            ceremony: SecretString::from(ceremony.into()),
+            credential,
+        }
+    }
+
     /// The method it proves.
     pub fn method(&self) -> AuthMethod {
         match self {
             Self::Totp(_) => AuthMethod::Totp,
             Self::RecoveryCode(_) => AuthMethod::RecoveryCode,
+            Self::Passkey { .. } => AuthMethod::Passkey,
         }
     }
 }
@@ -234,6 +252,61 @@ pub trait SecondFactorPolicy: Send + Sync + fmt::Debug + 'static {
     /// the user's second factor is locked out; [`Error::Store`].
     async fn verify(&self, _user: &User, _proof: &Proof) -> Result<AuthMethod, Error> {
         Err(Error::InvalidCode)
+    }
+
+    /// Whether this policy checks proofs of this kind (default: every kind), so
+    /// [`AnyFactor`] hands each proof to the policy that knows it.
+    fn accepts(&self, _proof: &Proof) -> bool {
+        true
+    }
+}
+
+/// Several second factors at once (TOTP and passkeys, say): a user needs a second factor when
+/// any policy says so, and a proof goes to the first policy that accepts its kind.
+///
+/// ```
+/// use mortar_auth::account::{AnyFactor, NoSecondFactor};
+///
+/// let factors = AnyFactor::new().with(NoSecondFactor).with(NoSecondFactor);
+/// # let _ = factors;
+/// ```
+#[derive(Debug, Default)]
+pub struct AnyFactor(Vec<Arc<dyn SecondFactorPolicy>>);
+
+impl AnyFactor {
+    /// No policies yet (no second factor required).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a policy.
+    #[must_use]
+    pub fn with(mut self, policy: impl SecondFactorPolicy) -> Self {
+        self.0.push(Arc::new(policy));
+        self
+    }
+}
+
+#[async_trait]
+impl SecondFactorPolicy for AnyFactor {
+    async fn required(&self, user: &User) -> Result<bool, Error> {
+        for policy in &self.0 {
+            if policy.required(user).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn verify(&self, user: &User, proof: &Proof) -> Result<AuthMethod, Error> {
+        match self.0.iter().find(|p| p.accepts(proof)) {
+            Some(policy) => policy.verify(user, proof).await,
+            None => Err(Error::InvalidCode),
+        }
+    }
+
+    fn accepts(&self, proof: &Proof) -> bool {
+        self.0.iter().any(|p| p.accepts(proof))
     }
 }
 
@@ -804,6 +877,47 @@ impl Accounts {
         }
         self.first_factor_passed(user, AuthMethod::Password, client)
             .await
+    }
+
+    /// A login proven by one method that is multi-factor by itself (a passkey with user
+    /// verification): a principal, no challenge.
+    #[cfg_attr(not(feature = "webauthn"), allow(dead_code))]
+    pub(crate) fn multi_factor_login(
+        &self,
+        user: User,
+        method: AuthMethod,
+        client: &Client,
+    ) -> LoginOutcome {
+        let now = self.inner.clock.now();
+        self.inner.recorder.record(
+            self.user_event("auth.login", Outcome::Success, &user, client)
+                .meta("method", method.amr()),
+        );
+        let principal = Principal::user(user.id.to_string())
+            .method(method)
+            .second_factor(true)
+            .authenticated_at(now)
+            .build();
+        LoginOutcome::Authenticated { user, principal }
+    }
+
+    /// The user a login challenge belongs to, leaving the challenge usable (to prepare the
+    /// second factor, e.g. a passkey's options).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCode`] for an unknown, used or expired challenge; [`Error::Store`].
+    pub async fn challenge_user(&self, challenge: &str) -> Result<User, Error> {
+        let hash = hash_token(challenge);
+        let record = self
+            .inner
+            .codes
+            .take(&hash, Purpose::LoginChallenge, self.inner.clock.now())
+            .await?
+            .ok_or(Error::InvalidCode)?;
+        let user_id = record.user_id;
+        self.inner.codes.put(&hash, record).await?;
+        self.active_user(user_id).await
     }
 
     /// Finishes a login whose first factor (`method`: a password, an e-mailed link or code, a

@@ -1008,3 +1008,255 @@ mod federated {
         Ok(StatusCode::NO_CONTENT)
     }
 }
+
+#[cfg(feature = "webauthn")]
+pub use passkeys::passkey_router;
+
+#[cfg(feature = "webauthn")]
+mod passkeys {
+    //! The passkey endpoints (features `axum` and `webauthn`).
+
+    use serde::Deserialize;
+    use serde::de::DeserializeOwned;
+    use serde_json::{Value, json};
+
+    use super::{
+        AuthApi, Client, Error, FieldError, HeaderMap, IntoResponse, Json, JsonBody, Method, Path,
+        Principal, Problem, Response, Router, State, StatusCode, Uri, caller, cookie_login,
+        not_a_user, post, seconds_until, signed_in,
+    };
+    use crate::account::Proof;
+    use crate::passkey::{Ceremony, Passkeys};
+    use crate::user::UserId;
+    use secrecy::ExposeSecret as _;
+
+    #[derive(Clone, Debug)]
+    struct PasskeyApi {
+        api: AuthApi,
+        passkeys: Passkeys,
+    }
+
+    /// The passkey endpoints, to nest beside [`super::router`] (the same `AuthApi`, whose
+    /// accounts have `passkeys` among their second factors, e.g. through `AnyFactor`):
+    ///
+    /// | method and path | body | answer |
+    /// | --- | --- | --- |
+    /// | `POST /passkeys` | — (bearer token) | 200 `{"options", "ceremony", "expires_in"}`: give `options` to `navigator.credentials.create()` |
+    /// | `POST /passkeys/complete` | `{"ceremony", "credential", "name"?}` (bearer token) | 201 `{"id", "name"}` |
+    /// | `GET /passkeys` | — (bearer token) | 200 the caller's passkeys |
+    /// | `DELETE /passkeys/{id}` | — (bearer token) | 204 |
+    /// | `POST /login/passkey` | `{"email"}` | 200 `{"options", "ceremony", "expires_in"}` for `navigator.credentials.get()` (alike for unknown addresses) |
+    /// | `POST /login/passkey/complete` | `{"ceremony", "credential", "cookie"?}` | as `POST /login` (`amr` `["hwk", "mfa"]`); 400 `invalid-code` otherwise |
+    /// | `POST /login/second-factor/passkey` | `{"challenge"}` | 200 the options for the challenge's user |
+    /// | `POST /login/second-factor/passkey/complete` | `{"challenge", "ceremony", "credential", "cookie"?}` | as `POST /login` |
+    pub fn passkey_router(api: AuthApi, passkeys: Passkeys) -> Router {
+        Router::new()
+            .route("/passkeys", post(start_registration).get(list))
+            .route("/passkeys/complete", post(finish_registration))
+            .route("/passkeys/{id}", ::axum::routing::delete(remove))
+            .route("/login/passkey", post(start_login))
+            .route("/login/passkey/complete", post(finish_login))
+            .route("/login/second-factor/passkey", post(start_second_factor))
+            .route(
+                "/login/second-factor/passkey/complete",
+                post(finish_second_factor),
+            )
+            .with_state(PasskeyApi { api, passkeys })
+    }
+
+    fn ceremony_json<T: serde::Serialize>(ceremony: &Ceremony<T>) -> Json<Value> {
+        Json(json!({
+            "options": ceremony.options,
+            "ceremony": ceremony.ceremony.expose_secret(),
+            "expires_in": seconds_until(ceremony.expires_at),
+        }))
+    }
+
+    #[allow(
+        clippy::result_large_err,
+        reason = "the problem document is the HTTP answer, built only on refusal"
+    )]
+    fn credential<T: DeserializeOwned>(value: &Value) -> Result<T, Problem> {
+        serde_json::from_value(value.clone()).map_err(|e| {
+            Problem::validation([FieldError::new(
+                "/credential",
+                format!("not a WebAuthn credential: {e}"),
+            )])
+        })
+    }
+
+    #[allow(
+        clippy::result_large_err,
+        reason = "the problem document is the HTTP answer, built only on refusal"
+    )]
+    fn me(principal: &Principal) -> Result<UserId, Problem> {
+        caller(principal).map(|(id, _)| id).ok_or_else(not_a_user)
+    }
+
+    async fn start_registration(
+        State(state): State<PasskeyApi>,
+        principal: Principal,
+    ) -> Result<Json<Value>, Problem> {
+        let user_id = me(&principal)?;
+        let user = state
+            .api
+            .accounts
+            .users()
+            .by_id(user_id)
+            .await?
+            .ok_or_else(not_a_user)?;
+        Ok(ceremony_json(
+            &state.passkeys.start_registration(&user).await?,
+        ))
+    }
+
+    #[derive(Deserialize)]
+    struct RegistrationBody {
+        ceremony: String,
+        credential: Value,
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    async fn finish_registration(
+        State(state): State<PasskeyApi>,
+        client: Client,
+        principal: Principal,
+        JsonBody(body): JsonBody<RegistrationBody>,
+    ) -> Result<Response, Problem> {
+        let user_id = me(&principal)?;
+        let response = credential(&body.credential)?;
+        let registered = state
+            .passkeys
+            .finish_registration(
+                user_id,
+                &body.ceremony,
+                &response,
+                body.name.as_deref().unwrap_or(""),
+                &client,
+            )
+            .await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({ "id": registered.id, "name": registered.name })),
+        )
+            .into_response())
+    }
+
+    async fn list(
+        State(state): State<PasskeyApi>,
+        principal: Principal,
+    ) -> Result<Json<Value>, Problem> {
+        let user_id = me(&principal)?;
+        let list: Vec<Value> = state
+            .passkeys
+            .list(user_id)
+            .await?
+            .iter()
+            .map(|c| {
+                json!({
+                    "id": c.id,
+                    "name": c.name,
+                    "created_at": crate::time::to_secs(c.created_at),
+                    "last_used_at": c.last_used_at.map(crate::time::to_secs),
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "passkeys": list })))
+    }
+
+    async fn remove(
+        State(state): State<PasskeyApi>,
+        client: Client,
+        principal: Principal,
+        Path(id): Path<String>,
+    ) -> Result<StatusCode, Problem> {
+        let user_id = me(&principal)?;
+        state.passkeys.remove(user_id, &id, &client).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    #[derive(Deserialize)]
+    struct EmailBody {
+        email: String,
+    }
+
+    async fn start_login(
+        State(state): State<PasskeyApi>,
+        JsonBody(body): JsonBody<EmailBody>,
+    ) -> Result<Json<Value>, Problem> {
+        Ok(ceremony_json(
+            &state.passkeys.start_login(&body.email).await?,
+        ))
+    }
+
+    #[derive(Deserialize)]
+    struct AssertionBody {
+        #[serde(default)]
+        challenge: Option<String>,
+        ceremony: String,
+        credential: Value,
+        #[serde(default)]
+        cookie: bool,
+    }
+
+    async fn finish_login(
+        State(state): State<PasskeyApi>,
+        client: Client,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        JsonBody(body): JsonBody<AssertionBody>,
+    ) -> Result<Response, Problem> {
+        let cookies = cookie_login(&state.api, body.cookie, &method, &uri, &headers)?;
+        let response = credential(&body.credential)?;
+        let outcome = state
+            .passkeys
+            .finish_login(&state.api.accounts, &body.ceremony, &response, &client)
+            .await?;
+        signed_in(&state.api, cookies, &headers, &client, outcome).await
+    }
+
+    #[derive(Deserialize)]
+    struct ChallengeBody {
+        challenge: String,
+    }
+
+    async fn start_second_factor(
+        State(state): State<PasskeyApi>,
+        JsonBody(body): JsonBody<ChallengeBody>,
+    ) -> Result<Json<Value>, Problem> {
+        let user = state.api.accounts.challenge_user(&body.challenge).await?;
+        let started = state
+            .passkeys
+            .start_verification(user.id)
+            .await
+            .map_err(|e| match e {
+                // No passkey: the challenge is for another factor.
+                Error::NotFound => Problem::from(Error::InvalidCode),
+                other => Problem::from(other),
+            })?;
+        Ok(ceremony_json(&started))
+    }
+
+    async fn finish_second_factor(
+        State(state): State<PasskeyApi>,
+        client: Client,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        JsonBody(body): JsonBody<AssertionBody>,
+    ) -> Result<Response, Problem> {
+        let challenge = body.challenge.as_deref().ok_or_else(|| {
+            Problem::validation([FieldError::new("/challenge", "the login's challenge")])
+        })?;
+        let cookies = cookie_login(&state.api, body.cookie, &method, &uri, &headers)?;
+        let proof = Proof::passkey(body.ceremony.clone(), body.credential.clone());
+        let outcome = state
+            .api
+            .accounts
+            .complete_login(challenge, &proof, &client)
+            .await?;
+        signed_in(&state.api, cookies, &headers, &client, outcome).await
+    }
+}

@@ -12,6 +12,7 @@
 //! | [`api_key`] | prefixed, checksummed API keys stored as hashes |
 //! | `mfa` | TOTP and recovery codes: enrollment with QR code, sealed secrets, replay-proof codes, login challenges, step-up (feature `totp`) |
 //! | `oauth` | sign-in with OAuth 2 / OpenID Connect providers (any issuer by discovery, Google, Microsoft, GitLab, GitHub), linked identities, per-tenant SSO (feature `oauth`) |
+//! | `passkey` | passkeys (WebAuthn): registration, passwordless login, second factor (feature `webauthn`) |
 //! | [`seal`] | AES-256-GCM sealing of stored secrets under rotating named keys |
 //! | [`layer`] | the tower [`layer::AuthLayer`] and its authenticator chain; actix-web middleware in `actix` (feature `actix`) |
 //! | `axum` | ready-made JSON endpoints (feature `axum`) |
@@ -48,6 +49,8 @@ pub mod layer;
 pub mod mfa;
 #[cfg(feature = "oauth")]
 pub mod oauth;
+#[cfg(feature = "webauthn")]
+pub mod passkey;
 pub mod password;
 pub mod seal;
 pub mod session;

@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::FixedSecondFactor;
+use common::{FixedSecondFactor, amr};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -97,18 +97,6 @@ fn client() -> Client {
     Client {
         ip: Some("198.51.100.4".parse().unwrap()),
         ..Client::default()
-    }
-}
-
-fn amr(outcome: LoginOutcome) -> Vec<String> {
-    match outcome {
-        LoginOutcome::Authenticated { principal, .. } => principal
-            .authentication()
-            .amr()
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        other => panic!("not authenticated: {other:?}"),
     }
 }
 

@@ -9,18 +9,19 @@
 
 use std::sync::Arc;
 
-use mortar::auth::account::Accounts;
+use mortar::auth::account::{Accounts, AnyFactor};
 use mortar::auth::api_key::ApiKeys;
 use mortar::auth::axum::AuthApi;
 use mortar::auth::code::CodeSender;
 use mortar::auth::layer::AuthLayer;
 use mortar::auth::mfa::{SecondFactors, TotpSettings};
 use mortar::auth::oauth::{Federation, OAuth, Provider};
+use mortar::auth::passkey::Passkeys;
 use mortar::auth::seal::Sealer;
 use mortar::auth::session::{SessionCookies, Sessions};
 use mortar::auth::sql::{
-    SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmFactorStore, SeaOrmIdentityStore, SeaOrmSessionStore,
-    SeaOrmSsoDirectory, SeaOrmUserStore,
+    SeaOrmApiKeyStore, SeaOrmCodeStore, SeaOrmFactorStore, SeaOrmIdentityStore, SeaOrmPasskeyStore,
+    SeaOrmSessionStore, SeaOrmSsoDirectory, SeaOrmUserStore,
 };
 use mortar::auth::token::{
     AccessTokens, KeyRing, MemoryRevocations, RedisRevocations, Revocations, SigningKey,
@@ -51,6 +52,8 @@ pub struct Auth {
     pub federation: Federation,
     /// Organizations' SSO connections (`PUT /orgs/{org}/sso`).
     pub sso: Arc<SeaOrmSsoDirectory>,
+    /// Passkeys: passwordless login and a second factor (`/auth/passkeys`, `/auth/login/passkey`).
+    pub passkeys: Passkeys,
 }
 
 impl Auth {
@@ -117,8 +120,16 @@ impl Auth {
             TotpSettings::new("Mortar starter"),
         )
         .limiter(attempts.clone());
-        let accounts = Accounts::builder(users, Arc::new(SeaOrmCodeStore::new(db.clone())))
-            .second_factor(factors.clone())
+        let codes = Arc::new(SeaOrmCodeStore::new(db.clone()));
+        let passkeys = passkeys(config, users.clone(), codes.clone(), db, sealer.clone())?
+            .recorder(recorder.clone());
+        let accounts = Accounts::builder(users, codes)
+            // A user with a TOTP factor or a passkey is asked for one after the password.
+            .second_factor(
+                AnyFactor::new()
+                    .with(factors.clone())
+                    .with(passkeys.clone()),
+            )
             .limiter(attempts)
             .sender(SharedSender(sender))
             .recorder(recorder.clone())
@@ -152,8 +163,42 @@ impl Auth {
             oauth,
             federation,
             sso,
+            passkeys,
         })
     }
+}
+
+/// Passkeys for the app's host: the relying party is `MORTAR_PUBLIC_URL`'s host; without it (or
+/// on an IP address, which browsers refuse as a relying party) `localhost` at the listening
+/// port, so browse the starter at `http://localhost:3000` to use them.
+fn passkeys(
+    config: &Config,
+    users: Arc<SeaOrmUserStore>,
+    codes: Arc<SeaOrmCodeStore>,
+    db: &DatabaseConnection,
+    sealer: Sealer,
+) -> Result<Passkeys, StartError> {
+    let base = config.base_url();
+    let invalid = |e: String| StartError::Auth(mortar::auth::Error::Config(e));
+    let url = url::Url::parse(&base).map_err(|e| invalid(format!("MORTAR_PUBLIC_URL: {e}")))?;
+    let (rp_id, origin) = if let Some(url::Host::Domain(domain)) = url.host() {
+        (domain.to_owned(), base.clone())
+    } else {
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        (
+            "localhost".to_owned(),
+            format!("{}://localhost{port}", url.scheme()),
+        )
+    };
+    Passkeys::new(
+        &rp_id,
+        &origin,
+        users,
+        Arc::new(SeaOrmPasskeyStore::new(db.clone())),
+        codes,
+        sealer,
+    )
+    .map_err(StartError::Auth)
 }
 
 /// The providers configured (`MORTAR_GOOGLE_*`, `MORTAR_GITHUB_*`, `MORTAR_OIDC_*`) and SSO

@@ -43,6 +43,8 @@ pub enum Purpose {
     LoginCode,
     /// Tells the owner of an address that someone tried to register it again.
     AccountExists,
+    /// A passkey ceremony in progress (never sent: it makes the ceremony single-use).
+    PasskeyCeremony,
 }
 
 impl Purpose {
@@ -56,6 +58,7 @@ impl Purpose {
             Self::Passwordless => "passwordless",
             Self::LoginCode => "login_code",
             Self::AccountExists => "account_exists",
+            Self::PasskeyCeremony => "passkey_ceremony",
         }
     }
 
@@ -69,6 +72,7 @@ impl Purpose {
             Self::Passwordless,
             Self::LoginCode,
             Self::AccountExists,
+            Self::PasskeyCeremony,
         ]
         .into_iter()
         .find(|p| p.as_str() == name)
@@ -291,6 +295,7 @@ mod tests {
             Purpose::Passwordless,
             Purpose::LoginCode,
             Purpose::AccountExists,
+            Purpose::PasskeyCeremony,
         ] {
             assert_eq!(Purpose::parse(p.as_str()), Some(p));
         }

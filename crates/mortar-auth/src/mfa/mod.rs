@@ -496,6 +496,7 @@ impl SecondFactors {
             Proof::RecoveryCode(code) => {
                 self.check_recovery(user, code.expose_secret()).await?;
             }
+            Proof::Passkey { .. } => return Err(Error::InvalidCode),
         }
         Ok(proof.method())
     }
@@ -723,5 +724,9 @@ impl SecondFactorPolicy for SecondFactors {
 
     async fn verify(&self, user: &User, proof: &Proof) -> Result<AuthMethod, Error> {
         SecondFactors::verify(self, user.id, proof).await
+    }
+
+    fn accepts(&self, proof: &Proof) -> bool {
+        matches!(proof, Proof::Totp(_) | Proof::RecoveryCode(_))
     }
 }

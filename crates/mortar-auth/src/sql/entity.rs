@@ -317,3 +317,35 @@ pub mod sso_domain {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `mortar_passkeys` table: WebAuthn credentials.
+pub mod passkey {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `mortar_passkeys`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mortar_passkeys")]
+    pub struct Model {
+        /// SHA-256 of the credential id, hex.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_hash: String,
+        /// The credential id, base64url.
+        pub id: String,
+        /// The user.
+        pub user_id: Uuid,
+        /// The name the user gave it.
+        pub name: String,
+        /// webauthn-rs's `Passkey` (public key, counter), JSON.
+        pub passkey: String,
+        /// Registration (ms).
+        pub created_at: i64,
+        /// Last use (ms).
+        pub last_used_at: Option<i64>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

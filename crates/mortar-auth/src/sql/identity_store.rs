@@ -194,6 +194,12 @@ impl SsoDirectory for SeaOrmSsoDirectory {
             })
             .transpose()?;
         let tx = self.db.begin().await.map_err(Error::store)?;
+        // Write first: on SQLite a transaction that reads before writing cannot upgrade its lock
+        // while another connection writes (SQLITE_BUSY without waiting); a first write waits.
+        sso_connection::Entity::delete_by_id(connection.tenant.clone())
+            .exec(&tx)
+            .await
+            .map_err(Error::store)?;
         let taken = sso_domain::Entity::find()
             .filter(sso_domain::Column::Domain.is_in(connection.domains.iter().cloned()))
             .filter(sso_domain::Column::Tenant.ne(connection.tenant.as_str()))
@@ -201,6 +207,7 @@ impl SsoDirectory for SeaOrmSsoDirectory {
             .await
             .map_err(Error::store)?;
         if taken.is_some() {
+            // Dropping the transaction rolls the delete back.
             return Err(Error::Conflict("domain"));
         }
         let model = sso_connection::ActiveModel {
@@ -210,10 +217,6 @@ impl SsoDirectory for SeaOrmSsoDirectory {
             sealed_client_secret: ActiveValue::Set(sealed),
             updated_at: ActiveValue::Set(to_millis(SystemTime::now())),
         };
-        sso_connection::Entity::delete_by_id(connection.tenant.clone())
-            .exec(&tx)
-            .await
-            .map_err(Error::store)?;
         sso_connection::Entity::insert(model)
             .exec_without_returning(&tx)
             .await

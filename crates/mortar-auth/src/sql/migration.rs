@@ -784,3 +784,81 @@ impl MigrationTrait for CreateIdentities {
         Ok(())
     }
 }
+
+#[derive(DeriveIden)]
+enum MortarPasskeys {
+    Table,
+    IdHash,
+    Id,
+    UserId,
+    Name,
+    Passkey,
+    CreatedAt,
+    LastUsedAt,
+}
+
+/// `mortar_passkeys`: WebAuthn credentials (used with feature `webauthn`). Credential ids run
+/// to 1023 bytes, too long for a portable key: the primary key is their SHA-256.
+pub(crate) struct CreatePasskeys;
+
+impl MigrationName for CreatePasskeys {
+    fn name(&self) -> &'static str {
+        "m20261125_000008_mortar_auth_create_passkeys"
+    }
+}
+
+// `async_trait` requires the signature exactly as `MigrationTrait` declares it (no `'_`).
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreatePasskeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MortarPasskeys::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(MortarPasskeys::IdHash)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(MortarPasskeys::Id).text().not_null())
+                    .col(ColumnDef::new(MortarPasskeys::UserId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(MortarPasskeys::Name)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MortarPasskeys::Passkey).text().not_null())
+                    .col(
+                        ColumnDef::new(MortarPasskeys::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MortarPasskeys::LastUsedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("mortar_passkeys_user_idx")
+                    .table(MortarPasskeys::Table)
+                    .col(MortarPasskeys::UserId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(MortarPasskeys::Table).to_owned())
+            .await
+    }
+}

@@ -26,6 +26,8 @@ mod factor_store;
 #[cfg(feature = "oauth")]
 mod identity_store;
 mod migration;
+#[cfg(feature = "webauthn")]
+mod passkey_store;
 mod session_store;
 mod user_store;
 
@@ -37,6 +39,8 @@ pub use code_store::SeaOrmCodeStore;
 pub use factor_store::SeaOrmFactorStore;
 #[cfg(feature = "oauth")]
 pub use identity_store::{SeaOrmIdentityStore, SeaOrmSsoDirectory};
+#[cfg(feature = "webauthn")]
+pub use passkey_store::SeaOrmPasskeyStore;
 pub use session_store::SeaOrmSessionStore;
 pub use user_store::SeaOrmUserStore;
 
@@ -50,6 +54,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(migration::AddSessionKind),
         Box::new(migration::CreateSecondFactors),
         Box::new(migration::CreateIdentities),
+        Box::new(migration::CreatePasskeys),
     ]
 }
 

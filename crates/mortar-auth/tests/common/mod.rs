@@ -35,3 +35,17 @@ impl mortar_auth::account::SecondFactorPolicy for FixedSecondFactor {
         }
     }
 }
+
+/// The `amr` of a login that signed in (panics on a challenge).
+#[allow(dead_code, reason = "not every test file uses it")]
+pub(crate) fn amr(outcome: mortar_auth::account::LoginOutcome) -> Vec<String> {
+    match outcome {
+        mortar_auth::account::LoginOutcome::Authenticated { principal, .. } => principal
+            .authentication()
+            .amr()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        other => panic!("not signed in: {other:?}"),
+    }
+}

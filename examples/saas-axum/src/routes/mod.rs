@@ -46,10 +46,11 @@ pub fn router(state: AppState) -> Router {
                     auth.factors,
                 ))
                 .merge(mortar::auth::axum::oauth_router(
-                    auth.api,
+                    auth.api.clone(),
                     auth.oauth,
                     auth.federation,
-                )),
+                ))
+                .merge(mortar::auth::axum::passkey_router(auth.api, auth.passkeys)),
         )
         .layer(rate_limit);
     Router::new()

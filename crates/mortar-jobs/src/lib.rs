@@ -1,4 +1,4 @@
-//! Typed background jobs for Rust web services, on PostgreSQL, MariaDB, SQLite, Redis or memory.
+//! Typed background jobs for Rust web services, on PostgreSQL, MariaDB, SQLite or memory.
 //!
 //! A [`Job`] is a serde type with a [name](Job::NAME) and an async handler. [`Jobs`] enqueues
 //! them (with a queue, priority, delay, attempts, timeout and [unique key](Unique)); a
@@ -41,10 +41,9 @@
 //! | `postgres` | `sql::SqlBackend` | `FOR UPDATE SKIP LOCKED` batch claims, LISTEN/NOTIFY wake-ups, partial indexes, transactional enqueue |
 //! | `sqlite` | `sql::SqlBackend` | embedded; one writer at a time |
 //! | `mysql` | `sql::SqlBackend` | MariaDB 10.6+ / MySQL 8 (`SKIP LOCKED`) |
-//! | `redis` | `redis::RedisBackend` | Lua scripts for atomic claims, sorted sets for due times and leases |
 //!
-//! Feature `cron` adds `cron::Scheduler`: cron expressions in a time zone, each tick enqueued
-//! once however many instances run.
+//! Not yet here: the Redis backend and cron schedules (unique keys, which cron ticks build on,
+//! are).
 //!
 //! # Metrics and tracing
 //!
@@ -64,10 +63,6 @@ mod record;
 mod retry;
 mod worker;
 
-#[cfg(feature = "cron")]
-pub mod cron;
-#[cfg(feature = "redis")]
-pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
 

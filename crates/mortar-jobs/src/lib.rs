@@ -42,8 +42,8 @@
 //! | `sqlite` | `sql::SqlBackend` | embedded; one writer at a time |
 //! | `mysql` | `sql::SqlBackend` | MariaDB 10.6+ / MySQL 8 (`SKIP LOCKED`) |
 //!
-//! Not yet here: the Redis backend and cron schedules (unique keys, which cron ticks build on,
-//! are).
+//! Feature `cron` adds `cron::Scheduler`: cron expressions in a time zone, each tick enqueued
+//! once however many instances run. Not yet here: the Redis backend.
 //!
 //! # Metrics and tracing
 //!
@@ -63,6 +63,8 @@ mod record;
 mod retry;
 mod worker;
 
+#[cfg(feature = "cron")]
+pub mod cron;
 #[cfg(feature = "sql")]
 pub mod sql;
 

@@ -25,7 +25,9 @@ impl Job for Hang {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let url = std::env::var("MORTAR_JOBS_DB").expect("MORTAR_JOBS_DB");
-    let db = sea_orm::Database::connect(url.as_str()).await.expect("connect");
+    let db = sea_orm::Database::connect(url.as_str())
+        .await
+        .expect("connect");
     let jobs = Jobs::new(SqlBackend::new(db));
     let worker = Worker::builder(&jobs, ())
         .register::<Hang>()

@@ -151,7 +151,10 @@ impl Jobs {
     ///
     /// When the backend fails.
     pub async fn prune(&self, older_than: Duration) -> Result<u64> {
-        let before = self.now().checked_sub(older_than).unwrap_or(SystemTime::UNIX_EPOCH);
+        let before = self
+            .now()
+            .checked_sub(older_than)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         self.backend.prune(before).await
     }
 

@@ -180,12 +180,18 @@ impl Scheduler {
         let mut enqueued = 0;
         let mut failure = None;
         for s in &self.schedules {
-            let Some(tick) = s.latest_tick(now) else { continue };
+            let Some(tick) = s.latest_tick(now) else {
+                continue;
+            };
             if now.duration_since(tick).unwrap_or_default() > self.catch_up {
                 continue;
             }
             let key = format!("cron:{}:{}", s.name, unix_secs(tick));
-            let opts = s.opts.clone().run_at(tick).unique(Unique::until_pruned(key));
+            let opts = s
+                .opts
+                .clone()
+                .run_at(tick)
+                .unique(Unique::until_pruned(key));
             let row = new_job_raw(s.job, s.payload.clone(), opts, now)?;
             match self.jobs.backend().enqueue(row).await {
                 Ok(e) if e.inserted => enqueued += 1,

@@ -110,7 +110,8 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Runs one attempt. `Err` retries the job (after back-off) until its attempts are used up;
     /// [`JobError::discard`] gives up at once.
-    fn run(self, ctx: JobContext<Self::State>) -> impl Future<Output = Result<(), JobError>> + Send;
+    fn run(self, ctx: JobContext<Self::State>)
+    -> impl Future<Output = Result<(), JobError>> + Send;
 
     /// The options this job type enqueues with when the caller's [`EnqueueOptions`] leave them
     /// unset (queue, priority, attempts…). The default sets nothing.
@@ -276,7 +277,10 @@ impl Unique {
             Self::Window(k, window) => {
                 let w = window.as_secs();
                 if w == 0 {
-                    return Err(Error::invalid("unique", "the window must be at least 1 second"));
+                    return Err(Error::invalid(
+                        "unique",
+                        "the window must be at least 1 second",
+                    ));
                 }
                 let bucket = crate::record::unix_secs(now) / w * w;
                 (format!("{name}:{k}@{bucket}"), false)

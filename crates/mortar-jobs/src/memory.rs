@@ -195,7 +195,9 @@ impl JobBackend for MemoryBackend {
             .map(|j| j.id)
             .collect();
         for id in expired {
-            let Some(job) = st.jobs.get_mut(&id) else { continue };
+            let Some(job) = st.jobs.get_mut(&id) else {
+                continue;
+            };
             job.errors.push(AttemptError {
                 attempt: job.attempt,
                 at: now,

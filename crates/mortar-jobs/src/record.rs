@@ -453,7 +453,8 @@ impl QueueStats {
             JobState::Pending if run_at <= now => {
                 self.available += 1;
                 let waited = now.duration_since(run_at).unwrap_or_default();
-                self.oldest_available = Some(self.oldest_available.map_or(waited, |w| w.max(waited)));
+                self.oldest_available =
+                    Some(self.oldest_available.map_or(waited, |w| w.max(waited)));
             }
             JobState::Pending => self.scheduled += 1,
             JobState::Running => self.running += 1,

@@ -89,7 +89,10 @@ mod tests {
         for attempt in 1..40 {
             let plain = ExponentialBackoff::default().jitter(0.0).backoff(attempt);
             let w = p.backoff(attempt);
-            assert!(w >= plain.mul_f64(0.79) && w <= plain.mul_f64(1.21), "{attempt}: {w:?}");
+            assert!(
+                w >= plain.mul_f64(0.79) && w <= plain.mul_f64(1.21),
+                "{attempt}: {w:?}"
+            );
         }
     }
 }

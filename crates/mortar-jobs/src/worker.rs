@@ -629,7 +629,10 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
         metrics::histogram!("mortar_jobs_latency_seconds", "queue" => job.queue.clone())
             .record(latency.as_secs_f64());
         let result = match self.handlers.get(&job.name) {
-            None => Err(JobError::retry(format!("no handler for job type {:?}", job.name))),
+            None => Err(JobError::retry(format!(
+                "no handler for job type {:?}",
+                job.name
+            ))),
             Some(handler) => {
                 let ctx = JobContext {
                     id: job.id,
@@ -677,7 +680,9 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
                 OutcomeKind::Completed
             }
             Err(e) if e.is_discard() || job.attempt >= job.max_attempts => {
-                span.in_scope(|| tracing::warn!(target: "mortar::jobs", error = %e, "job discarded"));
+                span.in_scope(
+                    || tracing::warn!(target: "mortar::jobs", error = %e, "job discarded"),
+                );
                 OutcomeKind::Discard {
                     error: e.message().to_owned(),
                 }

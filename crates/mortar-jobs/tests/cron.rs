@@ -15,7 +15,8 @@ use mortar_jobs::{JobFilter, MemoryBackend, SharedBackend};
 async fn once_per_tick(backend: SharedBackend) {
     let env = Env::new(backend);
     // 2024-01-01T00:00:00Z is 01:00 in Paris.
-    env.clock.set(UNIX_EPOCH + Duration::from_secs(1_704_067_200 + 10));
+    env.clock
+        .set(UNIX_EPOCH + Duration::from_secs(1_704_067_200 + 10));
     let schedule = || {
         Schedule::new("hourly", "0 * * * *", &Count { key: "tick".into() })
             .unwrap()
@@ -33,7 +34,10 @@ async fn once_per_tick(backend: SharedBackend) {
     assert_eq!(b.tick().await.unwrap() + a.tick().await.unwrap(), 1);
     let all = env.jobs.list(&JobFilter::new()).await.unwrap();
     assert_eq!(all.len(), 2);
-    assert_eq!(all[1].run_at, UNIX_EPOCH + Duration::from_secs(1_704_067_200 + 3600));
+    assert_eq!(
+        all[1].run_at,
+        UNIX_EPOCH + Duration::from_secs(1_704_067_200 + 3600)
+    );
     assert_eq!(env.worker().run_available().await.unwrap(), 2);
     assert_eq!(env.counts.get("tick"), 2);
     // Daily at 09:30 Paris = 08:30 UTC in winter.
@@ -58,7 +62,9 @@ async fn memory() {
 #[tokio::test]
 async fn postgres() {
     use sea_orm_migration::MigratorTrait as _;
-    let Some(db) = mortar_testkit::postgres().await else { return };
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
     let conn = db.connect().await;
     mortar_jobs::sql::Migrator::up(&conn, None).await.unwrap();
     once_per_tick(Arc::new(mortar_jobs::sql::SqlBackend::new(conn))).await;

@@ -25,20 +25,34 @@ async fn rolled_back_never_runs(conn: DatabaseConnection) {
     let backend = SqlBackend::new(conn.clone());
     let txn = conn.begin().await.unwrap();
     let lost = backend
-        .enqueue_in(&txn, &Count { key: "rolled-back".into() }, EnqueueOptions::new())
+        .enqueue_in(
+            &txn,
+            &Count {
+                key: "rolled-back".into(),
+            },
+            EnqueueOptions::new(),
+        )
         .await
         .unwrap();
     txn.rollback().await.unwrap();
     let txn = conn.begin().await.unwrap();
     backend
-        .enqueue_in(&txn, &Count { key: "committed".into() }, EnqueueOptions::new())
+        .enqueue_in(
+            &txn,
+            &Count {
+                key: "committed".into(),
+            },
+            EnqueueOptions::new(),
+        )
         .await
         .unwrap();
     txn.commit().await.unwrap();
     let jobs = Jobs::new(backend);
     assert!(jobs.get(lost.id).await.unwrap().is_none());
     let counts = Counts::default();
-    let worker = Worker::builder(&jobs, counts.clone()).register::<Count>().build();
+    let worker = Worker::builder(&jobs, counts.clone())
+        .register::<Count>()
+        .build();
     assert_eq!(worker.run_available().await.unwrap(), 1);
     assert_eq!(counts.get("committed"), 1);
     assert_eq!(counts.get("rolled-back"), 0);
@@ -53,14 +67,18 @@ async fn sqlite_rolled_back_enqueue_never_runs() {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn postgres_rolled_back_enqueue_never_runs() {
-    let Some(db) = mortar_testkit::postgres().await else { return };
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
     rolled_back_never_runs(migrated(&db).await).await;
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test]
 async fn mariadb_rolled_back_enqueue_never_runs() {
-    let Some(db) = mortar_testkit::mysql().await else { return };
+    let Some(db) = mortar_testkit::mysql().await else {
+        return;
+    };
     rolled_back_never_runs(migrated(&db).await).await;
 }
 
@@ -106,7 +124,9 @@ async fn drain(jobs: &Jobs, counts: &Counts, workers: usize, n: u32) {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_100k_jobs_drained_by_several_workers() {
-    let Some(db) = mortar_testkit::postgres().await else { return };
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
     let conn = migrated(&db).await;
     let n = 100_000;
     bulk_insert(&conn, n).await;
@@ -117,7 +137,9 @@ async fn postgres_100k_jobs_drained_by_several_workers() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connection_drop_then_reconnect() {
-    let Some(db) = mortar_testkit::postgres().await else { return };
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
     // Only this test's connections carry this name, so only they are terminated (other tests
     // share the server).
     let app = db.name().to_owned();
@@ -166,7 +188,9 @@ impl Job for Hang {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_worker_process_job_runs_again() {
-    let Some(db) = mortar_testkit::postgres().await else { return };
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
     let conn = migrated(&db).await;
     let jobs = Jobs::new(SqlBackend::new(conn));
     let id = jobs.enqueue(&Hang, EnqueueOptions::new()).await.unwrap().id;
@@ -175,7 +199,11 @@ async fn postgres_killed_worker_process_job_runs_again() {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().join("examples");
     let bin = dir.join(format!("jobs_worker{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} missing: cargo test builds examples", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: cargo test builds examples",
+        bin.display()
+    );
     let mut child = std::process::Command::new(&bin)
         .env("MORTAR_JOBS_DB", db.url())
         .spawn()

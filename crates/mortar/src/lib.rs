@@ -17,6 +17,7 @@
 //! | `audit` | `mortar-audit`: the durable non-blocking recorder, SQL / JSON-lines / tracing sinks, the SHA-256 hash chain and its verification, queries, export, retention, redaction, the request audit layer, last-seen tracking | `audit` |
 //! | `flags` | `mortar-flags`: feature flags in flagd's format (JsonLogic targeting, fractional rollouts, `sem_ver`), experiments with exposure events, file / SQL / Redis sources, audited admin, the OpenFeature provider, the flags layer, extractor and route gate | `flags` |
 //! | `storage` | `mortar-storage`: the streaming `ObjectStore` (memory, local disk, S3 with feature `s3`), keys that cannot escape their root, SHA-256 and size limits on the way, presigned URLs, the validated upload pipeline, downloads with ranges, thumbnails (`images`), a ClamAV scanner (`clamav`) | `storage`, `images`, `clamav` |
+//! | `jobs` | `mortar-jobs`: typed background jobs on memory, SQLite, PostgreSQL (`SKIP LOCKED` claims, LISTEN/NOTIFY) and MariaDB — enqueue inside your own transaction, workers with leases, heartbeats and rescue, retries with back-off, unique jobs, admin, retention, metrics; cron schedules (`cron`) | `jobs`, `cron` |
 //! | `ratelimit` | `mortar-ratelimit`: GCRA in process and on Redis, policies, tiers, failure modes, the rate-limit layer, a Redis brute-force guard | `ratelimit` |
 //!
 //! Backend features apply to every enabled crate that stores something: `sqlite`, `postgres`,
@@ -67,3 +68,7 @@ pub use mortar_flags as flags;
 #[cfg(feature = "storage")]
 #[doc(inline)]
 pub use mortar_storage as storage;
+
+#[cfg(feature = "jobs")]
+#[doc(inline)]
+pub use mortar_jobs as jobs;

@@ -98,8 +98,10 @@ impl MigrationTrait for CreateJobs {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let conn = manager.get_connection();
-        conn.execute_unprepared("DROP TABLE IF EXISTS mortar_job_errors").await?;
-        conn.execute_unprepared("DROP TABLE IF EXISTS mortar_jobs").await?;
+        conn.execute_unprepared("DROP TABLE IF EXISTS mortar_job_errors")
+            .await?;
+        conn.execute_unprepared("DROP TABLE IF EXISTS mortar_jobs")
+            .await?;
         Ok(())
     }
 }

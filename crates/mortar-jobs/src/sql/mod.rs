@@ -29,8 +29,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use mortar_core::{Clock, SharedClock, SystemClock};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait,
-    Value,
+    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tokio::sync::Notify;
@@ -122,9 +121,11 @@ fn read(row: &QueryResult) -> Result<JobRecord> {
         queue: row.try_get("", "queue").map_err(g)?,
         payload: serde_json::from_str(&payload).map_err(|e| Error::Payload(e.to_string()))?,
         state: state.parse()?,
-        priority: i16::try_from(row.try_get::<i64>("", "priority").or_else(|_| {
-            row.try_get::<i16>("", "priority").map(i64::from)
-        }).map_err(g)?)
+        priority: i16::try_from(
+            row.try_get::<i64>("", "priority")
+                .or_else(|_| row.try_get::<i16>("", "priority").map(i64::from))
+                .map_err(g)?,
+        )
         .unwrap_or(0),
         attempt: to_u32(get_int(row, "attempt")?),
         max_attempts: to_u32(get_int(row, "max_attempts")?),
@@ -289,7 +290,9 @@ impl SqlBackend {
             .map_err(db_err("reading error histories"))?;
         let mut by_id: HashMap<String, Vec<AttemptError>> = HashMap::new();
         for row in rows {
-            let id: String = row.try_get("", "job_id").map_err(db_err("reading errors"))?;
+            let id: String = row
+                .try_get("", "job_id")
+                .map_err(db_err("reading errors"))?;
             by_id.entry(id).or_default().push(AttemptError {
                 attempt: to_u32(get_int(&row, "attempt")?),
                 at: from_micros(row.try_get("", "at").map_err(db_err("reading errors"))?),
@@ -321,7 +324,11 @@ impl SqlBackend {
 
     async fn delete_where(&self, cond: &str, values: Vec<Value>) -> Result<u64> {
         let backend = self.backend();
-        let txn = self.db.begin().await.map_err(db_err("starting a transaction"))?;
+        let txn = self
+            .db
+            .begin()
+            .await
+            .map_err(db_err("starting a transaction"))?;
         txn.execute_raw(stmt(
             backend,
             &format!("DELETE FROM mortar_job_errors WHERE job_id IN (SELECT id FROM mortar_jobs WHERE {cond})"),
@@ -330,7 +337,11 @@ impl SqlBackend {
         .await
         .map_err(db_err("deleting error histories"))?;
         let n = txn
-            .execute_raw(stmt(backend, &format!("DELETE FROM mortar_jobs WHERE {cond}"), values))
+            .execute_raw(stmt(
+                backend,
+                &format!("DELETE FROM mortar_jobs WHERE {cond}"),
+                values,
+            ))
             .await
             .map_err(db_err("deleting jobs"))?
             .rows_affected();
@@ -426,7 +437,10 @@ impl JobBackend for SqlBackend {
             let rows = txn
                 .query_all_raw(stmt(
                     backend,
-                    &format!("SELECT {COLS} FROM mortar_jobs WHERE id IN ({})", marks(ids.len())),
+                    &format!(
+                        "SELECT {COLS} FROM mortar_jobs WHERE id IN ({})",
+                        marks(ids.len())
+                    ),
                     ids,
                 ))
                 .await
@@ -476,14 +490,19 @@ impl JobBackend for SqlBackend {
         }
         let backend = self.backend();
         let txn = self.db.begin().await.map_err(db_err("storing outcomes"))?;
-        let finish_unique = "unique_key = CASE WHEN unique_clears = 1 THEN NULL ELSE unique_key END";
+        let finish_unique =
+            "unique_key = CASE WHEN unique_clears = 1 THEN NULL ELSE unique_key END";
         // Successes in one statement per chunk.
         let done: Vec<&Outcome> = outcomes
             .iter()
             .filter(|o| matches!(o.result, OutcomeKind::Completed))
             .collect();
         for chunk in done.chunks(200) {
-            let at = chunk.iter().map(|o| o.at).max().unwrap_or(SystemTime::UNIX_EPOCH);
+            let at = chunk
+                .iter()
+                .map(|o| o.at)
+                .max()
+                .unwrap_or(SystemTime::UNIX_EPOCH);
             let mut values: Vec<Value> = vec![micros(at).into()];
             let conds: Vec<&str> = chunk.iter().map(|_| "(id = ? AND attempt = ?)").collect();
             for o in chunk {
@@ -624,7 +643,11 @@ impl JobBackend for SqlBackend {
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
         let mut values = Vec::new();
         let cond = Self::filter_sql(filter, &mut values);
-        values.push(i64::try_from(filter.effective_limit()).unwrap_or(1000).into());
+        values.push(
+            i64::try_from(filter.effective_limit())
+                .unwrap_or(1000)
+                .into(),
+        );
         let rows = self
             .db
             .query_all_raw(stmt(

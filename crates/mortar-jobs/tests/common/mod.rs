@@ -117,11 +117,13 @@ impl Env {
             .register::<Sleepy>()
             .queue("default", 8)
             .queue("other", 2)
-            .retry_policy(mortar_jobs::ExponentialBackoff::new(
-                Duration::from_secs(10),
-                Duration::from_secs(10),
+            .retry_policy(
+                mortar_jobs::ExponentialBackoff::new(
+                    Duration::from_secs(10),
+                    Duration::from_secs(10),
+                )
+                .jitter(0.0),
             )
-            .jitter(0.0))
             .audit(FnRecorder::new(move |e| audit.lock().unwrap().push(e)))
             .build()
     }
@@ -184,7 +186,10 @@ pub async fn runs_and_completes(b: SharedBackend) {
 pub async fn never_early(b: SharedBackend) {
     let env = Env::new(b);
     let id = env
-        .count("later", EnqueueOptions::new().delay(Duration::from_secs(60)))
+        .count(
+            "later",
+            EnqueueOptions::new().delay(Duration::from_secs(60)),
+        )
         .await;
     let at = env.clock_now() + Duration::from_secs(120);
     let id2 = env.count("at", EnqueueOptions::new().run_at(at)).await;
@@ -239,11 +244,12 @@ pub async fn priority_then_time(b: SharedBackend) {
         order.push(got[0].id);
     }
     assert_eq!(order, vec![high, first, second, low]);
-    assert!(b
-        .claim(&env.req("default", 10, Duration::from_secs(30)))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        b.claim(&env.req("default", 10, Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn retries_then_discards(b: SharedBackend) {
@@ -294,7 +300,11 @@ pub async fn retries_then_discards(b: SharedBackend) {
     let job = env.jobs.get(id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Discarded);
     assert_eq!(job.attempt, 3);
-    let errors: Vec<_> = job.errors.iter().map(|e| (e.attempt, e.error.as_str())).collect();
+    let errors: Vec<_> = job
+        .errors
+        .iter()
+        .map(|e| (e.attempt, e.error.as_str()))
+        .collect();
     assert_eq!(errors, vec![(1, "boom 1"), (2, "boom 2"), (3, "boom 3")]);
     assert_eq!(job.last_error().unwrap().error, "boom 3");
     env.clock.advance(Duration::from_secs(1000));
@@ -309,7 +319,10 @@ pub async fn retries_then_discards(b: SharedBackend) {
     assert_eq!(env.state(id).await, JobState::Pending);
     assert_eq!(w.run_available().await.unwrap(), 1);
     let job = env.jobs.get(id).await.unwrap().unwrap();
-    assert_eq!((job.state, job.attempt, job.errors.len()), (JobState::Discarded, 4, 4));
+    assert_eq!(
+        (job.state, job.attempt, job.errors.len()),
+        (JobState::Discarded, 4, 4)
+    );
 }
 
 pub async fn permanent_failure(b: SharedBackend) {
@@ -367,7 +380,9 @@ pub async fn exclusive_claims(b: SharedBackend) {
 
 pub async fn leases_expire_and_fence(b: SharedBackend) {
     let env = Env::new(b.clone());
-    let id = env.count("lease", EnqueueOptions::new().max_attempts(2)).await;
+    let id = env
+        .count("lease", EnqueueOptions::new().max_attempts(2))
+        .await;
     let claimed = b
         .claim(&env.req("default", 5, Duration::from_secs(10)))
         .await
@@ -446,36 +461,76 @@ pub async fn heartbeat_extends(b: SharedBackend) {
 pub async fn unique_keys(b: SharedBackend) {
     let env = Env::new(b);
     let opts = || EnqueueOptions::new().unique(Unique::while_active("u1"));
-    let a = env.jobs.enqueue(&Count { key: "u".into() }, opts()).await.unwrap();
+    let a = env
+        .jobs
+        .enqueue(&Count { key: "u".into() }, opts())
+        .await
+        .unwrap();
     assert!(a.inserted);
-    let dup = env.jobs.enqueue(&Count { key: "u".into() }, opts()).await.unwrap();
+    let dup = env
+        .jobs
+        .enqueue(&Count { key: "u".into() }, opts())
+        .await
+        .unwrap();
     assert!(!dup.inserted);
     assert_eq!(dup.id, a.id);
     assert_eq!(env.worker().run_available().await.unwrap(), 1);
     // Finished: the key is free again.
-    let b2 = env.jobs.enqueue(&Count { key: "u".into() }, opts()).await.unwrap();
+    let b2 = env
+        .jobs
+        .enqueue(&Count { key: "u".into() }, opts())
+        .await
+        .unwrap();
     assert!(b2.inserted);
     assert_ne!(b2.id, a.id);
 
     // A window: one per hour bucket, whatever the state.
     let win = || EnqueueOptions::new().unique(Unique::window("w", Duration::from_secs(3600)));
-    let w1 = env.jobs.enqueue(&Count { key: "w".into() }, win()).await.unwrap();
+    let w1 = env
+        .jobs
+        .enqueue(&Count { key: "w".into() }, win())
+        .await
+        .unwrap();
     env.worker().run_available().await.unwrap();
-    let w2 = env.jobs.enqueue(&Count { key: "w".into() }, win()).await.unwrap();
+    let w2 = env
+        .jobs
+        .enqueue(&Count { key: "w".into() }, win())
+        .await
+        .unwrap();
     assert!(w1.inserted && !w2.inserted);
     env.clock.advance(Duration::from_secs(3600));
-    let w3 = env.jobs.enqueue(&Count { key: "w".into() }, win()).await.unwrap();
+    let w3 = env
+        .jobs
+        .enqueue(&Count { key: "w".into() }, win())
+        .await
+        .unwrap();
     assert!(w3.inserted);
 
     // Until pruned.
     let up = || EnqueueOptions::new().unique(Unique::until_pruned("tick-1"));
-    let p1 = env.jobs.enqueue(&Count { key: "p".into() }, up()).await.unwrap();
+    let p1 = env
+        .jobs
+        .enqueue(&Count { key: "p".into() }, up())
+        .await
+        .unwrap();
     env.worker().run_available().await.unwrap();
     env.clock.advance(Duration::from_secs(7200));
-    assert!(!env.jobs.enqueue(&Count { key: "p".into() }, up()).await.unwrap().inserted);
+    assert!(
+        !env.jobs
+            .enqueue(&Count { key: "p".into() }, up())
+            .await
+            .unwrap()
+            .inserted
+    );
     assert!(env.jobs.prune(Duration::from_secs(60)).await.unwrap() >= 1);
     assert!(env.jobs.get(p1.id).await.unwrap().is_none());
-    assert!(env.jobs.enqueue(&Count { key: "p".into() }, up()).await.unwrap().inserted);
+    assert!(
+        env.jobs
+            .enqueue(&Count { key: "p".into() }, up())
+            .await
+            .unwrap()
+            .inserted
+    );
     // Keys of different job types never collide.
     let other = env
         .jobs
@@ -509,8 +564,18 @@ pub async fn admin(b: SharedBackend) {
         .list(&JobFilter::new().state(JobState::Pending).queue("default"))
         .await
         .unwrap();
-    assert_eq!(pending.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a, later]);
-    assert_eq!(env.jobs.list(&JobFilter::new().limit(2)).await.unwrap().len(), 2);
+    assert_eq!(
+        pending.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![a, later]
+    );
+    assert_eq!(
+        env.jobs
+            .list(&JobFilter::new().limit(2))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Cancel a pending job: it never runs; a finished job cannot be cancelled.
     assert!(env.jobs.cancel(later).await.unwrap());
@@ -536,7 +601,11 @@ pub async fn admin(b: SharedBackend) {
     assert_eq!(c[0].id, r);
     assert!(env.jobs.cancel(r).await.unwrap());
     backend
-        .complete(&[Outcome::new(c[0].lease(), env.clock_now(), OutcomeKind::Completed)])
+        .complete(&[Outcome::new(
+            c[0].lease(),
+            env.clock_now(),
+            OutcomeKind::Completed,
+        )])
         .await
         .unwrap();
     assert_eq!(env.state(r).await, JobState::Cancelled);
@@ -561,7 +630,8 @@ pub async fn admin(b: SharedBackend) {
 
 pub async fn queues_and_names(b: SharedBackend) {
     let env = Env::new(b.clone());
-    env.count("q", EnqueueOptions::new().queue("nobody-polls")).await;
+    env.count("q", EnqueueOptions::new().queue("nobody-polls"))
+        .await;
     assert_eq!(env.worker().run_available().await.unwrap(), 0);
     // A worker only claims the types it knows.
     let id = env.count("n", EnqueueOptions::new()).await;
@@ -593,7 +663,11 @@ pub async fn timeouts(b: SharedBackend) {
     env.worker().run_available().await.unwrap();
     let job = env.jobs.get(id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Discarded);
-    assert!(job.errors[0].error.contains("timed out"), "{:?}", job.errors);
+    assert!(
+        job.errors[0].error.contains("timed out"),
+        "{:?}",
+        job.errors
+    );
 }
 
 pub async fn started_worker_drains(b: SharedBackend) {
@@ -601,9 +675,14 @@ pub async fn started_worker_drains(b: SharedBackend) {
     // The system clock here: jobs are due at once and the worker really runs.
     let jobs = Jobs::from_shared(env.jobs.backend().clone());
     for i in 0..50 {
-        jobs.enqueue(&Count { key: format!("s{i}") }, EnqueueOptions::new())
-            .await
-            .unwrap();
+        jobs.enqueue(
+            &Count {
+                key: format!("s{i}"),
+            },
+            EnqueueOptions::new(),
+        )
+        .await
+        .unwrap();
     }
     let worker = Worker::builder(&jobs, env.counts.clone())
         .register::<Count>()
@@ -614,7 +693,9 @@ pub async fn started_worker_drains(b: SharedBackend) {
         .build();
     let running = worker.start();
     for _ in 0..3 {
-        jobs.enqueue(&Sleepy { ms: 5 }, EnqueueOptions::new()).await.unwrap();
+        jobs.enqueue(&Sleepy { ms: 5 }, EnqueueOptions::new())
+            .await
+            .unwrap();
     }
     wait_until(|| env.counts.len() == 51 && env.counts.get("sleepy") == 3).await;
     let report = running.shutdown(Duration::from_secs(10)).await;

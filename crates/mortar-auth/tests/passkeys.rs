@@ -290,7 +290,7 @@ async fn unknown_addresses_get_options_that_look_real() {
                 .public_key
                 .allow_credentials
                 .iter()
-                .map(|c| c.id.to_vec())
+                .map(|c| c.id.clone())
                 .collect::<Vec<_>>()
         };
     // webauthn-rs draws the number of look-alike credentials from the distribution real accounts

@@ -237,3 +237,46 @@ async fn postgres_killed_worker_process_job_runs_again() {
     assert!(job.errors[0].error.contains("lease expired"));
     assert_eq!(counts.get("attempt-1"), 0);
 }
+
+/// With an hour between polls, only PostgreSQL's NOTIFY (sent when the enqueue commits) can
+/// start a job enqueued while the worker is idle.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_notify_wakes_an_idle_worker() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    let jobs = Jobs::new(SqlBackend::new(migrated(&db).await));
+    let counts = Counts::default();
+    let running = Worker::builder(&jobs, counts.clone())
+        .register::<Count>()
+        .poll_interval(Duration::from_hours(1))
+        .build()
+        .start();
+    // The listener connects in the background: enqueue until one wake-up gets through.
+    let mut enqueued = 0;
+    for n in 0..120 {
+        jobs.enqueue(
+            &Count {
+                key: format!("warm-{n}"),
+            },
+            EnqueueOptions::new(),
+        )
+        .await
+        .unwrap();
+        enqueued += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if counts.len() > 0 {
+            break;
+        }
+    }
+    assert!(counts.len() > 0, "no enqueue woke the idle worker");
+    // Listening now: once the warm-up jobs are done, an enqueue while the worker is idle starts
+    // at once, not in an hour.
+    wait_until(|| counts.len() == enqueued).await;
+    jobs.enqueue(&Count { key: "late".into() }, EnqueueOptions::new())
+        .await
+        .unwrap();
+    wait_until(|| counts.get("late") == 1).await;
+    assert_eq!(running.shutdown(Duration::from_secs(10)).await.aborted, 0);
+}

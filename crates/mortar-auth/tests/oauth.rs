@@ -9,7 +9,7 @@
 #[macro_use]
 mod common;
 
-use common::FixedSecondFactor;
+use common::{FixedSecondFactor, signed_in_user};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -529,21 +529,6 @@ fn accounts() -> Accts {
         accounts,
         users,
         verifications,
-    }
-}
-
-fn signed_in_user(outcome: LoginOutcome) -> (User, Vec<String>) {
-    match outcome {
-        LoginOutcome::Authenticated { user, principal } => (
-            user,
-            principal
-                .authentication()
-                .amr()
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-        ),
-        other => panic!("not signed in: {other:?}"),
     }
 }
 

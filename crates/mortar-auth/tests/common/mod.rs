@@ -36,16 +36,27 @@ impl mortar_auth::account::SecondFactorPolicy for FixedSecondFactor {
     }
 }
 
+/// The user and `amr` of a login that signed in (panics on a challenge).
+#[allow(dead_code, reason = "not every test file uses it")]
+pub(crate) fn signed_in_user(
+    outcome: mortar_auth::account::LoginOutcome,
+) -> (mortar_auth::user::User, Vec<String>) {
+    match outcome {
+        mortar_auth::account::LoginOutcome::Authenticated { user, principal } => (
+            user,
+            principal
+                .authentication()
+                .amr()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        ),
+        other => panic!("not signed in: {other:?}"),
+    }
+}
+
 /// The `amr` of a login that signed in (panics on a challenge).
 #[allow(dead_code, reason = "not every test file uses it")]
 pub(crate) fn amr(outcome: mortar_auth::account::LoginOutcome) -> Vec<String> {
-    match outcome {
-        mortar_auth::account::LoginOutcome::Authenticated { principal, .. } => principal
-            .authentication()
-            .amr()
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        other => panic!("not signed in: {other:?}"),
-    }
+    signed_in_user(outcome).1
 }

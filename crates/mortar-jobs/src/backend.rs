@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 
 use crate::error::Result;
 use crate::job::JobId;
@@ -41,6 +43,20 @@ pub trait JobBackend: Send + Sync + fmt::Debug + 'static {
     ///
     /// When the backend fails.
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued>;
+
+    /// Stores many jobs at once, all or nothing where the backend has transactions; answers in
+    /// the order given. The default enqueues them one by one.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push(self.enqueue(job).await?);
+        }
+        Ok(out)
+    }
 
     /// Claims up to `req.limit` due jobs, exclusively, under a lease.
     ///
@@ -123,11 +139,73 @@ pub trait JobBackend: Send + Sync + fmt::Debug + 'static {
     /// When the backend fails.
     async fn stats(&self, now: SystemTime) -> Result<Vec<QueueStats>>;
 
-    /// Waits until a job may have become available on `queue`, or `timeout` passed. Backends
-    /// with push notifications (PostgreSQL's LISTEN/NOTIFY, the memory backend) return early;
-    /// the default just sleeps.
-    async fn wait_for_jobs(&self, queue: &str, timeout: Duration) {
-        let _ = queue;
+    /// A counter of wake-ups: it changes whenever a job may have become available. A worker reads
+    /// it *before* claiming, and hands it to [`wait_for_jobs`](Self::wait_for_jobs) after a
+    /// short claim, so a job that arrives in between is never slept through. Backends without
+    /// push notifications keep the default, 0.
+    fn wake_epoch(&self) -> u64 {
+        0
+    }
+
+    /// Waits until a job may have become available on `queue` since the wake-up counter read
+    /// `since` (see [`wake_epoch`](Self::wake_epoch)), or `timeout` passed. Backends with push
+    /// notifications (PostgreSQL's LISTEN/NOTIFY, Redis pub/sub, the memory backend) return
+    /// early, at once when the counter already moved; the default just sleeps.
+    async fn wait_for_jobs(&self, queue: &str, since: u64, timeout: Duration) {
+        let _ = (queue, since);
         tokio::time::sleep(timeout).await;
+    }
+}
+
+/// The wake-up signal push-notified backends share with their workers: a counter and a
+/// [`Notify`], so a wake-up that lands between a worker's claim and its wait is not lost (a bare
+/// `Notify::notify_waiters` forgets wake-ups nobody was waiting for yet).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use mortar_jobs::WakeSignal;
+///
+/// let signal = WakeSignal::new();
+/// let seen = signal.epoch();   // read before claiming…
+/// signal.wake();               // …a job arrives before the worker waits…
+/// // …so the wait returns at once instead of sleeping for the poll interval.
+/// assert!(signal.wait(seen, Duration::from_secs(3600)).await);
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct WakeSignal {
+    epoch: AtomicU64,
+    notify: Notify,
+}
+
+impl WakeSignal {
+    /// A signal nobody has raised.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The counter's current value.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Raises the signal: wakes every waiter and moves the counter.
+    pub fn wake(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.notify.notify_waiters();
+    }
+
+    /// Waits until the counter differs from `since` or `timeout` passes; answers whether it
+    /// was woken.
+    pub async fn wait(&self, since: u64, timeout: Duration) -> bool {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        // Registered before the counter is read: a `wake` after the read reaches this waiter.
+        notified.as_mut().enable();
+        if self.epoch() != since {
+            return true;
+        }
+        tokio::time::timeout(timeout, notified).await.is_ok()
     }
 }

@@ -29,7 +29,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    #[cfg_attr(not(feature = "sql"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "sql", feature = "redis")), allow(dead_code))]
     pub(crate) fn backend(what: &str, err: impl std::fmt::Display) -> Self {
         Self::Backend(format!("{what}: {err}"))
     }

@@ -1,4 +1,4 @@
-//! Typed background jobs for Rust web services, on PostgreSQL, MariaDB, SQLite or memory.
+//! Typed background jobs for Rust web services, on PostgreSQL, MariaDB, SQLite, Redis or memory.
 //!
 //! A [`Job`] is a serde type with a [name](Job::NAME) and an async handler. [`Jobs`] enqueues
 //! them (with a queue, priority, delay, attempts, timeout and [unique key](Unique)); a
@@ -42,8 +42,10 @@
 //! | `sqlite` | `sql::SqlBackend` | embedded; one writer at a time |
 //! | `mysql` | `sql::SqlBackend` | MariaDB 10.6+ / MySQL 8 (`SKIP LOCKED`) |
 //!
+//! | `redis` | `redis::RedisBackend` | atomic Lua-script claims, pub/sub wake-ups |
+//!
 //! Feature `cron` adds `cron::Scheduler`: cron expressions in a time zone, each tick enqueued
-//! once however many instances run. Not yet here: the Redis backend.
+//! once however many instances run.
 //!
 //! # Metrics and tracing
 //!
@@ -65,10 +67,12 @@ mod worker;
 
 #[cfg(feature = "cron")]
 pub mod cron;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
 
-pub use backend::{JobBackend, SharedBackend};
+pub use backend::{JobBackend, SharedBackend, WakeSignal};
 pub use client::Jobs;
 pub use error::{Error, Result};
 pub use job::{

@@ -5,16 +5,14 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
-use tokio::sync::Notify;
-
-use crate::backend::JobBackend;
+use crate::backend::{JobBackend, WakeSignal};
 use crate::error::Result;
 use crate::job::JobId;
 use crate::record::{
     AttemptError, ClaimRequest, Enqueued, JobFilter, JobRecord, JobState, Lease, NewJob, Outcome,
     OutcomeKind, QueueStats, Rescued,
 };
+use async_trait::async_trait;
 
 /// The error recorded for an attempt whose worker stopped renewing its lease.
 pub(crate) const LEASE_EXPIRED: &str = "lease expired: the worker stopped or lost its connection";
@@ -64,7 +62,7 @@ impl State {
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     state: Mutex<State>,
-    wake: Notify,
+    wake: WakeSignal,
 }
 
 impl MemoryBackend {
@@ -98,7 +96,7 @@ impl JobBackend for MemoryBackend {
         st.clears.insert(id, clears);
         st.jobs.insert(id, JobRecord::from_new(job));
         drop(st);
-        self.wake.notify_waiters();
+        self.wake.wake();
         Ok(Enqueued::inserted(id))
     }
 
@@ -180,7 +178,7 @@ impl JobBackend for MemoryBackend {
         }
         drop(st);
         if woke {
-            self.wake.notify_waiters();
+            self.wake.wake();
         }
         Ok(())
     }
@@ -217,7 +215,7 @@ impl JobBackend for MemoryBackend {
         }
         drop(st);
         if !out.retried.is_empty() {
-            self.wake.notify_waiters();
+            self.wake.wake();
         }
         Ok(out)
     }
@@ -252,7 +250,7 @@ impl JobBackend for MemoryBackend {
         job.finished_at = None;
         job.max_attempts = job.max_attempts.max(job.attempt + 1);
         drop(st);
-        self.wake.notify_waiters();
+        self.wake.wake();
         Ok(true)
     }
 
@@ -313,7 +311,11 @@ impl JobBackend for MemoryBackend {
         Ok(out)
     }
 
-    async fn wait_for_jobs(&self, _queue: &str, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+    fn wake_epoch(&self) -> u64 {
+        self.wake.epoch()
+    }
+
+    async fn wait_for_jobs(&self, _queue: &str, since: u64, timeout: Duration) {
+        self.wake.wait(since, timeout).await;
     }
 }

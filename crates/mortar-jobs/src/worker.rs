@@ -527,6 +527,8 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
             if *stop.borrow() {
                 return;
             }
+            // Read before claiming: a job that arrives after this ends the wait below at once.
+            let epoch = self.backend.wake_epoch();
             let mut free = slots.available_permits();
             let mut short = true;
             let mut failed = false;
@@ -573,7 +575,7 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
                 }
             } else if short {
                 tokio::select! {
-                    () = self.backend.wait_for_jobs(&queue, self.poll_interval) => {}
+                    () = self.backend.wait_for_jobs(&queue, epoch, self.poll_interval) => {}
                     _ = stop.changed() => {}
                 }
             }

@@ -11,7 +11,7 @@ async fn memory() {
     common::suite(|| async { Arc::new(MemoryBackend::new()) as SharedBackend }).await;
 }
 
-#[cfg(feature = "sql")]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 async fn migrated(db: mortar_testkit::TestDatabase) -> SharedBackend {
     use sea_orm_migration::MigratorTrait as _;
     let conn = db.connect().await;
@@ -42,4 +42,20 @@ async fn mariadb() {
         return;
     }
     common::suite(|| async { migrated(mortar_testkit::mysql().await.unwrap()).await }).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis() {
+    if mortar_testkit::redis().await.is_none() {
+        return;
+    }
+    common::suite(|| async {
+        let t = mortar_testkit::redis().await.unwrap();
+        let backend = mortar_jobs::redis::RedisBackend::from_url(t.url())
+            .unwrap()
+            .prefix(t.prefix());
+        Arc::new(backend) as SharedBackend
+    })
+    .await;
 }

@@ -1,26 +1,50 @@
 //! At-least-once under failure: rolled-back enqueues, a killed worker process, a dropped
-//! database connection, and 100 000 jobs drained by several workers.
+//! database connection, and 100 000 jobs drained by several workers, on the SQL backends and
+//! Redis.
 
-#![cfg(feature = "sql")]
+#![cfg(any(feature = "sql", feature = "redis"))]
 #![allow(clippy::missing_panics_doc)]
+// The helpers serve the backends of several features; with one feature, some go unused.
+#![allow(dead_code, unused_imports)]
 
 mod common;
 
 use std::time::Duration;
 
 use common::{Count, Counts, wait_until};
+#[cfg(feature = "sql")]
 use mortar_jobs::sql::{Migrator, SqlBackend};
 use mortar_jobs::{EnqueueOptions, Job, JobContext, JobError, JobState, Jobs, Worker};
-use sea_orm::{ConnectionTrait as _, DatabaseConnection, TransactionTrait as _};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sea_orm::ConnectionTrait as _;
+#[cfg(feature = "sql")]
+use sea_orm::{DatabaseConnection, TransactionTrait as _};
+#[cfg(feature = "sql")]
 use sea_orm_migration::MigratorTrait as _;
 use serde::{Deserialize, Serialize};
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 async fn migrated(db: &mortar_testkit::TestDatabase) -> DatabaseConnection {
     let conn = db.connect().await;
     Migrator::up(&conn, None).await.unwrap();
     conn
 }
 
+/// Jobs in a fresh Redis key space, and the URL and prefix a worker process needs.
+#[cfg(feature = "redis")]
+async fn redis_jobs() -> Option<(Jobs, String, String)> {
+    let t = mortar_testkit::redis().await?;
+    let backend = mortar_jobs::redis::RedisBackend::from_url(t.url())
+        .unwrap()
+        .prefix(t.prefix());
+    Some((
+        Jobs::new(backend),
+        t.url().to_owned(),
+        t.prefix().to_owned(),
+    ))
+}
+
+#[cfg(feature = "sql")]
 async fn rolled_back_never_runs(conn: DatabaseConnection) {
     let backend = SqlBackend::new(conn.clone());
     let txn = conn.begin().await.unwrap();
@@ -82,22 +106,22 @@ async fn mariadb_rolled_back_enqueue_never_runs() {
     rolled_back_never_runs(migrated(&db).await).await;
 }
 
-/// Inserts `n` Count jobs (`k0`…) in one statement: the enqueue path is tested elsewhere, this
-/// is about draining.
-#[cfg(feature = "postgres")]
-async fn bulk_insert(conn: &DatabaseConnection, n: u32) {
-    conn.execute_unprepared(&format!(
-        "INSERT INTO mortar_jobs (id, name, queue, payload, state, priority, attempt, max_attempts, \
-         run_at, created_at, unique_clears) \
-         SELECT gen_random_uuid()::text, 'count', 'default', '{{\"key\":\"k' || g || '\"}}', \
-         'pending', 0, 0, 10, 0, 0, 0 FROM generate_series(0, {}) AS g",
-        n - 1
-    ))
-    .await
-    .unwrap();
+/// Enqueues `n` Count jobs (`k0`…) in batches.
+async fn bulk_insert(jobs: &Jobs, n: u32) {
+    let all: Vec<Count> = (0..n)
+        .map(|i| Count {
+            key: format!("k{i}"),
+        })
+        .collect();
+    for chunk in all.chunks(5000) {
+        jobs.enqueue_many(chunk, EnqueueOptions::new())
+            .await
+            .unwrap();
+    }
 }
 
-#[cfg(feature = "postgres")]
+/// Runs `workers` workers of 16 slots until all `n` jobs ran, then checks each ran exactly once
+/// and is stored as completed.
 async fn drain(jobs: &Jobs, counts: &Counts, workers: usize, n: u32) {
     let mut running = Vec::new();
     for i in 0..workers {
@@ -121,17 +145,60 @@ async fn drain(jobs: &Jobs, counts: &Counts, workers: usize, n: u32) {
     }
 }
 
+async fn hundred_thousand(jobs: Jobs) {
+    let n = 100_000;
+    bulk_insert(&jobs, n).await;
+    drain(&jobs, &Counts::default(), 3, n).await;
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_100k_jobs_drained_by_several_workers() {
     let Some(db) = mortar_testkit::postgres().await else {
         return;
     };
-    let conn = migrated(&db).await;
-    let n = 100_000;
-    bulk_insert(&conn, n).await;
+    hundred_thousand(Jobs::new(SqlBackend::new(migrated(&db).await))).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_100k_jobs_drained_by_several_workers() {
+    let Some(db) = mortar_testkit::mysql().await else {
+        return;
+    };
+    hundred_thousand(Jobs::new(SqlBackend::new(migrated(&db).await))).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_100k_jobs_drained_by_several_workers() {
+    let Some((jobs, _, _)) = redis_jobs().await else {
+        return;
+    };
+    hundred_thousand(jobs).await;
+}
+
+#[cfg(feature = "sql")]
+/// Drains 3000 jobs with two workers while `kill` (given the counts, once 300 ran) drops the
+/// workers' database connections; every job still runs exactly once.
+async fn connection_drop<F, Fut>(conn: DatabaseConnection, kill: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = u64> + Send,
+{
+    let n = 3000;
     let jobs = Jobs::new(SqlBackend::new(conn));
-    drain(&jobs, &Counts::default(), 3, n).await;
+    bulk_insert(&jobs, n).await;
+    let counts = Counts::default();
+    let killer = {
+        let counts = counts.clone();
+        tokio::spawn(async move {
+            wait_until(|| counts.len() > 300).await;
+            kill().await
+        })
+    };
+    drain(&jobs, &counts, 2, n).await;
+    assert!(killer.await.unwrap() > 0, "no connection was terminated");
 }
 
 #[cfg(feature = "postgres")]
@@ -146,30 +213,63 @@ async fn postgres_connection_drop_then_reconnect() {
     let url = format!("{}&application_name={app}", db.url());
     let conn = sea_orm::Database::connect(url.as_str()).await.unwrap();
     Migrator::up(&conn, None).await.unwrap();
-    let n = 3000;
-    bulk_insert(&conn, n).await;
-    let jobs = Jobs::new(SqlBackend::new(conn));
-    let counts = Counts::default();
-    let killer = {
-        let counts = counts.clone();
-        let url = db.url().to_owned();
-        let app = app.clone();
-        tokio::spawn(async move {
-            wait_until(|| counts.len() > 300).await;
-            let admin = sea_orm::Database::connect(url.as_str()).await.unwrap();
-            let killed = admin
-                .execute_unprepared(&format!(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND pid <> pg_backend_pid() \
-                     AND application_name = '{app}'"
-                ))
-                .await
-                .unwrap();
-            killed.rows_affected()
-        })
+    let admin_url = db.url().to_owned();
+    connection_drop(conn, move || async move {
+        let admin = sea_orm::Database::connect(admin_url.as_str())
+            .await
+            .unwrap();
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                 AND application_name = '{app}'"
+            ))
+            .await
+            .unwrap()
+            .rows_affected()
+    })
+    .await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_connection_drop_then_reconnect() {
+    let Some(db) = mortar_testkit::mysql().await else {
+        return;
     };
-    drain(&jobs, &counts, 2, n).await;
-    assert!(killer.await.unwrap() > 0, "no connection was terminated");
+    let conn = migrated(&db).await;
+    // Each test has its own database: its connections are the ones using it.
+    let name = db.name().to_owned();
+    let admin_url = db.url().to_owned();
+    connection_drop(conn, move || async move {
+        let admin = sea_orm::Database::connect(admin_url.as_str())
+            .await
+            .unwrap();
+        let rows = admin
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::MySql,
+                format!(
+                    "SELECT id FROM information_schema.processlist \
+                     WHERE db = '{name}' AND id <> CONNECTION_ID()"
+                ),
+            ))
+            .await
+            .unwrap();
+        let mut killed = 0;
+        for row in rows {
+            let id: i64 = row.try_get("", "id").unwrap();
+            // A connection may have ended by itself in between.
+            if admin
+                .execute_unprepared(&format!("KILL CONNECTION {id}"))
+                .await
+                .is_ok()
+            {
+                killed += 1;
+            }
+        }
+        killed
+    })
+    .await;
 }
 
 #[derive(Serialize, Deserialize)]
@@ -184,15 +284,9 @@ impl Job for Hang {
     }
 }
 
-/// A worker process killed with SIGKILL mid-job: the job runs again after its lease and completes.
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_killed_worker_process_job_runs_again() {
-    let Some(db) = mortar_testkit::postgres().await else {
-        return;
-    };
-    let conn = migrated(&db).await;
-    let jobs = Jobs::new(SqlBackend::new(conn));
+/// A worker process killed with SIGKILL mid-job: the job runs again after its lease and
+/// completes.
+async fn killed_worker_process(jobs: Jobs, url: &str, prefix: &str) {
     let id = jobs.enqueue(&Hang, EnqueueOptions::new()).await.unwrap().id;
 
     // The example binary, built by cargo next to this test's executable.
@@ -205,7 +299,8 @@ async fn postgres_killed_worker_process_job_runs_again() {
         bin.display()
     );
     let mut child = std::process::Command::new(&bin)
-        .env("MORTAR_JOBS_DB", db.url())
+        .env("MORTAR_JOBS_DB", url)
+        .env("MORTAR_JOBS_PREFIX", prefix)
         .spawn()
         .unwrap();
 
@@ -238,15 +333,38 @@ async fn postgres_killed_worker_process_job_runs_again() {
     assert_eq!(counts.get("attempt-1"), 0);
 }
 
-/// With an hour between polls, only PostgreSQL's NOTIFY (sent when the enqueue commits) can
-/// start a job enqueued while the worker is idle.
 #[cfg(feature = "postgres")]
-#[tokio::test]
-async fn postgres_notify_wakes_an_idle_worker() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_worker_process_job_runs_again() {
     let Some(db) = mortar_testkit::postgres().await else {
         return;
     };
     let jobs = Jobs::new(SqlBackend::new(migrated(&db).await));
+    killed_worker_process(jobs, db.url(), "").await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_killed_worker_process_job_runs_again() {
+    let Some(db) = mortar_testkit::mysql().await else {
+        return;
+    };
+    let jobs = Jobs::new(SqlBackend::new(migrated(&db).await));
+    killed_worker_process(jobs, db.url(), "").await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_worker_process_job_runs_again() {
+    let Some((jobs, url, prefix)) = redis_jobs().await else {
+        return;
+    };
+    killed_worker_process(jobs, &url, &prefix).await;
+}
+
+/// With an hour between polls, only a push notification (PostgreSQL's NOTIFY when the enqueue
+/// commits, Redis's PUBLISH) can start a job enqueued while the worker is idle.
+async fn push_wakes_an_idle_worker(jobs: Jobs) {
     let counts = Counts::default();
     let running = Worker::builder(&jobs, counts.clone())
         .register::<Count>()
@@ -279,4 +397,22 @@ async fn postgres_notify_wakes_an_idle_worker() {
         .unwrap();
     wait_until(|| counts.get("late") == 1).await;
     assert_eq!(running.shutdown(Duration::from_secs(10)).await.aborted, 0);
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_notify_wakes_an_idle_worker() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    push_wakes_an_idle_worker(Jobs::new(SqlBackend::new(migrated(&db).await))).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn redis_publish_wakes_an_idle_worker() {
+    let Some((jobs, _, _)) = redis_jobs().await else {
+        return;
+    };
+    push_wakes_an_idle_worker(jobs).await;
 }

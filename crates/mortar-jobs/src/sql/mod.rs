@@ -32,9 +32,8 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
-use tokio::sync::Notify;
 
-use crate::backend::JobBackend;
+use crate::backend::{JobBackend, WakeSignal};
 use crate::error::{Error, Result};
 use crate::job::{EnqueueOptions, Job, JobId, new_job};
 use crate::memory::LEASE_EXPIRED;
@@ -69,7 +68,7 @@ pub const CHANNEL: &str = "mortar_jobs";
 pub struct SqlBackend {
     db: DatabaseConnection,
     clock: SharedClock,
-    wake: Arc<Notify>,
+    wake: Arc<WakeSignal>,
     #[cfg(feature = "postgres")]
     listening: Arc<std::sync::OnceLock<()>>,
 }
@@ -205,7 +204,83 @@ async fn insert(conn: &impl ConnectionTrait, job: NewJob, now: SystemTime) -> Re
         let id: String = row.try_get("", "id").map_err(db_err("reading an id"))?;
         return Ok(Enqueued::duplicate(id.parse()?));
     }
-    if due && backend == DbBackend::Postgres {
+    if due {
+        notify(conn, backend, queue).await?;
+    }
+    Ok(Enqueued::inserted(job.id))
+}
+
+/// Expired leases rescued per transaction.
+const RESCUE_BATCH: usize = 200;
+
+/// Rows per multi-row `INSERT` (11 parameters each: well under every driver's limit).
+const INSERT_CHUNK: usize = 500;
+
+/// Stores `jobs` on `conn`: those without a unique key in multi-row `INSERT`s, the others one by
+/// one (each needs its holder looked up on a conflict); then one `NOTIFY` per queue with a due
+/// job. Answers in the order given.
+async fn insert_many(
+    conn: &impl ConnectionTrait,
+    jobs: Vec<NewJob>,
+    now: SystemTime,
+) -> Result<Vec<Enqueued>> {
+    let backend = conn.get_database_backend();
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut plain: Vec<NewJob> = Vec::with_capacity(jobs.len());
+    let mut due_queues: Vec<String> = Vec::new();
+    for job in jobs {
+        if job.unique.is_some() {
+            // `insert` notifies for its own job.
+            out.push(insert(conn, job, now).await?);
+            continue;
+        }
+        if job.run_at <= now && !due_queues.contains(&job.queue) {
+            due_queues.push(job.queue.clone());
+        }
+        out.push(Enqueued::inserted(job.id));
+        plain.push(job);
+    }
+    for chunk in plain.chunks(INSERT_CHUNK) {
+        let row = "(?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, NULL, 0)";
+        let mut sql = String::with_capacity(200 + chunk.len() * (row.len() + 2));
+        sql.push_str(
+            "INSERT INTO mortar_jobs (id, name, queue, payload, state, priority, attempt, \
+             max_attempts, run_at, created_at, timeout_ms, unique_key, unique_clears) VALUES ",
+        );
+        let mut values = Vec::with_capacity(chunk.len() * 9);
+        for (i, job) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(row);
+            values.extend([
+                job.id.to_string().into(),
+                job.name.clone().into(),
+                job.queue.clone().into(),
+                job.payload.to_string().into(),
+                Value::from(job.priority),
+                int(job.max_attempts),
+                micros(job.run_at).into(),
+                micros(job.created_at).into(),
+                job.timeout
+                    .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
+                    .into(),
+            ]);
+        }
+        conn.execute_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(db_err("enqueueing jobs"))?;
+    }
+    for queue in due_queues {
+        notify(conn, backend, queue).await?;
+    }
+    Ok(out)
+}
+
+/// Wakes PostgreSQL workers listening for `queue` (delivered when the transaction commits);
+/// nothing on the other databases.
+async fn notify<C: ConnectionTrait>(conn: &C, backend: DbBackend, queue: String) -> Result<()> {
+    if backend == DbBackend::Postgres {
         conn.execute_raw(stmt(
             backend,
             "SELECT pg_notify(?, ?)",
@@ -214,7 +289,7 @@ async fn insert(conn: &impl ConnectionTrait, job: NewJob, now: SystemTime) -> Re
         .await
         .map_err(db_err("notifying workers"))?;
     }
-    Ok(Enqueued::inserted(job.id))
+    Ok(())
 }
 
 impl SqlBackend {
@@ -223,7 +298,7 @@ impl SqlBackend {
         Self {
             db,
             clock: SystemClock::shared(),
-            wake: Arc::new(Notify::new()),
+            wake: Arc::new(WakeSignal::new()),
             #[cfg(feature = "postgres")]
             listening: Arc::default(),
         }
@@ -269,8 +344,129 @@ impl SqlBackend {
         insert(conn, new_job(job, opts, now)?, now).await
     }
 
+    /// Enqueues many jobs of one type on `conn` (typically the application's transaction) in
+    /// multi-row `INSERT`s; like [`enqueue_in`](Self::enqueue_in), they exist only if that
+    /// transaction commits. Answers in the order given.
+    ///
+    /// # Errors
+    ///
+    /// An invalid option or payload (before anything is written), or a failing statement (the
+    /// caller's transaction is then best rolled back).
+    pub async fn enqueue_many_in<J: Job>(
+        &self,
+        conn: &impl ConnectionTrait,
+        jobs: &[J],
+        opts: EnqueueOptions,
+    ) -> Result<Vec<Enqueued>> {
+        let now = self.clock.now();
+        let rows = jobs
+            .iter()
+            .map(|job| new_job(job, opts.clone(), now))
+            .collect::<Result<Vec<_>>>()?;
+        insert_many(conn, rows, now).await
+    }
+
     fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
+    }
+
+    /// Rescues up to [`RESCUE_BATCH`] expired leases in one transaction; answers how many it
+    /// found. PostgreSQL and MariaDB lock the rows it finds (`FOR UPDATE SKIP LOCKED`: a
+    /// concurrent rescuer takes others), so the updates by id apply to all of them; SQLite runs
+    /// one writer at a time and refuses the commit if another wrote in between (then the next
+    /// round retries).
+    async fn rescue_batch(&self, now: SystemTime, out: &mut Rescued) -> Result<usize> {
+        let backend = self.backend();
+        let lock = if backend == DbBackend::Sqlite {
+            ""
+        } else {
+            " FOR UPDATE SKIP LOCKED"
+        };
+        let txn = self.db.begin().await.map_err(db_err("rescuing"))?;
+        let rows = txn
+            .query_all_raw(stmt(
+                backend,
+                &format!(
+                    "SELECT id, attempt, max_attempts FROM mortar_jobs \
+                     WHERE state = 'running' AND lease_until < ? LIMIT {RESCUE_BATCH}{lock}"
+                ),
+                vec![micros(now).into()],
+            ))
+            .await
+            .map_err(db_err("finding expired leases"))?;
+        let found = rows.len();
+        if found == 0 {
+            txn.commit().await.map_err(db_err("rescuing"))?;
+            return Ok(0);
+        }
+        let mut retry: Vec<(String, i64)> = Vec::new();
+        let mut discard: Vec<(String, i64)> = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("", "id").map_err(db_err("rescuing"))?;
+            let attempt = get_int(row, "attempt")?;
+            if attempt >= get_int(row, "max_attempts")? {
+                discard.push((id, attempt));
+            } else {
+                retry.push((id, attempt));
+            }
+        }
+        let fenced = |set: &str, ids: &[(String, i64)]| {
+            let mut values: Vec<Value> = vec![micros(now).into(), micros(now).into()];
+            for (id, attempt) in ids {
+                values.push(id.clone().into());
+                values.push((*attempt).into());
+            }
+            let conds = vec!["(id = ? AND attempt = ?)"; ids.len()].join(" OR ");
+            stmt(
+                backend,
+                &format!(
+                    "UPDATE mortar_jobs SET {set}, lease_until = NULL \
+                     WHERE state = 'running' AND lease_until < ? AND ({conds})"
+                ),
+                values,
+            )
+        };
+        if !discard.is_empty() {
+            txn.execute_raw(fenced(
+                "state = 'discarded', finished_at = ?, \
+                 unique_key = CASE WHEN unique_clears = 1 THEN NULL ELSE unique_key END",
+                &discard,
+            ))
+            .await
+            .map_err(db_err("rescuing"))?;
+        }
+        if !retry.is_empty() {
+            txn.execute_raw(fenced("state = 'pending', run_at = ?", &retry))
+                .await
+                .map_err(db_err("rescuing"))?;
+        }
+        let mut values: Vec<Value> = Vec::with_capacity(found * 4);
+        for (id, attempt) in discard.iter().chain(&retry) {
+            values.extend([
+                id.clone().into(),
+                (*attempt).into(),
+                micros(now).into(),
+                LEASE_EXPIRED.into(),
+            ]);
+        }
+        txn.execute_raw(stmt(
+            backend,
+            &format!(
+                "INSERT INTO mortar_job_errors (job_id, attempt, at, error) VALUES {}",
+                vec!["(?, ?, ?, ?)"; found].join(", ")
+            ),
+            values,
+        ))
+        .await
+        .map_err(db_err("rescuing"))?;
+        txn.commit().await.map_err(db_err("rescuing"))?;
+        for (id, _) in discard {
+            out.discarded.push(id.parse()?);
+        }
+        for (id, _) in retry {
+            out.retried.push(id.parse()?);
+        }
+        Ok(found)
     }
 
     async fn errors_for(&self, jobs: &mut [JobRecord]) -> Result<()> {
@@ -363,7 +559,7 @@ impl SqlBackend {
                         if listener.listen(CHANNEL).await.is_ok() {
                             // `recv` reconnects by itself after a dropped connection.
                             while listener.recv().await.is_ok() {
-                                wake.notify_waiters();
+                                wake.wake();
                             }
                         }
                     }
@@ -371,7 +567,7 @@ impl SqlBackend {
                         tracing::warn!(target: "mortar::jobs", error = %e, "LISTEN failed; polling");
                     }
                 }
-                wake.notify_waiters();
+                wake.wake();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
@@ -383,6 +579,17 @@ impl JobBackend for SqlBackend {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         let now = job.created_at;
         insert(&self.db, job, now).await
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        let Some(now) = jobs.iter().map(|j| j.created_at).max() else {
+            return Ok(Vec::new());
+        };
+        // All or nothing: one transaction.
+        let txn = self.db.begin().await.map_err(db_err("enqueueing jobs"))?;
+        let out = insert_many(&txn, jobs, now).await?;
+        txn.commit().await.map_err(db_err("enqueueing jobs"))?;
+        Ok(out)
     }
 
     async fn claim(&self, req: &ClaimRequest) -> Result<Vec<JobRecord>> {
@@ -563,63 +770,11 @@ impl JobBackend for SqlBackend {
     }
 
     async fn rescue(&self, now: SystemTime) -> Result<Rescued> {
-        let backend = self.backend();
-        let rows = self
-            .db
-            .query_all_raw(stmt(
-                backend,
-                "SELECT id, attempt, max_attempts FROM mortar_jobs \
-                 WHERE state = 'running' AND lease_until < ?",
-                vec![micros(now).into()],
-            ))
-            .await
-            .map_err(db_err("finding expired leases"))?;
         let mut out = Rescued::default();
-        for row in rows {
-            let id: String = row.try_get("", "id").map_err(db_err("rescuing"))?;
-            let attempt = get_int(&row, "attempt")?;
-            let last = attempt >= get_int(&row, "max_attempts")?;
-            let txn = self.db.begin().await.map_err(db_err("rescuing"))?;
-            let (sql, values): (&str, Vec<Value>) = if last {
-                (
-                    "UPDATE mortar_jobs SET state = 'discarded', finished_at = ?, lease_until = NULL, \
-                     unique_key = CASE WHEN unique_clears = 1 THEN NULL ELSE unique_key END \
-                     WHERE id = ? AND attempt = ? AND state = 'running' AND lease_until < ?",
-                    vec![micros(now).into()],
-                )
-            } else {
-                (
-                    "UPDATE mortar_jobs SET state = 'pending', run_at = ?, lease_until = NULL \
-                     WHERE id = ? AND attempt = ? AND state = 'running' AND lease_until < ?",
-                    vec![micros(now).into()],
-                )
-            };
-            let mut values = values;
-            values.extend([id.clone().into(), attempt.into(), micros(now).into()]);
-            let applied = txn
-                .execute_raw(stmt(backend, sql, values))
-                .await
-                .map_err(db_err("rescuing"))?
-                .rows_affected();
-            if applied > 0 {
-                txn.execute_raw(stmt(
-                    backend,
-                    "INSERT INTO mortar_job_errors (job_id, attempt, at, error) VALUES (?, ?, ?, ?)",
-                    vec![id.clone().into(), attempt.into(), micros(now).into(), LEASE_EXPIRED.into()],
-                ))
-                .await
-                .map_err(db_err("rescuing"))?;
-                let id: JobId = id.parse()?;
-                if last {
-                    out.discarded.push(id);
-                } else {
-                    out.retried.push(id);
-                }
-            }
-            txn.commit().await.map_err(db_err("rescuing"))?;
-        }
+        // A few statements per batch of expired leases, each batch in one transaction.
+        while self.rescue_batch(now, &mut out).await? == RESCUE_BATCH {}
         if !out.retried.is_empty() {
-            self.wake.notify_waiters();
+            self.wake.wake();
         }
         Ok(out)
     }
@@ -676,7 +831,7 @@ impl JobBackend for SqlBackend {
             .map_err(db_err("retrying a job"))?
             .rows_affected();
         if n > 0 {
-            self.wake.notify_waiters();
+            self.wake.wake();
         }
         Ok(n > 0)
     }
@@ -754,9 +909,15 @@ impl JobBackend for SqlBackend {
         Ok(out)
     }
 
-    async fn wait_for_jobs(&self, _queue: &str, timeout: Duration) {
+    fn wake_epoch(&self) -> u64 {
         #[cfg(feature = "postgres")]
         self.listen();
-        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+        self.wake.epoch()
+    }
+
+    async fn wait_for_jobs(&self, _queue: &str, since: u64, timeout: Duration) {
+        #[cfg(feature = "postgres")]
+        self.listen();
+        self.wake.wait(since, timeout).await;
     }
 }

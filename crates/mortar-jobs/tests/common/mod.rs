@@ -160,6 +160,7 @@ where
     queues_and_names(make().await).await;
     timeouts(make().await).await;
     started_worker_drains(make().await).await;
+    enqueue_many(make().await).await;
 }
 
 pub async fn runs_and_completes(b: SharedBackend) {
@@ -717,4 +718,57 @@ pub async fn wait_until(f: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("condition not reached within a minute");
+}
+
+/// A batch: more jobs than one multi-row `INSERT` holds, all stored in order and run once; a
+/// unique key in a batch stores the first and answers its id for the rest; an invalid option
+/// stores nothing.
+pub async fn enqueue_many(b: SharedBackend) {
+    let env = Env::new(b);
+    let batch: Vec<Count> = (0..1200)
+        .map(|i| Count {
+            key: format!("m{i}"),
+        })
+        .collect();
+    let out = env
+        .jobs
+        .enqueue_many(&batch, EnqueueOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 1200);
+    assert!(out.iter().all(|e| e.inserted));
+    let job = env.jobs.get(out[7].id).await.unwrap().unwrap();
+    assert_eq!(job.payload, serde_json::json!({"key": "m7"}));
+    assert_eq!(job.state, JobState::Pending);
+    assert!(
+        env.jobs
+            .enqueue_many::<Count>(&[], EnqueueOptions::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let same: Vec<Count> = (0..3).map(|_| Count { key: "u".into() }).collect();
+    let uniq = env
+        .jobs
+        .enqueue_many(
+            &same,
+            EnqueueOptions::new().unique(Unique::while_active("batch")),
+        )
+        .await
+        .unwrap();
+    assert!(uniq[0].inserted);
+    assert!(uniq[1..].iter().all(|e| !e.inserted && e.id == uniq[0].id));
+
+    let bad = env
+        .jobs
+        .enqueue_many(&batch[..2], EnqueueOptions::new().max_attempts(0))
+        .await;
+    assert!(bad.is_err());
+
+    let ran = env.worker().run_available().await.unwrap();
+    assert_eq!(ran, 1201);
+    assert_eq!(env.counts.get("m0"), 1);
+    assert_eq!(env.counts.get("m1199"), 1);
+    assert_eq!(env.counts.get("u"), 1);
 }

@@ -54,6 +54,14 @@ const POOL: u32 = 8;
 const CONCURRENCY: usize = 100;
 /// Drains per system.
 const ROUNDS: usize = 3;
+
+/// Drains per system: `MORTAR_BENCH_ROUNDS`, default [`ROUNDS`].
+fn rounds() -> usize {
+    std::env::var("MORTAR_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS)
+}
 /// mortar's schema.
 const SCHEMA: &str = "mortar_bench_jobs";
 
@@ -236,7 +244,10 @@ impl Setup {
         let ran = probe.ran.clone();
         let storage = PostgresStorage::<Noop>::new(&self.pg)
             .with_config(Config::default().queue("bench").batch_size(CONCURRENCY));
-        let worker = WorkerBuilder::new("bench")
+        // A fresh worker name per drain: in one run a third drain under a reused name fetched
+        // nothing for minutes (the earlier registration was still held).
+        let name = format!("bench-{}", uuid::Uuid::now_v7().simple());
+        let worker = WorkerBuilder::new(name.as_str())
             .backend(storage)
             .data(probe)
             .concurrency(CONCURRENCY)
@@ -248,6 +259,11 @@ impl Setup {
             Ok::<(), std::io::Error>(())
         }));
         while ran.load(Ordering::Relaxed) < n {
+            assert!(
+                started.elapsed() < Duration::from_mins(10),
+                "apalis-postgres stalled: {} of {n} jobs ran in 10 minutes",
+                ran.load(Ordering::Relaxed)
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let _ = stop_tx.send(());
@@ -273,9 +289,10 @@ impl Setup {
             &script,
             format!(
                 "\\set now 4000000000000000\n\
+                 \\set lease 4000000030000000\n\
                  BEGIN;\n\
                  WITH claimed AS (UPDATE mortar_jobs SET state = 'running', attempt = attempt + 1, \
-                 attempted_at = :now, lease_until = :now + 30000000, worker = 'pgbench' \
+                 attempted_at = :now, lease_until = :lease, worker = 'pgbench' \
                  WHERE id IN (SELECT id FROM mortar_jobs WHERE state = 'pending' \
                  AND queue = 'default' AND run_at <= :now AND name IN ('noop') \
                  ORDER BY priority, run_at, id LIMIT {CONCURRENCY} FOR UPDATE SKIP LOCKED) \
@@ -409,7 +426,8 @@ fn percentiles(name: &str, mut v: Vec<Duration>) {
 fn drains(rt: &Runtime, s: &Setup) {
     let n = jobs_to_drain();
     let (mut mortar, mut apalis, mut ceiling) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=ROUNDS {
+    let rounds = rounds();
+    for round in 1..=rounds {
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         let m = rate(rt.block_on(s.drain_mortar(n)));
         let a = rate(rt.block_on(s.drain_apalis(n)));
@@ -426,7 +444,7 @@ fn drains(rt: &Runtime, s: &Setup) {
     }
     let (m, a, c) = (median(mortar), median(apalis), median(ceiling));
     println!(
-        "DRAIN median of {ROUNDS} ({n} jobs, pool {POOL}, concurrency {CONCURRENCY}): \
+        "DRAIN median of {rounds} ({n} jobs, pool {POOL}, concurrency {CONCURRENCY}): \
          mortar-jobs {m:.0} jobs/s, apalis-postgres {a:.0} jobs/s, pgbench ceiling {c:.0} jobs/s; \
          mortar/apalis {:.2}x, mortar/ceiling {:.2}x",
         m / a,

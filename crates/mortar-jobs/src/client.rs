@@ -7,7 +7,7 @@ use mortar_core::{Clock, SharedClock, SystemClock};
 
 use crate::backend::{JobBackend, SharedBackend};
 use crate::error::Result;
-use crate::job::{EnqueueOptions, Job, JobId, new_job};
+use crate::job::{EnqueueOptions, Job, JobId, new_job, new_jobs};
 use crate::record::{Enqueued, JobFilter, JobRecord, QueueStats};
 
 /// Enqueues jobs and administers them (list, inspect, retry, cancel, purge, prune, stats).
@@ -123,10 +123,7 @@ impl Jobs {
         opts: EnqueueOptions,
     ) -> Result<Vec<Enqueued>> {
         let now = self.now();
-        let rows = jobs
-            .iter()
-            .map(|job| new_job(job, opts.clone(), now))
-            .collect::<Result<Vec<_>>>()?;
+        let rows = new_jobs(jobs, &opts, now)?;
         let enqueued = self.backend.enqueue_many(rows).await?;
         let inserted = enqueued.iter().filter(|e| e.inserted).count();
         metrics::counter!("mortar_jobs_enqueued_total", "job" => J::NAME)

@@ -403,6 +403,17 @@ pub fn new_job<J: Job>(job: &J, opts: EnqueueOptions, now: SystemTime) -> Result
     )
 }
 
+/// [`new_job`] for each of `jobs`, all with `opts`: every row, or the first error.
+pub(crate) fn new_jobs<J: Job>(
+    jobs: &[J],
+    opts: &EnqueueOptions,
+    now: SystemTime,
+) -> Result<Vec<NewJob>> {
+    jobs.iter()
+        .map(|job| new_job(job, opts.clone(), now))
+        .collect()
+}
+
 pub(crate) fn new_job_raw(
     name: &str,
     payload: serde_json::Value,

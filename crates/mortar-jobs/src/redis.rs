@@ -206,8 +206,9 @@ impl RedisBackend {
             .collect()
     }
 
-    /// Runs a scan script (listing or purging) over every job id; answers the matched ids.
-    async fn scan(&self, mode: &str, filter: &JobFilter, want: usize) -> Result<Vec<String>> {
+    /// Runs a scan script (listing or purging) over every job id; answers the matches as
+    /// `(id, fields, errors)` (fields and errors only when listing).
+    async fn scan(&self, mode: &str, filter: &JobFilter, want: usize) -> Result<Vec<Row>> {
         let states = if filter.states.is_empty() {
             String::new()
         } else {
@@ -221,7 +222,7 @@ impl RedisBackend {
         let mut cursor = String::new();
         let mut found = Vec::new();
         loop {
-            let (last, seen, ids): (String, usize, Vec<String>) = self
+            let (last, seen, rows): (String, usize, Vec<Row>) = self
                 .run(
                     &SCAN,
                     "listing jobs",
@@ -236,23 +237,17 @@ impl RedisBackend {
                     ],
                 )
                 .await?;
-            found.extend(ids);
+            found.extend(rows);
             if seen < SCAN_CHUNK || found.len() >= want {
                 return Ok(found);
             }
             cursor = last;
         }
     }
-
-    async fn fetch(&self, id: &str) -> Result<Option<JobRecord>> {
-        let (fields, errors): (Vec<String>, Vec<String>) =
-            self.run(&GET, "reading a job", vec![id.to_owned()]).await?;
-        if fields.is_empty() {
-            return Ok(None);
-        }
-        decode(id, fields, &errors).map(Some)
-    }
 }
+
+/// A job as scripts answer it: its id, its hash as flat field/value pairs, its error list.
+type Row = (String, Vec<String>, Vec<String>);
 
 /// One pub/sub connection's life: a wake-up per message, until it drops or the backend does.
 async fn follow(client: &r::Client, channel: &str, wake: &Weak<WakeSignal>) -> Result<()> {
@@ -399,8 +394,7 @@ impl JobBackend for RedisBackend {
             req.worker.clone(),
         ];
         args.extend(req.names.iter().cloned());
-        let rows: Vec<(String, Vec<String>, Vec<String>)> =
-            self.run(&CLAIM, "claiming jobs", args).await?;
+        let rows: Vec<Row> = self.run(&CLAIM, "claiming jobs", args).await?;
         rows.into_iter()
             .map(|(id, fields, errors)| decode(&id, fields, &errors))
             .collect()
@@ -475,19 +469,22 @@ impl JobBackend for RedisBackend {
     }
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>> {
-        self.fetch(&id_str(id)).await
+        let id = id_str(id);
+        let (fields, errors): (Vec<String>, Vec<String>) =
+            self.run(&GET, "reading a job", vec![id.clone()]).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        decode(&id, fields, &errors).map(Some)
     }
 
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
-        let ids = self.scan("list", filter, filter.effective_limit()).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            // A job deleted between the scan and the read is simply not listed.
-            if let Some(job) = self.fetch(&id).await? {
-                out.push(job);
-            }
-        }
-        Ok(out)
+        // The scan script answers each match whole: no read per job afterwards.
+        self.scan("list", filter, filter.effective_limit())
+            .await?
+            .into_iter()
+            .map(|(id, fields, errors)| decode(&id, fields, &errors))
+            .collect()
     }
 
     async fn retry(&self, id: JobId, now: SystemTime) -> Result<bool> {
@@ -812,8 +809,8 @@ return {redis.call('HGETALL', jk(ARGV[2])), redis.call('LRANGE', ek(ARGV[2]), 0,
 
 /// ARGV: prefix, mode (`list` | `purge`), cursor (last id seen, or empty), ids to look at,
 /// matches wanted (list), states (`,a,b,` or empty), queue (or empty), name (or empty).
-/// Answers `{last id seen, ids looked at, matched ids}`; purge deletes the matches that are not
-/// running.
+/// Answers `{last id seen, ids looked at, matches}`, a match being `{id, fields, errors}` when
+/// listing and `{id, {}, {}}` when purging, which deletes the matches that are not running.
 static SCAN: LazyLock<r::Script> = LazyLock::new(|| {
     script(
         r"
@@ -830,10 +827,10 @@ for _, id in ipairs(ids) do
   if f[1] and (states == '' or string.find(states, ',' .. f[1] .. ',', 1, true))
       and (q == '' or f[2] == q) and (name == '' or f[3] == name) then
     if mode == 'list' then
-      found[#found + 1] = id
+      found[#found + 1] = {id, redis.call('HGETALL', jk(id)), redis.call('LRANGE', ek(id), 0, -1)}
     elseif f[1] ~= 'running' then
       delete(id)
-      found[#found + 1] = id
+      found[#found + 1] = {id, {}, {}}
     end
   end
 end

@@ -35,7 +35,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use crate::backend::{JobBackend, WakeSignal};
 use crate::error::{Error, Result};
-use crate::job::{EnqueueOptions, Job, JobId, new_job};
+use crate::job::{EnqueueOptions, Job, JobId, new_job, new_jobs};
 use crate::memory::LEASE_EXPIRED;
 use crate::record::{
     AttemptError, ClaimRequest, Enqueued, JobFilter, JobRecord, JobState, Lease, NewJob, Outcome,
@@ -146,6 +146,33 @@ fn get_int(row: &QueryResult, col: &str) -> Result<i64> {
         .map_err(|e| Error::Payload(e.to_string()))
 }
 
+/// The table and columns every enqueue writes, then one `INSERT_ROW` per job.
+const INSERT_INTO: &str = "mortar_jobs (id, name, queue, payload, state, priority, attempt, \
+     max_attempts, run_at, created_at, timeout_ms, unique_key, unique_clears)";
+/// One job's placeholders, filled by [`push_row`].
+const INSERT_ROW: &str = "(?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?)";
+
+/// Appends `job`'s 11 values for [`INSERT_ROW`].
+fn push_row(values: &mut Vec<Value>, job: &NewJob) {
+    values.extend([
+        job.id.to_string().into(),
+        job.name.clone().into(),
+        job.queue.clone().into(),
+        job.payload.to_string().into(),
+        Value::from(job.priority),
+        int(job.max_attempts),
+        micros(job.run_at).into(),
+        micros(job.created_at).into(),
+        job.timeout
+            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
+            .into(),
+        job.unique.as_ref().map(|u| u.key.clone()).into(),
+        Value::from(i16::from(
+            job.unique.as_ref().is_some_and(|u| u.clears_on_finish),
+        )),
+    ]);
+}
+
 /// Inserts one job on `conn` (a connection or a transaction).
 async fn insert(conn: &impl ConnectionTrait, job: NewJob, now: SystemTime) -> Result<Enqueued> {
     let backend = conn.get_database_backend();
@@ -159,31 +186,12 @@ async fn insert(conn: &impl ConnectionTrait, job: NewJob, now: SystemTime) -> Re
     } else {
         " ON CONFLICT DO NOTHING"
     };
-    let sql = format!(
-        "{verb} mortar_jobs (id, name, queue, payload, state, priority, attempt, max_attempts, \
-         run_at, created_at, timeout_ms, unique_key, unique_clears) \
-         VALUES (?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?){tail}"
-    );
+    let sql = format!("{verb} {INSERT_INTO} VALUES {INSERT_ROW}{tail}");
     let unique_key = job.unique.as_ref().map(|u| u.key.clone());
-    let clears = job.unique.as_ref().is_some_and(|u| u.clears_on_finish);
-    let timeout = job
-        .timeout
-        .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
     let due = job.run_at <= now;
     let queue = job.queue.clone();
-    let values = vec![
-        job.id.to_string().into(),
-        job.name.into(),
-        job.queue.into(),
-        job.payload.to_string().into(),
-        Value::from(job.priority),
-        int(job.max_attempts),
-        micros(job.run_at).into(),
-        micros(job.created_at).into(),
-        timeout.into(),
-        unique_key.clone().into(),
-        Value::from(i16::from(clears)),
-    ];
+    let mut values = Vec::with_capacity(11);
+    push_row(&mut values, &job);
     let res = conn
         .execute_raw(stmt(backend, &sql, values))
         .await
@@ -241,31 +249,15 @@ async fn insert_many(
         plain.push(job);
     }
     for chunk in plain.chunks(INSERT_CHUNK) {
-        let row = "(?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, NULL, 0)";
-        let mut sql = String::with_capacity(200 + chunk.len() * (row.len() + 2));
-        sql.push_str(
-            "INSERT INTO mortar_jobs (id, name, queue, payload, state, priority, attempt, \
-             max_attempts, run_at, created_at, timeout_ms, unique_key, unique_clears) VALUES ",
-        );
-        let mut values = Vec::with_capacity(chunk.len() * 9);
+        let mut sql = format!("INSERT INTO {INSERT_INTO} VALUES ");
+        sql.reserve(chunk.len() * (INSERT_ROW.len() + 2));
+        let mut values = Vec::with_capacity(chunk.len() * 11);
         for (i, job) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(row);
-            values.extend([
-                job.id.to_string().into(),
-                job.name.clone().into(),
-                job.queue.clone().into(),
-                job.payload.to_string().into(),
-                Value::from(job.priority),
-                int(job.max_attempts),
-                micros(job.run_at).into(),
-                micros(job.created_at).into(),
-                job.timeout
-                    .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
-                    .into(),
-            ]);
+            sql.push_str(INSERT_ROW);
+            push_row(&mut values, job);
         }
         conn.execute_raw(stmt(backend, &sql, values))
             .await
@@ -359,10 +351,7 @@ impl SqlBackend {
         opts: EnqueueOptions,
     ) -> Result<Vec<Enqueued>> {
         let now = self.clock.now();
-        let rows = jobs
-            .iter()
-            .map(|job| new_job(job, opts.clone(), now))
-            .collect::<Result<Vec<_>>>()?;
+        let rows = new_jobs(jobs, &opts, now)?;
         insert_many(conn, rows, now).await
     }
 

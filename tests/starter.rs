@@ -166,9 +166,17 @@ async fn unreachable_database_fails_to_start_without_leaking_the_url() {
     assert!(!shown.contains("hunter2"), "{shown}");
 }
 
-/// Codes the starter sends, captured instead of printed.
+/// Codes the starter sends (through its job worker), captured instead of printed.
 #[derive(Debug, Default)]
-struct Outbox(std::sync::Mutex<Vec<(mortar::auth::code::Purpose, String)>>);
+struct Outbox(std::sync::Mutex<Vec<Sent>>);
+
+/// One captured message.
+#[derive(Debug, Clone)]
+struct Sent {
+    purpose: mortar::auth::code::Purpose,
+    email: String,
+    secret: String,
+}
 
 #[async_trait::async_trait]
 impl mortar::auth::code::CodeSender for Outbox {
@@ -177,11 +185,37 @@ impl mortar::auth::code::CodeSender for Outbox {
         message: mortar::auth::code::CodeMessage,
     ) -> Result<(), mortar::auth::Error> {
         use secrecy::ExposeSecret as _;
-        self.0
-            .lock()
-            .unwrap()
-            .push((message.purpose, message.secret.expose_secret().to_owned()));
+        self.0.lock().unwrap().push(Sent {
+            purpose: message.purpose,
+            email: message.user.email.clone(),
+            secret: message.secret.expose_secret().to_owned(),
+        });
         Ok(())
+    }
+}
+
+impl Outbox {
+    /// Takes the oldest code not taken yet that was sent to `email` for `purpose`, waiting for
+    /// the job worker to send it (up to 20 s).
+    async fn take(&self, email: &str, purpose: mortar::auth::code::Purpose) -> String {
+        for _ in 0..2000 {
+            {
+                let mut sent = self.0.lock().unwrap();
+                if let Some(i) = sent
+                    .iter()
+                    .position(|m| m.purpose == purpose && m.email == email)
+                {
+                    return sent.remove(i).secret;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no {purpose:?} message was sent to {email} within 20 s");
+    }
+
+    /// Everything sent and not taken yet.
+    fn pending(&self) -> Vec<Sent> {
+        self.0.lock().unwrap().clone()
     }
 }
 
@@ -231,7 +265,9 @@ async fn auth_journey(database_url: &str) {
         serde_json::json!({"email": "sam@example.com", "password": "correct horse battery staple"});
     let (status, _) = json_call(&app, "POST", "/auth/register", None, Some(creds.clone())).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let token = outbox.0.lock().unwrap().last().unwrap().1.clone();
+    let token = outbox
+        .take("sam@example.com", mortar::auth::code::Purpose::VerifyEmail)
+        .await;
     let (status, _) = json_call(
         &app,
         "POST",
@@ -296,7 +332,9 @@ async fn auth_journey_on_postgres() {
 async fn signed_up(app: &App, outbox: &Outbox, email: &str) -> Value {
     let creds = serde_json::json!({"email": email, "password": "correct horse battery staple"});
     json_call(app, "POST", "/auth/register", None, Some(creds.clone())).await;
-    let token = outbox.0.lock().unwrap().last().unwrap().1.clone();
+    let token = outbox
+        .take(email, mortar::auth::code::Purpose::VerifyEmail)
+        .await;
     let (status, _) = json_call(
         app,
         "POST",
@@ -460,7 +498,9 @@ async fn the_api_is_rate_limited_per_user_per_address_and_on_credentials() {
             .0,
         StatusCode::ACCEPTED
     );
-    let token = outbox.0.lock().unwrap().last().unwrap().1.clone();
+    let token = outbox
+        .take("rae@example.com", mortar::auth::code::Purpose::VerifyEmail)
+        .await;
     let verify = serde_json::json!({"token": token});
     assert_eq!(
         from_client(&router, "POST", "/auth/verify-email", None, Some(verify))
@@ -1193,6 +1233,41 @@ async fn put_multipart(
     )
 }
 
+/// Polls the thumbnail job that a 202 from `PUT /me/avatar` named until it is done (up to 30 s);
+/// answers its last status.
+async fn avatar_job(app: &App, token: &str, accepted: &Value) -> Value {
+    let location = accepted["status"].as_str().unwrap().to_owned();
+    assert!(location.starts_with("/me/avatar/jobs/"), "{accepted}");
+    // As a client would: a growing pause between polls, and the rate limit's Retry-After.
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(20);
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let (status, body) = json_call(app, "GET", &location, Some(token), None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let after = body["retry_after"].as_u64().unwrap_or(1);
+            tokio::time::sleep(std::time::Duration::from_secs(after)).await;
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["state"] != "pending" && body["state"] != "running" {
+            return body;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(250));
+    }
+    panic!("the thumbnail job {location} did not finish within 30 s");
+}
+
+/// Uploads a picture and waits for its thumbnail; answers the completed job's status.
+async fn avatar_uploaded(app: &App, token: &str, file_name: &str, bytes: &[u8]) -> Value {
+    let (status, accepted) = put_avatar(app, token, file_name, bytes).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert_eq!(accepted["state"], "pending", "{accepted}");
+    let done = avatar_job(app, token, &accepted).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    done
+}
+
 /// The files under `dir`, recursively (paths relative to it).
 fn files_under(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -1244,9 +1319,22 @@ async fn avatar_refusals(app: &App, token: &str) {
     let (status, body) = put_multipart(app, token, "photo", "me.png", &png(8, 8), false).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["pointer"], "#/avatar", "{body}");
-    // A damaged picture (its pixel data cut short) is refused, not a server error.
+    // A damaged picture (its pixel data cut short) passes the header check; its job fails
+    // with the refusal, not a server error, and is not retried.
     let whole = png(64, 64);
-    refused(put_avatar(app, token, "cut.png", &whole[..whole.len() / 2]).await);
+    let (status, accepted) = put_avatar(app, token, "cut.png", &whole[..whole.len() / 2]).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let failed = avatar_job(app, token, &accepted).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(
+        failed["attempt"], 1,
+        "a damaged picture is not retried: {failed}"
+    );
+    assert_eq!(failed["problem"]["status"], 422, "{failed}");
+    assert_eq!(
+        failed["problem"]["type"], "urn:mortar:problem:upload-refused",
+        "{failed}"
+    );
 }
 
 /// The avatar journey on local disk: upload, thumbnail, a signed link served by the app
@@ -1267,8 +1355,7 @@ async fn avatars_on_local_disk() {
     let (status, _) = put_avatar(&app, "not-a-token", "me.png", &png(600, 300)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let (status, body) = put_avatar(&app, &token, "me.png", &png(600, 300)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = avatar_uploaded(&app, &token, "me.png", &png(600, 300)).await;
     assert_eq!(body["content_type"], "image/webp");
     assert_eq!(body["expires_in"], 300);
     let url = body["url"].as_str().unwrap().to_owned();
@@ -1365,14 +1452,13 @@ async fn avatars_on_s3() {
         .unwrap();
     let (token, id) = signed_in(&app, &outbox, "sam@example.com").await;
 
-    let (status, body) = put_avatar(
+    let body = avatar_uploaded(
         &app,
         &token,
         "me.jpg",
         &picture(400, 400, image::ImageFormat::Jpeg),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let url = body["url"].as_str().unwrap();
     assert!(url.starts_with(s3.endpoint()), "{url}");
     assert!(
@@ -1576,14 +1662,11 @@ async fn passwordless_and_federated_sign_in(database_url: &str) {
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let link = outbox
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|(p, _)| *p == mortar::auth::code::Purpose::Passwordless)
-        .map(|(_, secret)| secret.clone())
-        .unwrap();
+        .take(
+            "olga@example.com",
+            mortar::auth::code::Purpose::Passwordless,
+        )
+        .await;
     let (status, tokens) = json_call(
         &app,
         "POST",
@@ -1848,4 +1931,295 @@ async fn passkey_journey() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+/// Waits (up to 20 s) until the job `id` has finished; answers its record.
+async fn finished_job(app: &App, id: mortar::jobs::JobId) -> mortar::jobs::JobRecord {
+    use mortar::jobs::JobState;
+    for _ in 0..2000 {
+        let record = app.state().jobs().get(id).await.unwrap().unwrap();
+        if !matches!(record.state, JobState::Pending | JobState::Running) {
+            return record;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("job {id} did not finish within 20 s");
+}
+
+/// Messages and thumbnails go through jobs in the app's own database: the verification and
+/// reset codes reach the mailer from a `SendCode` job whose payload holds the code sealed, never
+/// in the clear; a sealed code moved onto another user's job, or one that expired before it
+/// could be sent, is discarded unsent; a thumbnail job's status is its owner's only.
+async fn starter_jobs(database_url: &str) {
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let config = test_config(database_url);
+    let dir = std::path::PathBuf::from(&config.storage_dir);
+    let app = App::build_with_sender(config, outbox.clone())
+        .await
+        .unwrap();
+    let (_, joe) = signed_in(&app, &outbox, "joe@example.com").await;
+    let (other_token, ivy) = signed_in(&app, &outbox, "ivy@example.com").await;
+    let token = code_jobs(&app, &outbox, &joe, &ivy).await;
+    thumbnail_jobs(&app, &dir, &token, &other_token, &joe).await;
+    app.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Joe's password reset through a `SendCode` job, then the sealing checks; answers Joe's new
+/// access token (the reset signed him out).
+async fn code_jobs(app: &App, outbox: &Outbox, joe: &str, ivy: &str) -> String {
+    use example_saas_axum::jobs::SendCode;
+    use mortar::auth::code::Purpose;
+    use mortar::jobs::{EnqueueOptions, Job as _, JobFilter, JobState};
+
+    let jobs = app.state().jobs();
+    // A password reset: answered at once, the code sent by the job, and it works.
+    let (status, _) = json_call(
+        app,
+        "POST",
+        "/auth/password/forgot",
+        None,
+        Some(serde_json::json!({"email": "joe@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let code = outbox.take("joe@example.com", Purpose::ResetPassword).await;
+    let (status, body) = json_call(
+        app,
+        "POST",
+        "/auth/password/reset",
+        None,
+        Some(serde_json::json!({"token": code, "password": "a brand new passphrase here"})),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    // The reset signed Joe out everywhere: in again, with the new password.
+    let (status, tokens) = json_call(
+        app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(serde_json::json!({"email": "joe@example.com", "password": "a brand new passphrase here"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // Every message went through a completed SendCode job; no payload holds its code.
+    let sent = jobs
+        .list(&JobFilter::new().name(SendCode::NAME))
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 3, "two verifications and a reset");
+    for record in &sent {
+        assert_eq!(record.state, JobState::Completed);
+        assert_eq!(record.queue, "mail");
+        let text = record.payload.to_string();
+        assert!(!text.contains(&code), "the reset code is sealed: {text}");
+        assert!(!text.contains("@example.com"), "no address in the payload");
+    }
+    let reset = sent
+        .iter()
+        .find(|r| r.payload["purpose"] == "reset_password")
+        .unwrap();
+    assert_eq!(reset.payload["user"], joe);
+
+    // The sealed code moved onto another user's job does not open: discarded, nothing sent.
+    let mut moved: SendCode = serde_json::from_value(reset.payload.clone()).unwrap();
+    moved.user = ivy.to_owned();
+    let id = jobs
+        .enqueue(&moved, EnqueueOptions::new())
+        .await
+        .unwrap()
+        .id;
+    let record = finished_job(app, id).await;
+    assert_eq!(record.state, JobState::Discarded);
+    assert_eq!(record.attempt, 1, "not retried");
+    assert!(
+        record.errors[0].error.contains("does not open"),
+        "{:?}",
+        record.errors
+    );
+    // A code that expired while waiting is not sent either.
+    let mut expired: SendCode = serde_json::from_value(reset.payload.clone()).unwrap();
+    expired.expires_at_ms = 1;
+    let id = jobs
+        .enqueue(&expired, EnqueueOptions::new())
+        .await
+        .unwrap()
+        .id;
+    let record = finished_job(app, id).await;
+    assert_eq!(record.state, JobState::Discarded);
+    assert!(
+        record.errors[0].error.contains("expired"),
+        "{:?}",
+        record.errors
+    );
+    assert!(outbox.pending().is_empty(), "{:?}", outbox.pending());
+
+    token
+}
+
+/// A thumbnail through a `MakeThumbnail` job: 202, the status its uploader's alone, the files
+/// kept, the quarantine empty, the change audited.
+async fn thumbnail_jobs(
+    app: &App,
+    dir: &std::path::Path,
+    token: &str,
+    other_token: &str,
+    joe: &str,
+) {
+    use example_saas_axum::jobs::SendCode;
+    use mortar::audit::AuditStore as _;
+    use mortar::jobs::{Job as _, JobFilter, JobState};
+
+    let jobs = app.state().jobs();
+    let sent = jobs
+        .list(&JobFilter::new().name(SendCode::NAME))
+        .await
+        .unwrap();
+    // A thumbnail: 202, then its job makes it; its status is the uploader's alone.
+    let (status, accepted) = put_avatar(app, token, "me.png", &png(300, 600)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let location = accepted["status"].as_str().unwrap().to_owned();
+    let done = avatar_job(app, token, &accepted).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert!(
+        done["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/files/avatars/{joe}/avatar.webp?")),
+        "{done}"
+    );
+    let (status, _) = json_call(app, "GET", &location, Some(other_token), None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another user's job is hidden"
+    );
+    let (status, _) = json_call(app, "GET", &location, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for bad in [
+        "/me/avatar/jobs/not-a-job",
+        &format!("/me/avatar/jobs/{}", sent[0].id),
+    ] {
+        let (status, body) = json_call(app, "GET", bad, Some(token), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}: {body}");
+        assert_eq!(body["status"], 404);
+    }
+    let thumbs = jobs
+        .list(&JobFilter::new().queue("media").state(JobState::Completed))
+        .await
+        .unwrap();
+    assert_eq!(thumbs.len(), 1);
+    assert_eq!(thumbs[0].payload["user"], joe);
+    let mut kept = files_under(&dir.join("objects"));
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            format!("avatars/{joe}/avatar.webp"),
+            format!("avatars/{joe}/original")
+        ],
+        "the quarantine is empty"
+    );
+
+    // The thumbnail job recorded the avatar change in the audit trail.
+    app.state().audit().flush().await;
+    let events = app
+        .state()
+        .audit()
+        .store
+        .query(&mortar::audit::AuditQuery::new().action("user.avatar.updated"))
+        .await
+        .unwrap();
+    assert_eq!(events.records.len(), 1);
+    assert_eq!(events.records[0].event.actor.as_ref().unwrap().subject, joe);
+}
+
+#[tokio::test]
+async fn starter_jobs_on_sqlite() {
+    starter_jobs(mortar_testkit::sqlite().url()).await;
+}
+
+#[tokio::test]
+async fn starter_jobs_on_postgres() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    starter_jobs(db.url()).await;
+}
+
+#[tokio::test]
+async fn starter_jobs_on_mariadb() {
+    let Some(db) = mortar_testkit::mysql().await else {
+        return;
+    };
+    starter_jobs(db.url()).await;
+}
+
+/// A mailer that takes its time, saying when it starts.
+#[derive(Debug, Default)]
+struct SlowMailer {
+    started: tokio::sync::Notify,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl mortar::auth::code::CodeSender for SlowMailer {
+    async fn send(&self, _: mortar::auth::code::CodeMessage) -> Result<(), mortar::auth::Error> {
+        self.started.notify_one();
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A graceful shutdown (SIGTERM) stops the server, then waits for the message being sent: serve
+/// returns only once the job has finished and is marked done.
+#[tokio::test]
+async fn shutdown_waits_for_running_jobs() {
+    use mortar::jobs::{JobFilter, JobState};
+    let db = mortar_testkit::sqlite();
+    let mailer = std::sync::Arc::new(SlowMailer::default());
+    let app = App::build_with_sender(test_config(db.url()), mailer.clone())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let res = reqwest::Client::new()
+        .post(format!("http://{addr}/auth/register"))
+        .header("content-type", "application/json")
+        .body(r#"{"email":"max@example.com","password":"correct horse battery staple"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        mailer.started.notified(),
+    )
+    .await
+    .expect("the worker started sending");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert_eq!(
+        mailer.sent.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the running job finished before serve returned"
+    );
+    // The pool is closed by then: read the outcome through a fresh connection.
+    let db = sea_orm::Database::connect(db.url()).await.unwrap();
+    let fresh = mortar::jobs::Jobs::new(mortar::jobs::sql::SqlBackend::new(db));
+    let sent = fresh
+        .list(&JobFilter::new().name("starter.send_code"))
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].state, JobState::Completed);
 }

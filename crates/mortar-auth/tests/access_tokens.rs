@@ -244,6 +244,42 @@ async fn revocation_is_checked_on_every_verification() {
     s.tokens.verify(d.token()).await.unwrap(); // issued after the cut-off
 }
 
+/// `iat` counts whole seconds; the cut-off of a "sign out everywhere" still tells a token issued
+/// 300 ms before it from one issued 300 ms after it in the same second (a user resetting their
+/// password and logging straight back in is not refused).
+#[tokio::test]
+async fn a_cutoff_separates_tokens_issued_in_the_same_second() {
+    let s = setup();
+    let user = Principal::user("user-3")
+        .method(AuthMethod::Password)
+        .build();
+    let into = s
+        .clock
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    // 100 ms into the next second.
+    s.clock
+        .advance(Duration::from_millis(u64::from(1100 - into)));
+    let before = s.tokens.issue(&user).unwrap();
+    assert_eq!(before.jti().len(), 32);
+    assert!(before.jti().bytes().all(|b| b.is_ascii_hexdigit()));
+    s.clock.advance(Duration::from_millis(300));
+    s.revocations
+        .revoke_subject_before("user-3", s.clock.now())
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_millis(300));
+    let after = s.tokens.issue(&user).unwrap();
+    assert_ne!(before.jti(), after.jti());
+    assert_eq!(
+        reason(s.tokens.verify(before.token()).await.unwrap_err()),
+        TokenError::Revoked
+    );
+    s.tokens.verify(after.token()).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_rotated_out_key_no_longer_verifies() {
     let s = setup();

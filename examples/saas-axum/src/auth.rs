@@ -57,7 +57,8 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Builds authentication on the app's database (and Redis, when configured).
+    /// Builds authentication on the app's database (and Redis, when configured), delivering
+    /// codes through `sender` and sealing secrets at rest with `sealer` ([`app_sealer`]).
     ///
     /// The signing key is `MORTAR_SIGNING_KEY` when set; otherwise one is generated at
     /// start-up, so access tokens do not survive a restart (refresh tokens do: clients refresh).
@@ -72,6 +73,7 @@ impl Auth {
         redis: Option<&deadpool_redis::Pool>,
         recorder: &mortar::audit::DurableRecorder,
         sender: Arc<dyn CodeSender>,
+        sealer: Sealer,
     ) -> Result<Self, StartError> {
         let kid = config.signing_key_id.as_str();
         let key = if let Some(pem) = &config.signing_key {
@@ -111,9 +113,6 @@ impl Auth {
             ),
             None => Arc::new(mortar::auth::attempts::MemoryAttemptLimiter::new()),
         };
-        // One application key seals TOTP secrets, SSO client secrets and OAuth flows, each
-        // under its own context.
-        let sealer = totp_sealer(config)?;
         let factors = SecondFactors::new(
             Arc::new(SeaOrmFactorStore::new(db.clone())),
             sealer.clone(),
@@ -243,9 +242,15 @@ fn oauth(
     builder.build().map_err(StartError::Auth)
 }
 
-/// The key that seals TOTP secrets: `MORTAR_TOTP_KEY`, else the key file under the storage
-/// directory, made (owner-only) on first start.
-fn totp_sealer(config: &Config) -> Result<Sealer, StartError> {
+/// The application key that seals TOTP secrets (and SSO client secrets, OAuth flows and codes
+/// waiting in jobs, each under its own context): `MORTAR_TOTP_KEY`, else the key file under the
+/// storage directory, made (owner-only) on first start.
+///
+/// # Errors
+///
+/// [`StartError::Auth`] when the configured key is not 64 hex digits; [`StartError::Storage`]
+/// when the key file cannot be read or made.
+pub fn app_sealer(config: &Config) -> Result<Sealer, StartError> {
     let invalid = |what: &str| {
         StartError::Auth(mortar::auth::Error::Config(format!(
             "MORTAR_TOTP_KEY: {what}"

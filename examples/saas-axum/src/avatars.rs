@@ -1,12 +1,18 @@
-//! Avatars: a signed-in user uploads a picture, which is checked, thumbnailed and served by
-//! presigned URL.
+//! Avatars: a signed-in user uploads a picture, which is checked, thumbnailed by a background
+//! job and served by presigned URL.
 //!
 //! - `PUT /me/avatar` (multipart, field `avatar`): the upload pipeline takes PNG, JPEG, WebP or
 //!   GIF up to 5 MiB, with the type sniffed from the bytes and matching the file name's
 //!   extension — a PNG named `.pdf`, or anything else, is refused with a 422 problem, a larger
-//!   file with 413 before the rest is read. The picture waits under `quarantine/` while a
-//!   256-pixel WebP thumbnail is made from it, behind decompression-bomb limits; then both are
-//!   kept under `avatars/{user}/` and the answer carries a link to the thumbnail.
+//!   file with 413 before the rest is read, and so is a picture whose header declares more
+//!   pixels than the thumbnailer decodes (a decompression bomb). The picture waits under
+//!   `quarantine/` and the answer is **202 Accepted** with a `Location` to poll: a
+//!   [`MakeThumbnail`] job makes a 256-pixel WebP thumbnail from it (behind decompression-bomb
+//!   limits, two at a time per instance), keeps both under `avatars/{user}/` and empties the
+//!   quarantine.
+//! - `GET /me/avatar/jobs/{id}`: the job's state — `pending`, `running`, `completed` (with a
+//!   link to the thumbnail) or `failed` (with the problem: a damaged picture is a 422
+//!   `upload-refused`). Another user's job is a 404.
 //! - `GET /me/avatar`: a fresh link (valid five minutes); 404 problem when there is none.
 //! - `DELETE /me/avatar`: removes it.
 //!
@@ -22,23 +28,26 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, put};
 use mortar::core::{
     AuditEvent, AuditRecorder as _, FieldError, Outcome, Principal, PrincipalKind, Problem,
 };
-use mortar::storage::images::{ImageLimits, OutputFormat, thumbnail};
+use mortar::jobs::{EnqueueOptions, Job, JobContext, JobError, JobId, JobState};
+use mortar::storage::images::{ImageLimits, OutputFormat, dimensions, thumbnail};
 use mortar::storage::presign::{Presigned, SignedUrls, UrlSigner};
 use mortar::storage::s3::S3Store;
 use mortar::storage::upload::{Allowed, Uploader};
 use mortar::storage::{Error as StorageError, LocalStore, ObjectKey, ObjectStore, PutOptions};
 use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::StartError;
 use crate::config::Config;
+use crate::jobs::{JobDeps, MEDIA_QUEUE};
 use crate::state::AppState;
 
 /// The largest picture accepted.
@@ -49,6 +58,16 @@ pub const THUMBNAIL_SIDE: u32 = 256;
 pub const LINK_TTL: Duration = Duration::from_mins(5);
 /// The path under which signed links to local files are served.
 pub const FILES_PATH: &str = "/files";
+/// Where uploads wait for their thumbnail.
+pub const QUARANTINE: &str = "quarantine/";
+/// Thumbnails made at once per instance, at most: each may take the decoder's allocation limit.
+pub const THUMBNAILS_AT_ONCE: usize = 2;
+/// The thumbnailer's limits: larger pictures are refused before any pixel is decoded.
+pub const IMAGE_LIMITS: ImageLimits = ImageLimits {
+    max_side: 8_000,
+    max_pixels: 25_000_000,
+    max_alloc: 128 << 20,
+};
 
 /// Where avatars are kept and how links to them are made.
 #[derive(Clone, Debug)]
@@ -56,12 +75,7 @@ pub struct Avatars {
     uploader: Uploader,
     store: Arc<dyn ObjectStore>,
     links: Links,
-    /// Thumbnails made at once: each may take the decoder's allocation limit.
-    thumbnailing: Arc<tokio::sync::Semaphore>,
 }
-
-/// Thumbnails made at once, at most.
-const THUMBNAILS_AT_ONCE: usize = 2;
 
 #[derive(Clone, Debug)]
 enum Links {
@@ -123,8 +137,12 @@ impl Avatars {
             uploader,
             store,
             links,
-            thumbnailing: Arc::new(tokio::sync::Semaphore::new(THUMBNAILS_AT_ONCE)),
         })
+    }
+
+    /// The object store avatars (and the quarantine) live in.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
     }
 
     /// A link to `key`, valid for [`LINK_TTL`].
@@ -140,18 +158,20 @@ impl Avatars {
 
 /// The avatar routes; `/files/…` too when links are served by the app.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let router = Router::new().route(
-        "/me/avatar",
-        put(upload)
-            .get(show)
-            .delete(remove)
-            // A body declaring more than this is refused unread; under it, the pipeline
-            // enforces the picture's own limit while reading (the route's limit is set higher
-            // so that the pipeline's, which names its limit, speaks first).
-            .layer(DefaultBodyLimit::max(
-                usize::try_from(MAX_AVATAR).unwrap_or(usize::MAX) + (1 << 20),
-            )),
-    );
+    let router = Router::new()
+        .route(
+            "/me/avatar",
+            put(upload)
+                .get(show)
+                .delete(remove)
+                // A body declaring more than this is refused unread; under it, the pipeline
+                // enforces the picture's own limit while reading (the route's limit is set
+                // higher so that the pipeline's, which names its limit, speaks first).
+                .layer(DefaultBodyLimit::max(
+                    usize::try_from(MAX_AVATAR).unwrap_or(usize::MAX) + (1 << 20),
+                )),
+        )
+        .route("/me/avatar/jobs/{id}", get(status));
     if matches!(state.avatars().links, Links::Signed { .. }) {
         // Downloads only (GET and HEAD): the app never signs uploads.
         router.route(&format!("{FILES_PATH}/{{*key}}"), get(files))
@@ -167,13 +187,19 @@ fn key(text: &str) -> Result<ObjectKey, Problem> {
 /// The caller's folder: users only (an API key acts for its owner, but does not change their
 /// picture), and only subjects that are one plain key segment (the starter's are UUIDs).
 fn folder(principal: &Principal) -> Result<String, Problem> {
-    let subject = principal.subject();
+    if principal.kind() != PrincipalKind::User {
+        return Err(Problem::forbidden().with_detail("only users have avatars"));
+    }
+    user_folder(principal.subject())
+}
+
+fn user_folder(subject: &str) -> Result<String, Problem> {
     let plain = !subject.is_empty()
         && subject.len() <= 128
         && subject
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if principal.kind() != PrincipalKind::User || !plain {
+    if !plain {
         return Err(Problem::forbidden().with_detail("only users have avatars"));
     }
     Ok(format!("avatars/{subject}"))
@@ -187,15 +213,16 @@ fn original_key(principal: &Principal) -> Result<ObjectKey, Problem> {
     key(&format!("{}/original", folder(principal)?))
 }
 
-/// `PUT /me/avatar`: validates, thumbnails and keeps the picture; answers a link.
+/// `PUT /me/avatar`: validates the picture, keeps it in quarantine and enqueues its thumbnail;
+/// 202 with the job to poll.
 async fn upload(
     State(state): State<AppState>,
     principal: Principal,
     mut form: Multipart,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let avatars = state.avatars();
-    let thumb = thumbnail_key(&principal)?;
-    let original = original_key(&principal)?;
+    // Only users have avatars: refuse before reading the body.
+    folder(&principal)?;
     let field = loop {
         match form.next_field().await {
             Ok(Some(field)) if field.name() == Some("avatar") => break field,
@@ -212,65 +239,155 @@ async fn upload(
             Err(e) => return Err(Problem::new(e.status()).with_detail(e.body_text())),
         }
     };
-    let waiting = key(&format!("quarantine/{}", uuid::Uuid::now_v7()))?;
+    let waiting = key(&format!("{QUARANTINE}{}", uuid::Uuid::now_v7()))?;
     let uploaded = mortar::storage::axum::accept_field(&avatars.uploader, field, &waiting).await?;
-    // From here on the work runs in its own task: a client that hangs up does not stop it
-    // half-way, and the quarantine is always emptied.
-    let task = {
-        let (avatars, waiting, thumb) = (avatars.clone(), waiting.clone(), thumb.clone());
-        tokio::spawn(async move {
-            let result = match make_thumbnail(&avatars, &waiting).await {
-                Ok(small) => keep(&avatars, &waiting, &thumb, &original, small).await,
-                Err(problem) => Err(problem),
-            };
-            if let Err(error) = avatars.store.delete(&waiting).await {
-                tracing::warn!(%error, "removing a quarantined avatar failed");
-            }
-            result
-        })
+    let job = MakeThumbnail {
+        user: principal.subject().to_owned(),
+        upload: waiting.as_str().to_owned(),
+        content_type: uploaded.mime.as_str().to_owned(),
+        bytes: uploaded.meta.size,
+        sha256: uploaded.meta.sha256.clone(),
     };
-    task.await
-        .map_err(|e| Problem::internal_error().with_source(e))??;
-    state.audit().recorder.record(
-        AuditEvent::new("user.avatar.updated", Outcome::Success)
-            .actor(&principal)
-            .target("user", principal.subject())
-            .meta("type", uploaded.mime.as_str())
-            .meta("bytes", uploaded.meta.size)
-            .meta(
-                "sha256",
-                uploaded.meta.sha256.as_deref().unwrap_or_default(),
-            ),
-    );
-    Ok(Json(json!({
-        "url": avatars.link(&thumb).await?,
-        "expires_in": LINK_TTL.as_secs(),
-        "content_type": OutputFormat::WebP.mime(),
-    })))
+    // The header is read now, so a decompression bomb or a picture past the limits is refused
+    // here; its pixels are decoded by the job. A client hanging up from here on leaves the
+    // upload in quarantine, which the hourly clean-up empties.
+    let enqueued = match check_header(avatars, &waiting).await {
+        Ok(()) => state
+            .jobs()
+            .enqueue(&job, EnqueueOptions::new())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "enqueueing a thumbnail failed");
+                Problem::service_unavailable().with_detail("the picture could not be queued")
+            }),
+        Err(problem) => Err(problem),
+    };
+    let enqueued = match enqueued {
+        Ok(enqueued) => enqueued,
+        Err(problem) => {
+            discard_upload(avatars, &waiting).await;
+            return Err(problem);
+        }
+    };
+    let location = format!("/me/avatar/jobs/{}", enqueued.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location.clone())],
+        Json(json!({"job": enqueued.id.to_string(), "state": "pending", "status": location})),
+    )
+        .into_response())
+}
+
+/// Refuses a quarantined upload whose header is unreadable or past [`IMAGE_LIMITS`].
+async fn check_header(avatars: &Avatars, waiting: &ObjectKey) -> Result<(), Problem> {
+    let got = avatars.store.get(waiting, None).await?;
+    // At most MAX_AVATAR bytes (the pipeline's limit), so read whole: a JPEG's size may
+    // follow a long EXIF block.
+    let bytes = mortar::storage::collect(got.body).await?;
+    let (width, height) = dimensions(&bytes)?;
+    if width > IMAGE_LIMITS.max_side
+        || height > IMAGE_LIMITS.max_side
+        || u64::from(width) * u64::from(height) > IMAGE_LIMITS.max_pixels
+    {
+        return Err(mortar::storage::images::ImageError::TooLarge { width, height }.into());
+    }
+    Ok(())
+}
+
+async fn discard_upload(avatars: &Avatars, waiting: &ObjectKey) {
+    if let Err(error) = avatars.store.delete(waiting).await {
+        tracing::warn!(%error, "removing a quarantined avatar failed");
+    }
+}
+
+/// Makes the thumbnail of a quarantined upload, keeps it and the original under the user's
+/// folder, and empties the quarantine. A picture that does not decode is discarded at once
+/// (its problem kept for `GET /me/avatar/jobs/{id}`); a failing store is retried.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MakeThumbnail {
+    /// The user's id (the folder's name).
+    pub user: String,
+    /// The quarantined upload's key.
+    pub upload: String,
+    /// Its sniffed content type.
+    pub content_type: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256, hex.
+    pub sha256: Option<String>,
+}
+
+impl Job for MakeThumbnail {
+    const NAME: &'static str = "starter.make_thumbnail";
+    type State = JobDeps;
+
+    /// On the `media` queue; three attempts of at most two minutes.
+    fn options() -> EnqueueOptions {
+        EnqueueOptions::new()
+            .queue(MEDIA_QUEUE)
+            .max_attempts(3)
+            .timeout(Duration::from_mins(2))
+    }
+
+    async fn run(self, ctx: JobContext<JobDeps>) -> Result<(), JobError> {
+        let avatars = &ctx.state().avatars;
+        let waiting = ObjectKey::new(&self.upload)
+            .ok()
+            .filter(|k| k.as_str().starts_with(QUARANTINE))
+            .ok_or_else(|| JobError::discard("not a quarantined upload"))?;
+        let folder = user_folder(&self.user).map_err(|p| JobError::discard(problem_text(&p)))?;
+        let result = match make_thumbnail(avatars, &waiting).await {
+            Ok(small) => keep(avatars, &waiting, &folder, small).await,
+            Err(problem) => Err(problem),
+        };
+        match result {
+            Ok(()) => {
+                discard_upload(avatars, &waiting).await;
+                ctx.state().recorder.record(
+                    AuditEvent::new("user.avatar.updated", Outcome::Success)
+                        .actor_subject(&self.user, PrincipalKind::User)
+                        .target("user", &self.user)
+                        .meta("type", self.content_type.as_str())
+                        .meta("bytes", self.bytes)
+                        .meta("sha256", self.sha256.as_deref().unwrap_or_default()),
+                );
+                Ok(())
+            }
+            // The picture's fault: no retry helps.
+            Err(problem) if problem.status().is_client_error() => {
+                discard_upload(avatars, &waiting).await;
+                Err(JobError::discard(problem_text(&problem)))
+            }
+            Err(problem) => {
+                tracing::warn!(error = %problem, "making a thumbnail failed");
+                if ctx.is_last_attempt() {
+                    discard_upload(avatars, &waiting).await;
+                }
+                Err(JobError::retry(problem_text(
+                    &Problem::internal_error().with_detail("the thumbnail could not be made"),
+                )))
+            }
+        }
+    }
+}
+
+/// A problem as kept in a job's error: its JSON document (no source, which may hold internals).
+fn problem_text(problem: &Problem) -> String {
+    String::from_utf8_lossy(&problem.to_json()).into_owned()
 }
 
 /// The thumbnail of the quarantined picture (at most [`MAX_AVATAR`] bytes, so read whole),
-/// made on the blocking pool, [`THUMBNAILS_AT_ONCE`] at a time.
+/// made on the blocking pool.
 async fn make_thumbnail(avatars: &Avatars, waiting: &ObjectKey) -> Result<Vec<u8>, Problem> {
-    let _turn = avatars
-        .thumbnailing
-        .acquire()
-        .await
-        .map_err(|e| Problem::internal_error().with_source(e))?;
     let got = avatars.store.get(waiting, None).await?;
     let bytes = mortar::storage::collect(got.body).await?;
-    let limits = ImageLimits {
-        max_side: 8_000,
-        max_pixels: 25_000_000,
-        max_alloc: 128 << 20,
-    };
     tokio::task::spawn_blocking(move || {
         thumbnail(
             &bytes,
             THUMBNAIL_SIDE,
             THUMBNAIL_SIDE,
             OutputFormat::WebP,
-            limits,
+            IMAGE_LIMITS,
         )
     })
     .await
@@ -282,20 +399,71 @@ async fn make_thumbnail(avatars: &Avatars, waiting: &ObjectKey) -> Result<Vec<u8
 async fn keep(
     avatars: &Avatars,
     waiting: &ObjectKey,
-    thumb: &ObjectKey,
-    original: &ObjectKey,
+    folder: &str,
     small: Vec<u8>,
 ) -> Result<(), Problem> {
     avatars
         .store
         .put(
-            thumb,
+            &key(&format!("{folder}/avatar.webp"))?,
             mortar::storage::body_from_bytes(small),
             PutOptions::content_type(OutputFormat::WebP.mime()),
         )
         .await?;
-    avatars.store.copy(waiting, original).await?;
+    avatars
+        .store
+        .copy(waiting, &key(&format!("{folder}/original"))?)
+        .await?;
     Ok(())
+}
+
+/// `GET /me/avatar/jobs/{id}`: where the caller's thumbnail job is; 404 for an unknown job or
+/// another user's.
+async fn status(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let unknown = || Problem::not_found().with_detail("no such avatar job");
+    let id: JobId = id.parse().map_err(|_| unknown())?;
+    let record = state
+        .jobs()
+        .get(id)
+        .await
+        .map_err(|e| Problem::service_unavailable().with_source(e))?
+        .filter(|r| r.name == MakeThumbnail::NAME)
+        .ok_or_else(unknown)?;
+    let job: MakeThumbnail = serde_json::from_value(record.payload).map_err(|_| unknown())?;
+    if job.user != principal.subject() {
+        return Err(unknown());
+    }
+    let mut answer = json!({"job": id.to_string(), "attempt": record.attempt});
+    match record.state {
+        JobState::Pending => answer["state"] = "pending".into(),
+        JobState::Running => answer["state"] = "running".into(),
+        JobState::Completed => {
+            let avatars = state.avatars();
+            answer["state"] = "completed".into();
+            answer["url"] = avatars.link(&thumbnail_key(&principal)?).await?.into();
+            answer["expires_in"] = LINK_TTL.as_secs().into();
+            answer["content_type"] = OutputFormat::WebP.mime().into();
+        }
+        // Discarded or cancelled (and any state added later).
+        _ => {
+            // Our own problem documents; anything else (a timeout, a lost worker) is shown as a
+            // plain server error.
+            let problem = record
+                .errors
+                .last()
+                .and_then(|e| serde_json::from_str::<Problem>(&e.error).ok())
+                .unwrap_or_else(|| {
+                    Problem::internal_error().with_detail("the thumbnail could not be made")
+                });
+            answer["state"] = "failed".into();
+            answer["problem"] = serde_json::from_slice(&problem.to_json()).unwrap_or(Value::Null);
+        }
+    }
+    Ok(Json(answer))
 }
 
 /// `GET /me/avatar`: a fresh link to the thumbnail.

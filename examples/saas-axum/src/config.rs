@@ -94,6 +94,13 @@ pub struct Config {
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
     /// (`MORTAR_TRUSTED_PROXIES`, comma-separated addresses or networks, e.g. `10.0.0.0/8`).
     pub trusted_proxies: Option<String>,
+    /// Messages sent at once by this instance's job worker (`MORTAR_JOBS_CONCURRENCY`, default
+    /// 4; thumbnails are made two at a time besides). 0: this instance runs no worker and only
+    /// enqueues (run the worker on other instances).
+    pub jobs_concurrency: usize,
+    /// How long a graceful shutdown waits for running jobs before aborting them, in seconds
+    /// (`MORTAR_SHUTDOWN_TIMEOUT`, default 30); aborted jobs run again.
+    pub shutdown_timeout: u64,
     /// Log output (`MORTAR_LOG_FORMAT`): `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// Log filter (`MORTAR_LOG`, `tracing_subscriber::EnvFilter` syntax, default `info`).
@@ -112,7 +119,7 @@ pub enum LogFormat {
 }
 
 /// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
-const KEYS: [&str; 30] = [
+const KEYS: [&str; 32] = [
     "listen",
     "database_url",
     "database_max_connections",
@@ -141,6 +148,8 @@ const KEYS: [&str; 30] = [
     "rate_limit_per_user",
     "rate_limit_credentials",
     "trusted_proxies",
+    "jobs_concurrency",
+    "shutdown_timeout",
     "log_format",
     "log",
 ];
@@ -157,6 +166,8 @@ struct Defaults {
     rate_limit_per_ip: u32,
     rate_limit_per_user: u32,
     rate_limit_credentials: u32,
+    jobs_concurrency: usize,
+    shutdown_timeout: u64,
     log_format: LogFormat,
     log: &'static str,
 }
@@ -173,6 +184,8 @@ impl Default for Defaults {
             rate_limit_per_ip: 300,
             rate_limit_per_user: 120,
             rate_limit_credentials: 10,
+            jobs_concurrency: 4,
+            shutdown_timeout: 30,
             log_format: LogFormat::Json,
             log: "info",
         }
@@ -303,6 +316,8 @@ impl fmt::Debug for Config {
             .field("rate_limit_per_user", &self.rate_limit_per_user)
             .field("rate_limit_credentials", &self.rate_limit_credentials)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("jobs_concurrency", &self.jobs_concurrency)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("log_format", &self.log_format)
             .field("log", &self.log)
             .finish_non_exhaustive()

@@ -21,6 +21,7 @@ pub mod avatars;
 pub mod config;
 pub mod flags;
 pub mod i18n;
+pub mod jobs;
 pub mod migration;
 pub mod orgs;
 pub mod ratelimit;
@@ -77,20 +78,26 @@ pub enum StartError {
     /// A rate-limit setting is invalid.
     #[error("the rate-limit configuration is invalid: {0}")]
     RateLimit(String),
+    /// The job schedule could not be set up.
+    #[error("setting up background jobs failed")]
+    Jobs(#[source] mortar::jobs::Error),
     /// Serving failed (e.g. the listener broke).
     #[error("serving failed")]
     Serve(#[source] std::io::Error),
 }
 
-/// The assembled application: configuration, connections and router.
+/// The assembled application: configuration, connections, router and the background job
+/// worker.
 #[derive(Clone, Debug)]
 pub struct App {
     state: AppState,
+    background: Arc<std::sync::Mutex<Option<jobs::Running>>>,
 }
 
 impl App {
-    /// Connects to the configured backends (creating the SQLite file if needed) and runs the
-    /// migrations.
+    /// Connects to the configured backends (creating the SQLite file if needed), runs the
+    /// migrations and starts the background job worker and schedule (unless
+    /// `MORTAR_JOBS_CONCURRENCY` is 0); [`App::serve`] or [`App::shutdown`] stops them.
     ///
     /// # Errors
     ///
@@ -138,8 +145,63 @@ impl App {
         let audit = audit::Audit::start(&db);
         let rbac = orgs::rbac(&db, &audit.recorder).await?;
         let flags = flags::flags(&db, &audit.recorder).await?;
+        let run_jobs = config.jobs_concurrency > 0;
         let state = AppState::new(config, db, rbac, flags, audit, sender).await?;
-        Ok(Self { state })
+        let app = Self {
+            state,
+            background: Arc::default(),
+        };
+        if run_jobs {
+            app.start_jobs()?;
+        }
+        Ok(app)
+    }
+
+    /// Starts the job worker and the cron schedule on the current Tokio runtime ([`App::build`]
+    /// does, unless `MORTAR_JOBS_CONCURRENCY` is 0); does nothing when they already run.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Jobs`] when the schedule does not parse.
+    pub fn start_jobs(&self) -> Result<(), StartError> {
+        let mut running = self
+            .background
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if running.is_none() {
+            let scheduler = jobs::scheduler(self.state.jobs()).map_err(StartError::Jobs)?;
+            *running = Some(jobs::Running::start(self.state.worker(), scheduler));
+            tracing::info!(
+                concurrency = self.state.config().jobs_concurrency,
+                "job worker started"
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops gracefully what runs in the background: the schedule, and the job worker, which
+    /// stops fetching and waits up to `MORTAR_SHUTDOWN_TIMEOUT` for running jobs (the rest are
+    /// aborted and run again later); then writes out the audit trail and API-key usage and closes
+    /// the database pool. [`App::serve`] calls it once the server has stopped; call it yourself
+    /// when you mount [`App::router`] in your own server. The app is not usable afterwards.
+    pub async fn shutdown(&self) {
+        let running = self
+            .background
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(running) = running {
+            running
+                .stop(Duration::from_secs(self.state.config().shutdown_timeout))
+                .await;
+        }
+        self.state.audit().flush().await;
+        if let Err(error) = self.state.auth().api_keys.flush_usage().await {
+            tracing::warn!(%error, "writing API key usage failed");
+        }
+        if let Err(error) = self.state.db().clone().close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
     }
 
     /// The shared state.
@@ -153,7 +215,7 @@ impl App {
     }
 
     /// Serves the router on `listener` until `shutdown` completes, then lets in-flight requests
-    /// finish and closes the database pool.
+    /// finish and [shuts down](App::shutdown) the job worker and the connections.
     ///
     /// # Errors
     ///
@@ -185,13 +247,7 @@ impl App {
         tracing::info!("shutting down");
         flusher.abort();
         activity.abort();
-        self.state.audit().flush().await;
-        if let Err(error) = api_keys.flush_usage().await {
-            tracing::warn!(%error, "writing API key usage failed");
-        }
-        if let Err(error) = self.state.db().clone().close().await {
-            tracing::warn!(%error, "closing the database pool failed");
-        }
+        self.shutdown().await;
         Ok(())
     }
 }

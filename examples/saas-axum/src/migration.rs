@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
         all.extend(mortar::rbac::sql::migrations());
         all.extend(mortar::audit::sql::migrations());
         all.extend(mortar::flags::sql::migrations());
+        all.extend(mortar::jobs::sql::migrations());
         all.push(Box::new(CreateOrganizations));
         all
     }

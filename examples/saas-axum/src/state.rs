@@ -8,6 +8,9 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
 use mortar::auth::code::CodeSender;
+use mortar::auth::sql::SeaOrmUserStore;
+use mortar::jobs::sql::SqlBackend;
+use mortar::jobs::{Jobs, Worker};
 
 use crate::StartError;
 use crate::auth::Auth;
@@ -32,13 +35,17 @@ struct Inner {
     rate_limit: mortar::ratelimit::RateLimitLayer,
     i18n: mortar::i18n::I18n,
     audit: crate::audit::Audit,
+    jobs: Jobs,
+    worker: Worker<crate::jobs::JobDeps>,
 }
 
 impl AppState {
     /// Builds the state from the configuration, an open database connection, the
     /// authorizer, the feature flags and the audit trail. Redis and S3
     /// clients are created (not contacted) when configured; without S3, the directory of
-    /// uploaded files is created.
+    /// uploaded files is created. Background jobs live in the same database; codes reach
+    /// `sender` through a [`SendCode`](crate::jobs::SendCode) job each. The job worker is
+    /// built, not started ([`crate::App::build`] starts it).
     ///
     /// # Errors
     ///
@@ -68,7 +75,28 @@ impl AppState {
             .map(|endpoint| s3_bucket(&config, endpoint))
             .transpose()?;
         let avatars = crate::avatars::Avatars::new(&config, s3.as_deref()).await?;
-        let auth = Auth::new(&config, &db, redis.as_ref(), &audit.recorder, sender)?;
+        let jobs = Jobs::new(SqlBackend::new(db.clone()));
+        // One application key seals TOTP secrets, SSO client secrets, OAuth flows and the codes
+        // waiting in jobs, each under its own context.
+        let sealer = crate::auth::app_sealer(&config)?;
+        let queued = Arc::new(crate::jobs::QueuedSender::new(jobs.clone(), sealer.clone()));
+        let auth = Auth::new(
+            &config,
+            &db,
+            redis.as_ref(),
+            &audit.recorder,
+            queued,
+            sealer.clone(),
+        )?;
+        let deps = crate::jobs::JobDeps {
+            sender,
+            sealer,
+            users: Arc::new(SeaOrmUserStore::new(db.clone())),
+            avatars: avatars.clone(),
+            recorder: audit.recorder.clone(),
+            jobs: jobs.clone(),
+        };
+        let worker = crate::jobs::worker(&jobs, deps, config.jobs_concurrency.max(1));
         let rate_limit = crate::ratelimit::layer(&config, redis.as_ref())?;
         let i18n = crate::i18n::catalogs().map_err(StartError::I18n)?;
         Ok(Self {
@@ -84,6 +112,8 @@ impl AppState {
                 rate_limit,
                 i18n,
                 audit,
+                jobs,
+                worker,
             }),
         })
     }
@@ -116,6 +146,16 @@ impl AppState {
     /// The audit trail.
     pub fn audit(&self) -> &crate::audit::Audit {
         &self.inner.audit
+    }
+
+    /// Background jobs: enqueue, inspect, retry, cancel.
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
+    }
+
+    /// The job worker (not running until started: [`crate::App::build`] does).
+    pub fn worker(&self) -> &Worker<crate::jobs::JobDeps> {
+        &self.inner.worker
     }
 
     /// The configuration.

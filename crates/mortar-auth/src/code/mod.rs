@@ -175,6 +175,35 @@ pub struct CodeMessage {
     pub expires_at: SystemTime,
 }
 
+impl CodeMessage {
+    /// A message to deliver: for flows that hand a code on to be sent later (a background
+    /// job, an outbox) and rebuild the message there.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use mortar_auth::code::{CodeMessage, Purpose, new_token};
+    /// # fn user() -> mortar_auth::user::User { unimplemented!() }
+    /// # fn main() {}
+    /// # fn build() {
+    /// let message = CodeMessage::new(
+    ///     Purpose::VerifyEmail,
+    ///     user(),
+    ///     new_token(),
+    ///     SystemTime::now() + Duration::from_secs(3600),
+    /// );
+    /// assert!(format!("{message:?}").contains("[REDACTED]"));
+    /// # }
+    /// ```
+    pub fn new(purpose: Purpose, user: User, secret: SecretString, expires_at: SystemTime) -> Self {
+        Self {
+            purpose,
+            user,
+            secret,
+            expires_at,
+        }
+    }
+}
+
 impl fmt::Debug for CodeMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CodeMessage")

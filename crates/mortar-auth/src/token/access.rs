@@ -24,11 +24,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use mortar_core::{AuthMethod, Principal, SharedClock, SystemClock};
-use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
@@ -202,6 +201,36 @@ impl Revocations for MemoryRevocations {
         lock(&self.cutoffs).insert(subject.to_owned(), before);
         Ok(())
     }
+}
+
+/// A new token id: a version-7 UUID (32 hex digits) whose timestamp is the issue time to the millisecond
+/// and whose other 74 bits are random. `iat` counts whole seconds, so without it a "sign out
+/// everywhere" cutoff could not tell a token issued just before it from one issued just after in
+/// the same second: the user who resets a password and logs straight in would be refused.
+fn new_jti(issued: SystemTime) -> String {
+    let since = issued.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
+    uuid::Uuid::new_v7(ts).simple().to_string()
+}
+
+/// When the token was issued: to the millisecond from a version-7 UUID `jti` that agrees with `iat`
+/// (ours), else `iat`'s whole second.
+fn issued_at(claims: &AccessClaims) -> SystemTime {
+    let whole = from_secs(claims.iat);
+    uuid::Uuid::try_parse(&claims.jti)
+        .ok()
+        .filter(|id| id.get_version_num() == 7)
+        .and_then(|id| id.get_timestamp())
+        .map(|ts| {
+            let (secs, nanos) = ts.to_unix();
+            UNIX_EPOCH + Duration::new(secs, nanos)
+        })
+        .filter(|precise| {
+            precise
+                .duration_since(whole)
+                .is_ok_and(|d| d < Duration::from_secs(1))
+        })
+        .unwrap_or(whole)
 }
 
 /// A verified token kept for its next presentation: the principal and what revocation needs.
@@ -392,11 +421,10 @@ impl AccessTokens {
     ///
     /// [`Error::Config`] when the ring has no signing key; [`Error::Internal`] when signing fails.
     pub fn issue(&self, principal: &Principal) -> Result<IssuedToken, Error> {
-        let now = to_secs(self.inner.clock.now());
+        let issued = self.inner.clock.now();
+        let now = to_secs(issued);
         let exp = now + self.inner.ttl.as_secs().max(1);
-        let mut id = [0u8; 16];
-        rand::rng().fill_bytes(&mut id);
-        let jti = hex::encode(id);
+        let jti = new_jti(issued);
         let auth = principal.authentication();
         let mut amr: Vec<String> = auth.amr().into_iter().map(str::to_owned).collect();
         amr.dedup();
@@ -472,7 +500,7 @@ impl AccessTokens {
             builder = builder.session_id(sid.clone());
         }
         let principal = builder.build();
-        let issued_at = from_secs(claims.iat);
+        let issued_at = issued_at(&claims);
         self.inner.cache.insert(
             key,
             Cached {

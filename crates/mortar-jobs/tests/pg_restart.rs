@@ -14,7 +14,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Count, Counts, wait_until};
+use common::{Count, Counts, wait_for_progress, wait_until};
 use mortar_jobs::sql::{Migrator, SqlBackend};
 use mortar_jobs::{EnqueueOptions, Jobs, Worker};
 use sea_orm_migration::MigratorTrait as _;
@@ -97,7 +97,7 @@ async fn postgres_server_restart_during_a_run() {
     jobs.enqueue(&Count { key: "late".into() }, EnqueueOptions::new())
         .await
         .unwrap();
-    wait_until(|| counts.len() == n as usize + 1).await;
+    wait_for_progress(|| counts.len(), n as usize + 1).await;
     for r in running {
         assert_eq!(r.shutdown(Duration::from_secs(30)).await.aborted, 0);
     }

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Count, Counts, wait_until};
+use common::{Count, Counts, wait_for_progress, wait_until};
 #[cfg(feature = "sql")]
 use mortar_jobs::sql::{Migrator, SqlBackend};
 use mortar_jobs::{EnqueueOptions, Job, JobContext, JobError, JobState, Jobs, Worker};
@@ -133,8 +133,7 @@ async fn drain(jobs: &Jobs, counts: &Counts, workers: usize, n: u32) {
             .build();
         running.push(w.start());
     }
-    let expected = n as usize;
-    wait_until(|| counts.len() == expected).await;
+    wait_for_progress(|| counts.len(), n as usize).await;
     for r in running {
         assert_eq!(r.shutdown(Duration::from_secs(30)).await.aborted, 0);
     }

@@ -709,6 +709,23 @@ pub async fn started_worker_drains(b: SharedBackend) {
     assert_eq!(done.len(), 53);
 }
 
+/// Polls `progress` until it reaches `target`, failing only when it stops moving for a minute:
+/// a large drain on a loaded machine may take several minutes, a stuck one is still caught.
+pub async fn wait_for_progress(progress: impl Fn() -> usize, target: usize) {
+    let mut last = progress();
+    let mut still = 0;
+    while last < target {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = progress();
+        if now == last {
+            still += 1;
+            assert!(still < 6000, "stuck at {now} of {target} for a minute");
+        } else {
+            (last, still) = (now, 0);
+        }
+    }
+}
+
 /// Polls `f` (the condition a real worker reaches), failing after a generous minute.
 pub async fn wait_until(f: impl Fn() -> bool) {
     for _ in 0..6000 {

@@ -1933,6 +1933,22 @@ async fn passkey_journey() {
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
+/// Enqueues `job` on the app and waits for it: discarded at its first attempt, its error
+/// naming `why`.
+async fn discarded<J: mortar::jobs::Job>(app: &App, job: &J, why: &str) {
+    let id = app
+        .state()
+        .jobs()
+        .enqueue(job, mortar::jobs::EnqueueOptions::new())
+        .await
+        .unwrap()
+        .id;
+    let record = finished_job(app, id).await;
+    assert_eq!(record.state, mortar::jobs::JobState::Discarded);
+    assert_eq!(record.attempt, 1, "not retried");
+    assert!(record.errors[0].error.contains(why), "{:?}", record.errors);
+}
+
 /// Waits (up to 20 s) until the job `id` has finished; answers its record.
 async fn finished_job(app: &App, id: mortar::jobs::JobId) -> mortar::jobs::JobRecord {
     use mortar::jobs::JobState;
@@ -1970,7 +1986,7 @@ async fn starter_jobs(database_url: &str) {
 async fn code_jobs(app: &App, outbox: &Outbox, joe: &str, ivy: &str) -> String {
     use example_saas_axum::jobs::SendCode;
     use mortar::auth::code::Purpose;
-    use mortar::jobs::{EnqueueOptions, Job as _, JobFilter, JobState};
+    use mortar::jobs::{Job as _, JobFilter, JobState};
 
     let jobs = app.state().jobs();
     // A password reset: answered at once, the code sent by the job, and it works.
@@ -2012,6 +2028,8 @@ async fn code_jobs(app: &App, outbox: &Outbox, joe: &str, ivy: &str) -> String {
         .unwrap();
     assert_eq!(sent.len(), 3, "two verifications and a reset");
     for record in &sent {
+        // The message is out; the outcome is stored by the worker's next batch.
+        let record = finished_job(app, record.id).await;
         assert_eq!(record.state, JobState::Completed);
         assert_eq!(record.queue, "mail");
         let text = record.payload.to_string();
@@ -2027,34 +2045,11 @@ async fn code_jobs(app: &App, outbox: &Outbox, joe: &str, ivy: &str) -> String {
     // The sealed code moved onto another user's job does not open: discarded, nothing sent.
     let mut moved: SendCode = serde_json::from_value(reset.payload.clone()).unwrap();
     moved.user = ivy.to_owned();
-    let id = jobs
-        .enqueue(&moved, EnqueueOptions::new())
-        .await
-        .unwrap()
-        .id;
-    let record = finished_job(app, id).await;
-    assert_eq!(record.state, JobState::Discarded);
-    assert_eq!(record.attempt, 1, "not retried");
-    assert!(
-        record.errors[0].error.contains("does not open"),
-        "{:?}",
-        record.errors
-    );
+    discarded(app, &moved, "does not open").await;
     // A code that expired while waiting is not sent either.
     let mut expired: SendCode = serde_json::from_value(reset.payload.clone()).unwrap();
     expired.expires_at_ms = 1;
-    let id = jobs
-        .enqueue(&expired, EnqueueOptions::new())
-        .await
-        .unwrap()
-        .id;
-    let record = finished_job(app, id).await;
-    assert_eq!(record.state, JobState::Discarded);
-    assert!(
-        record.errors[0].error.contains("expired"),
-        "{:?}",
-        record.errors
-    );
+    discarded(app, &expired, "expired").await;
     assert!(outbox.pending().is_empty(), "{:?}", outbox.pending());
 
     token
@@ -2069,9 +2064,10 @@ async fn thumbnail_jobs(
     other_token: &str,
     joe: &str,
 ) {
+    use example_saas_axum::avatars::MakeThumbnail;
     use example_saas_axum::jobs::SendCode;
     use mortar::audit::AuditStore as _;
-    use mortar::jobs::{Job as _, JobFilter, JobState};
+    use mortar::jobs::{EnqueueOptions, Job as _, JobFilter, JobState};
 
     let jobs = app.state().jobs();
     let sent = jobs
@@ -2113,6 +2109,19 @@ async fn thumbnail_jobs(
         .unwrap();
     assert_eq!(thumbs.len(), 1);
     assert_eq!(thumbs[0].payload["user"], joe);
+
+    // The same job run again (at-least-once: its outcome lost) finds its work done.
+    let again: MakeThumbnail = serde_json::from_value(thumbs[0].payload.clone()).unwrap();
+    let id = jobs
+        .enqueue(&again, EnqueueOptions::new())
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(finished_job(app, id).await.state, JobState::Completed);
+    // An older upload's job, late, does not replace the newer avatar: discarded with a 409.
+    let mut older = again.clone();
+    older.upload = "quarantine/00000000-0000-7000-8000-000000000000".into();
+    discarded(app, &older, "409").await;
     let mut kept = files_under(&dir.join("objects"));
     kept.sort();
     assert_eq!(
@@ -2133,8 +2142,33 @@ async fn thumbnail_jobs(
         .query(&mortar::audit::AuditQuery::new().action("user.avatar.updated"))
         .await
         .unwrap();
-    assert_eq!(events.records.len(), 1);
+    assert_eq!(events.records.len(), 1, "the rerun recorded nothing more");
     assert_eq!(events.records[0].event.actor.as_ref().unwrap().subject, joe);
+
+    removal_beats_late_jobs(app, token, &location, &again).await;
+}
+
+/// `DELETE /me/avatar` after a thumbnail job completed: the job's status no longer links to it,
+/// and the job run again (late) does not bring it back.
+async fn removal_beats_late_jobs(
+    app: &App,
+    token: &str,
+    location: &str,
+    again: &example_saas_axum::avatars::MakeThumbnail,
+) {
+    use mortar::jobs::{EnqueueOptions, JobState};
+    let jobs = app.state().jobs();
+    let (status, _) = json_call(app, "DELETE", "/me/avatar", Some(token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, shown) = json_call(app, "GET", location, Some(token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["state"], "completed", "{shown}");
+    assert_eq!(shown["current"], false, "{shown}");
+    assert!(shown.get("url").is_none(), "{shown}");
+    let id = jobs.enqueue(again, EnqueueOptions::new()).await.unwrap().id;
+    assert_eq!(finished_job(app, id).await.state, JobState::Discarded);
+    let (status, _) = json_call(app, "GET", "/me/avatar", Some(token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the avatar stays removed");
 }
 
 #[tokio::test]

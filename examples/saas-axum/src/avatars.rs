@@ -11,8 +11,11 @@
 //!   limits, two at a time per instance), keeps both under `avatars/{user}/` and empties the
 //!   quarantine.
 //! - `GET /me/avatar/jobs/{id}`: the job's state — `pending`, `running`, `completed` (with a
-//!   link to the thumbnail) or `failed` (with the problem: a damaged picture is a 422
-//!   `upload-refused`). Another user's job is a 404.
+//!   link to the thumbnail, or `"current": false` once a newer picture replaced it or the avatar
+//!   was removed) or `failed` (with the problem: a damaged picture is a 422 `upload-refused`, an
+//!   upload overtaken by a newer one or by a removal a 409). Another user's job is a 404.
+//!   Uploads are ordered by their quarantine keys (UUIDv7): an older upload's job finishing
+//!   late never replaces a newer avatar, nor brings back a removed one.
 //! - `GET /me/avatar`: a fresh link (valid five minutes); 404 problem when there is none.
 //! - `DELETE /me/avatar`: removes it.
 //!
@@ -336,6 +339,25 @@ impl Job for MakeThumbnail {
             .filter(|k| k.as_str().starts_with(QUARANTINE))
             .ok_or_else(|| JobError::discard("not a quarantined upload"))?;
         let folder = user_folder(&self.user).map_err(|p| JobError::discard(problem_text(&p)))?;
+        // Uploads are ordered by their quarantine keys (UUIDv7s): the thumbnail kept and the
+        // removal marker name the newest upload they stand for.
+        let latest = match latest_upload(avatars, &folder).await {
+            Ok(latest) => latest,
+            Err(problem) => return Err(transient(&ctx, avatars, &waiting, &problem).await),
+        };
+        if latest.as_deref() == Some(self.upload.as_str()) {
+            // Run again after its work was done (its outcome was not stored): nothing to do.
+            discard_upload(avatars, &waiting).await;
+            return Ok(());
+        }
+        if latest.as_deref().is_some_and(|l| l > self.upload.as_str()) {
+            discard_upload(avatars, &waiting).await;
+            return Err(JobError::discard(problem_text(
+                &Problem::conflict().with_detail(
+                    "a newer picture was uploaded, or the avatar removed, since this one",
+                ),
+            )));
+        }
         let result = match make_thumbnail(avatars, &waiting).await {
             Ok(small) => keep(avatars, &waiting, &folder, small).await,
             Err(problem) => Err(problem),
@@ -353,22 +375,59 @@ impl Job for MakeThumbnail {
                 );
                 Ok(())
             }
-            // The picture's fault: no retry helps.
+            // The picture's fault (or it is gone): no retry helps.
             Err(problem) if problem.status().is_client_error() => {
                 discard_upload(avatars, &waiting).await;
                 Err(JobError::discard(problem_text(&problem)))
             }
-            Err(problem) => {
-                tracing::warn!(error = %problem, "making a thumbnail failed");
-                if ctx.is_last_attempt() {
-                    discard_upload(avatars, &waiting).await;
-                }
-                Err(JobError::retry(problem_text(
-                    &Problem::internal_error().with_detail("the thumbnail could not be made"),
-                )))
-            }
+            Err(problem) => Err(transient(&ctx, avatars, &waiting, &problem).await),
         }
     }
+}
+
+/// A failure worth retrying (the store failed): logged, the upload kept for the next attempt
+/// unless this was the last.
+async fn transient(
+    ctx: &JobContext<JobDeps>,
+    avatars: &Avatars,
+    waiting: &ObjectKey,
+    problem: &Problem,
+) -> JobError {
+    tracing::warn!(error = %problem, "making a thumbnail failed");
+    if ctx.is_last_attempt() {
+        discard_upload(avatars, waiting).await;
+    }
+    JobError::retry(problem_text(
+        &Problem::internal_error().with_detail("the thumbnail could not be made"),
+    ))
+}
+
+/// The metadata entry naming the upload an object stands for.
+const UPLOAD_META: &str = "upload";
+
+/// The marker `DELETE /me/avatar` leaves: uploads older than the one it names are void.
+fn removed_key(folder: &str) -> Result<ObjectKey, Problem> {
+    key(&format!("{folder}/removed"))
+}
+
+/// The newest upload the user's folder accounts for: the kept thumbnail's, or the removal
+/// marker's, whichever is newer; `None` for a user who never had an avatar.
+async fn latest_upload(avatars: &Avatars, folder: &str) -> Result<Option<String>, Problem> {
+    let mut latest: Option<String> = None;
+    for object in [key(&format!("{folder}/avatar.webp"))?, removed_key(folder)?] {
+        match avatars.store.head(&object).await {
+            Ok(meta) => {
+                if let Some(upload) = meta.metadata.get(UPLOAD_META)
+                    && latest.as_deref().is_none_or(|l| upload.as_str() > l)
+                {
+                    latest = Some(upload.clone());
+                }
+            }
+            Err(StorageError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(latest)
 }
 
 /// A problem as kept in a job's error: its JSON document (no source, which may hold internals).
@@ -377,9 +436,16 @@ fn problem_text(problem: &Problem) -> String {
 }
 
 /// The thumbnail of the quarantined picture (at most [`MAX_AVATAR`] bytes, so read whole),
-/// made on the blocking pool.
+/// made on the blocking pool. A 410 problem when the upload is gone.
 async fn make_thumbnail(avatars: &Avatars, waiting: &ObjectKey) -> Result<Vec<u8>, Problem> {
-    let got = avatars.store.get(waiting, None).await?;
+    let got = match avatars.store.get(waiting, None).await {
+        Ok(got) => got,
+        Err(StorageError::NotFound(_)) => {
+            return Err(Problem::new(StatusCode::GONE)
+                .with_detail("the upload is no longer available: send the picture again"));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let bytes = mortar::storage::collect(got.body).await?;
     tokio::task::spawn_blocking(move || {
         thumbnail(
@@ -407,7 +473,7 @@ async fn keep(
         .put(
             &key(&format!("{folder}/avatar.webp"))?,
             mortar::storage::body_from_bytes(small),
-            PutOptions::content_type(OutputFormat::WebP.mime()),
+            PutOptions::content_type(OutputFormat::WebP.mime()).meta(UPLOAD_META, waiting.as_str()),
         )
         .await?;
     avatars
@@ -425,6 +491,8 @@ async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let unknown = || Problem::not_found().with_detail("no such avatar job");
+    // Only users have avatars (as for the upload itself).
+    let folder = folder(&principal)?;
     let id: JobId = id.parse().map_err(|_| unknown())?;
     let record = state
         .jobs()
@@ -444,9 +512,22 @@ async fn status(
         JobState::Completed => {
             let avatars = state.avatars();
             answer["state"] = "completed".into();
-            answer["url"] = avatars.link(&thumbnail_key(&principal)?).await?.into();
-            answer["expires_in"] = LINK_TTL.as_secs().into();
-            answer["content_type"] = OutputFormat::WebP.mime().into();
+            // A link only while the avatar is still this upload's.
+            if latest_upload(avatars, &folder).await?.as_deref() == Some(job.upload.as_str())
+                && avatars
+                    .store
+                    .head(&thumbnail_key(&principal)?)
+                    .await
+                    .is_ok()
+            {
+                answer["url"] = avatars.link(&thumbnail_key(&principal)?).await?.into();
+                answer["expires_in"] = LINK_TTL.as_secs().into();
+                answer["content_type"] = OutputFormat::WebP.mime().into();
+            } else {
+                answer["current"] = false.into();
+                answer["detail"] =
+                    "a newer picture was uploaded, or the avatar removed, since".into();
+            }
         }
         // Discarded or cancelled (and any state added later).
         _ => {
@@ -489,6 +570,17 @@ async fn remove(
     principal: Principal,
 ) -> Result<StatusCode, Problem> {
     let avatars = state.avatars();
+    // First the marker voiding every upload made until now, so a thumbnail job still waiting
+    // does not bring the avatar back.
+    let now = key(&format!("{QUARANTINE}{}", uuid::Uuid::now_v7()))?;
+    avatars
+        .store
+        .put(
+            &removed_key(&folder(&principal)?)?,
+            mortar::storage::body_from_bytes(Vec::new()),
+            PutOptions::content_type("application/octet-stream").meta(UPLOAD_META, now.as_str()),
+        )
+        .await?;
     let removed = avatars.store.delete(&thumbnail_key(&principal)?).await?;
     avatars.store.delete(&original_key(&principal)?).await?;
     if removed {

@@ -99,7 +99,8 @@ pub struct Config {
     /// enqueues (run the worker on other instances).
     pub jobs_concurrency: usize,
     /// How long a graceful shutdown waits for running jobs before aborting them, in seconds
-    /// (`MORTAR_SHUTDOWN_TIMEOUT`, default 30); aborted jobs run again.
+    /// (`MORTAR_SHUTDOWN_TIMEOUT`, default 30); an aborted job runs again unless that was its last
+    /// attempt.
     pub shutdown_timeout: u64,
     /// Log output (`MORTAR_LOG_FORMAT`): `json` (default) or `pretty`.
     pub log_format: LogFormat,

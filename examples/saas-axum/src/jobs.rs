@@ -12,14 +12,18 @@
 //!   [`MakeThumbnail`](crate::avatars::MakeThumbnail) job makes the thumbnail (see
 //!   [`crate::avatars`]).
 //! - [`Cleanup`] runs at minute 17 of every hour (once, however many instances run): it prunes
-//!   finished jobs after [`FINISHED_JOBS_KEPT`] and removes quarantined uploads that no job took
-//!   (a client that hung up) after [`QUARANTINE_KEPT`].
+//!   finished jobs after [`FINISHED_JOBS_KEPT`] and removes quarantined uploads that no pending
+//!   or running job waits for (a client that hung up, a job given up) after [`QUARANTINE_KEPT`].
 //!
 //! The [`App`](crate::App) runs the worker and the schedule (`MORTAR_JOBS_CONCURRENCY`, 0 for an
 //! instance that only serves requests) and stops them gracefully on shutdown, waiting up to
-//! `MORTAR_SHUTDOWN_TIMEOUT` for running jobs. Delivery is at-least-once: a worker killed after
-//! the mailer accepted a message but before the job was marked done sends it again.
+//! `MORTAR_SHUTDOWN_TIMEOUT` for running jobs (one still running then is aborted: it runs again
+//! unless that was its last attempt). Delivery is at-least-once: a worker killed after the
+//! mailer accepted a message but before the job was marked done sends it again. Messages are
+//! not ordered: while a mailer fails, an older code's retry may arrive after a newer code (the
+//! older one no longer works once a newer was issued for the same purpose).
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,7 +32,9 @@ use mortar::auth::code::{CodeMessage, CodeSender, Purpose};
 use mortar::auth::seal::Sealer;
 use mortar::auth::user::{UserId, UserStore};
 use mortar::jobs::cron::{Schedule, Scheduler};
-use mortar::jobs::{EnqueueOptions, Job, JobContext, JobError, Jobs, RunningWorker, Worker};
+use mortar::jobs::{
+    EnqueueOptions, Job, JobContext, JobError, JobFilter, JobState, Jobs, RunningWorker, Worker,
+};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -121,14 +127,15 @@ impl Running {
     }
 
     /// Stops the schedule and the worker's fetching, waits up to `deadline` for running jobs
-    /// and aborts the rest (they run again: as failed attempts, or after their lease).
+    /// and aborts the rest (each counts as a failed attempt: it runs again unless that was its
+    /// last).
     pub async fn stop(self, deadline: Duration) {
         self.cron.abort();
         let done = self.worker.shutdown(deadline).await;
         if done.aborted > 0 {
             tracing::warn!(
                 aborted = done.aborted,
-                "jobs still running at the shutdown deadline were aborted; they will run again"
+                "jobs still running at the shutdown deadline were aborted; they run again unless that was their last attempt"
             );
         } else {
             tracing::info!("job worker stopped");
@@ -231,13 +238,14 @@ impl Job for SendCode {
     const NAME: &'static str = "starter.send_code";
     type State = JobDeps;
 
-    /// On the `mail` queue, ahead of other work; eight attempts (back-off from a second to
-    /// about four minutes), 30 s each.
+    /// On the `mail` queue, ahead of other work; 12 attempts of at most 30 s: the default
+    /// back-off (5 s doubling to a 1 h cap) spreads them over about two and a half hours, and a
+    /// code that has expired meanwhile is not sent.
     fn options() -> EnqueueOptions {
         EnqueueOptions::new()
             .queue(MAIL_QUEUE)
             .priority(-10)
-            .max_attempts(8)
+            .max_attempts(12)
             .timeout(Duration::from_secs(30))
     }
 
@@ -305,15 +313,32 @@ impl Job for Cleanup {
             .prune(FINISHED_JOBS_KEPT)
             .await
             .map_err(|e| JobError::retry(format!("pruning finished jobs failed: {e}")))?;
-        let removed = sweep_quarantine(&deps.avatars, SystemTime::now() - QUARANTINE_KEPT)
+        // Uploads a thumbnail job still waits for stay, however old.
+        let waiting = deps
+            .jobs
+            .list(
+                &JobFilter::new()
+                    .name(MakeThumbnail::NAME)
+                    .state(JobState::Pending)
+                    .state(JobState::Running),
+            )
             .await
-            .map_err(|e| JobError::retry(format!("emptying the quarantine failed: {e}")))?;
+            .map_err(|e| JobError::retry(format!("listing thumbnail jobs failed: {e}")))?
+            .into_iter()
+            .filter_map(|r| Some(r.payload.get("upload")?.as_str()?.to_owned()))
+            .collect::<HashSet<_>>();
+        let removed = sweep_quarantine(&deps.avatars, SystemTime::now() - QUARANTINE_KEPT, |key| {
+            waiting.contains(key)
+        })
+        .await
+        .map_err(|e| JobError::retry(format!("emptying the quarantine failed: {e}")))?;
         tracing::info!(pruned, removed, "clean-up done");
         Ok(())
     }
 }
 
-/// Removes quarantined uploads written before `before`; answers how many.
+/// Removes quarantined uploads written before `before`, except those `keep` says a job still
+/// needs; answers how many.
 ///
 /// # Errors
 ///
@@ -321,6 +346,7 @@ impl Job for Cleanup {
 pub async fn sweep_quarantine(
     avatars: &Avatars,
     before: SystemTime,
+    keep: impl Fn(&str) -> bool,
 ) -> Result<u64, mortar::storage::Error> {
     let store = avatars.store();
     let mut after: Option<String> = None;
@@ -330,7 +356,10 @@ pub async fn sweep_quarantine(
             .list(crate::avatars::QUARANTINE, after.as_deref(), 1000)
             .await?;
         for object in &page.objects {
-            if object.last_modified < before && store.delete(&object.key).await? {
+            if object.last_modified < before
+                && !keep(object.key.as_str())
+                && store.delete(&object.key).await?
+            {
                 removed += 1;
             }
         }

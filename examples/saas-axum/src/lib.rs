@@ -181,7 +181,7 @@ impl App {
 
     /// Stops gracefully what runs in the background: the schedule, and the job worker, which
     /// stops fetching and waits up to `MORTAR_SHUTDOWN_TIMEOUT` for running jobs (the rest are
-    /// aborted and run again later); then writes out the audit trail and API-key usage and closes
+    /// aborted, and run again later unless that was their last attempt); then writes out the audit trail and API-key usage and closes
     /// the database pool. [`App::serve`] calls it once the server has stopped; call it yourself
     /// when you mount [`App::router`] in your own server. The app is not usable afterwards.
     pub async fn shutdown(&self) {
@@ -225,7 +225,13 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let addr = listener.local_addr().map_err(StartError::Serve)?;
+        let addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(error) => {
+                self.shutdown().await;
+                return Err(StartError::Serve(error));
+            }
+        };
         tracing::info!(%addr, "listening");
         let api_keys = self.state.auth().api_keys.clone();
         let flusher = api_keys.spawn_usage_flusher(Duration::from_secs(30));
@@ -240,15 +246,16 @@ impl App {
         let service = self
             .router()
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, service)
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(StartError::Serve)?;
+            .map_err(StartError::Serve);
         tracing::info!("shutting down");
         flusher.abort();
         activity.abort();
+        // Also when serving failed: running jobs finish, claimed ones are released.
         self.shutdown().await;
-        Ok(())
+        served
     }
 }
 

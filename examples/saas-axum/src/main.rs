@@ -46,10 +46,11 @@ async fn main() -> ExitCode {
     tracing::info!(?config, "starting");
 
     let result = async {
-        let app = App::build(config).await?;
+        // Bound first: a taken port stops the starter before its job worker claims anything.
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(example_saas_axum::StartError::Serve)?;
+        let app = App::build(config).await?;
         app.serve(listener, shutdown_signal()).await
     }
     .await;

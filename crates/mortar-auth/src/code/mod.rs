@@ -182,17 +182,28 @@ impl CodeMessage {
     /// ```
     /// use std::time::{Duration, SystemTime};
     /// use mortar_auth::code::{CodeMessage, Purpose, new_token};
-    /// # fn user() -> mortar_auth::user::User { unimplemented!() }
-    /// # fn main() {}
-    /// # fn build() {
-    /// let message = CodeMessage::new(
-    ///     Purpose::VerifyEmail,
-    ///     user(),
-    ///     new_token(),
-    ///     SystemTime::now() + Duration::from_secs(3600),
-    /// );
-    /// assert!(format!("{message:?}").contains("[REDACTED]"));
-    /// # }
+    /// use mortar_auth::user::{User, UserId};
+    /// use secrecy::ExposeSecret as _;
+    ///
+    /// let now = SystemTime::now();
+    /// let user = User {
+    ///     id: UserId::new(),
+    ///     email: "ada@example.com".into(),
+    ///     username: None,
+    ///     phone: None,
+    ///     password_hash: None,
+    ///     email_verified_at: None,
+    ///     phone_verified_at: None,
+    ///     disabled_at: None,
+    ///     tokens_valid_after: None,
+    ///     created_at: now,
+    ///     updated_at: now,
+    /// };
+    /// let secret = new_token();
+    /// let shown = secret.expose_secret().to_owned();
+    /// let message = CodeMessage::new(Purpose::VerifyEmail, user, secret, now + Duration::from_secs(3600));
+    /// assert_eq!(message.secret.expose_secret(), shown);
+    /// assert!(!format!("{message:?}").contains(&shown), "Debug hides the secret");
     /// ```
     pub fn new(purpose: Purpose, user: User, secret: SecretString, expires_at: SystemTime) -> Self {
         Self {

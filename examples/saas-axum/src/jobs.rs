@@ -7,9 +7,9 @@
 //!   application key (bound to the purpose and the user) and enqueues a [`SendCode`] job; the
 //!   job opens it and hands the message to the real mailer. A code is never stored in the clear,
 //!   and a slow or failing mailer does not slow or fail registration: the job retries it with
-//!   back-off, and gives up once the code has expired.
+//!   back-off for about two and a half hours, and never sends a code that has expired.
 //! - `PUT /me/avatar` keeps the upload in quarantine and answers 202; a
-//!   [`MakeThumbnail`](crate::avatars::MakeThumbnail) job makes the thumbnail (see
+//!   [`MakeThumbnail`] job makes the thumbnail (see
 //!   [`crate::avatars`]).
 //! - [`Cleanup`] runs at minute 17 of every hour (once, however many instances run): it prunes
 //!   finished jobs after [`FINISHED_JOBS_KEPT`] and removes quarantined uploads that no pending

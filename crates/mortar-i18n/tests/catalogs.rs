@@ -48,6 +48,10 @@ fn missing_messages_are_reported_once_without_argument_values() {
         .build()
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {
+        // The other test of this binary may hit the same `warn!` callsite on its thread, with no
+        // subscriber, while this one is being installed; its interest ("never") could then stay
+        // cached and the events below go unseen. Recompute it now that this subscriber exists.
+        tracing::callsite::rebuild_interest_cache();
         let de = i18n.locale("de");
         for _ in 0..5 {
             assert_eq!(t!(de, "bye"), "Bye");

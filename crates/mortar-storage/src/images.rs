@@ -86,6 +86,24 @@ pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
         .map_err(|_| ImageError::Unsupported)
 }
 
+/// The image's dimensions from its header, refused when past `limits` (nothing decoded): the
+/// check [`thumbnail`] makes first, for callers that refuse a picture before queueing it.
+///
+/// # Errors
+///
+/// [`ImageError::Unsupported`] for an unreadable header, [`ImageError::TooLarge`] past the
+/// limits.
+pub fn check_dimensions(bytes: &[u8], limits: ImageLimits) -> Result<(u32, u32), ImageError> {
+    let (width, height) = dimensions(bytes)?;
+    if width > limits.max_side
+        || height > limits.max_side
+        || u64::from(width) * u64::from(height) > limits.max_pixels
+    {
+        return Err(ImageError::TooLarge { width, height });
+    }
+    Ok((width, height))
+}
+
 /// A thumbnail fitting in `max_width` × `max_height` (aspect ratio kept, never enlarged),
 /// encoded as `format`. The source's dimensions are checked against `limits` before decoding.
 ///
@@ -110,13 +128,7 @@ pub fn thumbnail(
     format: OutputFormat,
     limits: ImageLimits,
 ) -> Result<Vec<u8>, ImageError> {
-    let (width, height) = dimensions(bytes)?;
-    if width > limits.max_side
-        || height > limits.max_side
-        || u64::from(width) * u64::from(height) > limits.max_pixels
-    {
-        return Err(ImageError::TooLarge { width, height });
-    }
+    let (width, height) = check_dimensions(bytes, limits)?;
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| ImageError::Unsupported)?;

@@ -39,7 +39,7 @@ use mortar::core::{
     AuditEvent, AuditRecorder as _, FieldError, Outcome, Principal, PrincipalKind, Problem,
 };
 use mortar::jobs::{EnqueueOptions, Job, JobContext, JobError, JobId, JobState};
-use mortar::storage::images::{ImageLimits, OutputFormat, dimensions, thumbnail};
+use mortar::storage::images::{ImageLimits, OutputFormat, check_dimensions, thumbnail};
 use mortar::storage::presign::{Presigned, SignedUrls, UrlSigner};
 use mortar::storage::s3::S3Store;
 use mortar::storage::upload::{Allowed, Uploader};
@@ -287,13 +287,7 @@ async fn check_header(avatars: &Avatars, waiting: &ObjectKey) -> Result<(), Prob
     // At most MAX_AVATAR bytes (the pipeline's limit), so read whole: a JPEG's size may
     // follow a long EXIF block.
     let bytes = mortar::storage::collect(got.body).await?;
-    let (width, height) = dimensions(&bytes)?;
-    if width > IMAGE_LIMITS.max_side
-        || height > IMAGE_LIMITS.max_side
-        || u64::from(width) * u64::from(height) > IMAGE_LIMITS.max_pixels
-    {
-        return Err(mortar::storage::images::ImageError::TooLarge { width, height }.into());
-    }
+    check_dimensions(&bytes, IMAGE_LIMITS)?;
     Ok(())
 }
 
@@ -512,14 +506,9 @@ async fn status(
         JobState::Completed => {
             let avatars = state.avatars();
             answer["state"] = "completed".into();
-            // A link only while the avatar is still this upload's.
-            if latest_upload(avatars, &folder).await?.as_deref() == Some(job.upload.as_str())
-                && avatars
-                    .store
-                    .head(&thumbnail_key(&principal)?)
-                    .await
-                    .is_ok()
-            {
+            // A link only while the avatar is still this upload's (the kept thumbnail names it;
+            // a removal marker never does).
+            if latest_upload(avatars, &folder).await?.as_deref() == Some(job.upload.as_str()) {
                 answer["url"] = avatars.link(&thumbnail_key(&principal)?).await?.into();
                 answer["expires_in"] = LINK_TTL.as_secs().into();
                 answer["content_type"] = OutputFormat::WebP.mime().into();

@@ -1486,22 +1486,7 @@ async fn avatars_on_s3() {
     assert!(listed.contents.is_empty(), "nothing left in quarantine");
 }
 
-/// RFC 4648 base32 (no padding), as authenticator apps read the enrollment's secret.
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u64, 0u32);
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let value = ALPHABET.iter().position(|a| *a == c).unwrap();
-        buffer = (buffer << 5) | u64::try_from(value).unwrap();
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits).to_le_bytes()[0]);
-        }
-    }
-    out
-}
+use mortar_testkit::base32_decode;
 
 /// The code an authenticator app shows `offset` seconds from now.
 fn app_code(secret: &[u8], offset: u64) -> String {
@@ -2256,4 +2241,723 @@ async fn shutdown_waits_for_running_jobs() {
         .unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].state, JobState::Completed);
+}
+
+/// Invitations: only admins and owners invite (owners only owners), the invitee claims with a
+/// verified address, expiry, withdrawal, declining, re-inviting, and the notice by mail.
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn invitations(database_url: &str) {
+    use example_saas_axum::mail::MemoryMailer;
+    use serde_json::json;
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let mailer = MemoryMailer::new();
+    let app = App::build_with(
+        test_config(database_url),
+        outbox.clone(),
+        std::sync::Arc::new(mailer.clone()),
+    )
+    .await
+    .unwrap();
+    let (owner, _) = signed_in(&app, &outbox, "owner@example.com").await;
+    let (member, _) = signed_in(&app, &outbox, "member@example.com").await;
+    let (_, org) = json_call(
+        &app,
+        "POST",
+        "/orgs",
+        Some(&owner),
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    let org = org["id"].as_str().unwrap().to_owned();
+    let path = format!("/orgs/{org}/invitations");
+    let invite = |token: &str, email: &str, role: &str| {
+        let (token, body) = (token.to_owned(), json!({"email": email, "role": role}));
+        let (app, path) = (&app, &path);
+        async move { json_call(app, "POST", path, Some(&token), Some(body)).await }
+    };
+
+    // Validation, and a member's address is refused (change their role instead).
+    let (status, body) = invite(&owner, "not an address", "member").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "#/email", "{body}");
+    let (status, body) = invite(&owner, "x@example.com", "emperor").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, invited) = invite(&owner, "Member@Example.com", "member").await;
+    assert_eq!(status, StatusCode::CREATED, "{invited}");
+    let id = invited["id"].as_str().unwrap().to_owned();
+    // The notice is mailed by a job, which reads the invitation when it runs (an invitation
+    // answered before is not announced): wait for it.
+    let mut mails = mailer.sent();
+    for _ in 0..200 {
+        if !mails.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        mails = mailer.sent();
+    }
+    let (status, mine) = json_call(&app, "GET", "/me/invitations", Some(&member), None).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let (status, body) = json_call(
+        &app,
+        "POST",
+        &format!("/me/invitations/{id}/accept"),
+        Some(&member),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["role"]),
+        (StatusCode::OK, &json!("member")),
+        "{body}"
+    );
+    let (status, body) = invite(&owner, "member@example.com", "admin").await;
+    assert_eq!(status, StatusCode::CONFLICT, "a member already: {body}");
+    // A member may not invite; the notice went out by mail, once.
+    let (status, _) = invite(&member, "new@example.com", "member").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].to, "member@example.com");
+    assert!(mails[0].subject.contains("Acme"), "{mails:?}");
+    assert!(
+        mails[0]
+            .text
+            .contains(&format!("/me/invitations/{id}/accept"))
+    );
+
+    // Only accounts become members: an unknown or malformed user id is not found.
+    for who in [
+        "01a24d51-0000-7000-8000-000000000000",
+        "%C3%B0%7F",
+        "not-a-user",
+    ] {
+        let (status, body) = json_call(
+            &app,
+            "PUT",
+            &format!("/orgs/{org}/members/{who}"),
+            Some(&owner),
+            Some(json!({"role": "owner"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{who}: {body}");
+    }
+
+    // An admin invites an admin, but not an owner.
+    let (admin, _) = signed_in(&app, &outbox, "admin@example.com").await;
+    let (_, inv) = invite(&owner, "admin@example.com", "admin").await;
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        &format!("/me/invitations/{}/accept", inv["id"].as_str().unwrap()),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = invite(&admin, "boss@example.com", "owner").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "owners invite owners: {body}"
+    );
+    let (status, _) = invite(&admin, "carol@example.com", "member").await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Carol registers but has not verified her address: she cannot see or claim it.
+    let creds = json!({"email": "carol@example.com", "password": "correct horse battery staple"});
+    json_call(&app, "POST", "/auth/register", None, Some(creds.clone())).await;
+    let (status, tokens) = json_call(&app, "POST", "/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let carol = tokens["access_token"].as_str().unwrap().to_owned();
+    let (status, lang, body) =
+        call_in(&app, "de", "GET", "/me/invitations", Some(&carol), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["type"], "urn:saas:problem:email-unverified");
+    assert_eq!(
+        (lang.as_str(), &body["title"]),
+        ("de", &json!("Bestätigen Sie zuerst Ihre E-Mail-Adresse."))
+    );
+
+    // Someone else's invitation is not found; re-inviting replaces; the list shows one.
+    let (_, listed) = json_call(
+        &app,
+        "GET",
+        &format!("/orgs/{org}/invitations"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    let carols = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "carol@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        &format!("/me/invitations/{carols}/accept"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not addressed to the admin");
+    let (_, again) = invite(&owner, "carol@example.com", "admin").await;
+    let (_, listed) = json_call(
+        &app,
+        "GET",
+        &format!("/orgs/{org}/invitations"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    let to_carol: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["email"] == "carol@example.com")
+        .collect();
+    assert_eq!(to_carol.len(), 1, "{listed}");
+    assert_eq!(to_carol[0]["role"], "admin");
+    assert_ne!(to_carol[0]["id"], carols.as_str());
+
+    // Withdrawn: gone for the invitee too. Declined: gone, nothing granted.
+    let again = again["id"].as_str().unwrap().to_owned();
+    let (status, _) = json_call(
+        &app,
+        "DELETE",
+        &format!("/orgs/{org}/invitations/{again}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = json_call(
+        &app,
+        "DELETE",
+        &format!("/orgs/{org}/invitations/{again}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (dora, _) = signed_in(&app, &outbox, "dora@example.com").await;
+    let (_, inv) = invite(&owner, "dora@example.com", "member").await;
+    let dora_inv = inv["id"].as_str().unwrap().to_owned();
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        &format!("/me/invitations/{dora_inv}/decline"),
+        Some(&dora),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, mine) = json_call(&app, "GET", "/me/invitations", Some(&dora), None).await;
+    assert_eq!(mine, json!([]));
+    let (status, _) = json_call(&app, "GET", &format!("/orgs/{org}"), Some(&dora), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Expired: 410 in the caller's language, nothing granted.
+    let (_, inv) = invite(&owner, "dora@example.com", "member").await;
+    let late = inv["id"].as_str().unwrap().to_owned();
+    {
+        use sea_orm::{ConnectionTrait as _, Statement};
+        let db = app.state().db();
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("UPDATE invitations SET expires_at = 1 WHERE id = '{late}'"),
+        ))
+        .await
+        .unwrap();
+    }
+    let (status, lang, body) = call_in(
+        &app,
+        "ar",
+        "POST",
+        &format!("/me/invitations/{late}/accept"),
+        Some(&dora),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(body["type"], "urn:saas:problem:invitation-expired");
+    assert_eq!(
+        (lang.as_str(), &body["title"]),
+        ("ar", &json!("انتهت صلاحية هذه الدعوة."))
+    );
+    let (status, _) = json_call(&app, "GET", &format!("/orgs/{org}"), Some(&dora), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The invitations are on the organization's audit trail (written in batches: wait).
+    let mut actions = Vec::new();
+    for _ in 0..100 {
+        let (_, log) = json_call(
+            &app,
+            "GET",
+            &format!("/orgs/{org}/audit-log?action=org.invitation.*"),
+            Some(&owner),
+            None,
+        )
+        .await;
+        actions = log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"]["action"].as_str().unwrap().to_owned())
+            .collect();
+        if actions.iter().any(|a| a == "org.invitation.declined") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        actions.iter().any(|a| a == "org.invitation.accepted")
+            && actions.iter().any(|a| a == "org.invitation.declined"),
+        "{actions:?}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn invitations_on_sqlite() {
+    invitations(mortar_testkit::sqlite().url()).await;
+}
+
+#[tokio::test]
+async fn invitations_on_postgres() {
+    let Some(db) = mortar_testkit::postgres().await else {
+        return;
+    };
+    invitations(db.url()).await;
+}
+
+/// The admin CLI's tasks, called as functions: a user and a bulk import (passwords hashed and
+/// hashes from another system kept, bad lines reported), roles, demo data, flags, jobs, the
+/// audit chain verified and purged, sessions revoked.
+#[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one journey, step by step")]
+async fn admin_tasks() {
+    use example_saas_axum::admin::Admin;
+    use secrecy::SecretString;
+    let outbox = std::sync::Arc::new(Outbox::default());
+    let mut config = test_config(mortar_testkit::sqlite().url());
+    config.jobs_concurrency = 0;
+    let app = App::build_with_sender(config, outbox.clone())
+        .await
+        .unwrap();
+    let admin = Admin::new(&app);
+
+    let weak = admin
+        .create_user("ops@example.com", &SecretString::from("password"), true)
+        .await
+        .unwrap_err();
+    assert!(weak.to_string().contains("weak password"), "{weak}");
+    let ops = admin
+        .create_user(
+            "ops@example.com",
+            &SecretString::from("correct horse battery staple"),
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(ops.email_verified_at.is_some());
+    assert!(
+        admin
+            .create_user(
+                "ops@example.com",
+                &SecretString::from("another fine passphrase"),
+                true
+            )
+            .await
+            .is_err()
+    );
+
+    // bcrypt of "correct horse battery staple" made elsewhere, then kept and upgraded at login.
+    let bcrypt = mortar::auth::password::Passwords::new();
+    let legacy = bcrypt_hash("correct horse battery staple");
+    assert!(bcrypt.recognizes(&legacy));
+    let file = format!(
+        "{}\n{}\n\n{}\n{}\n{}\n",
+        serde_json::json!({"email": "a@example.com", "password": "a long enough passphrase", "verified": true}),
+        serde_json::json!({"email": "b@example.com", "password_hash": legacy, "verified": true}),
+        serde_json::json!({"email": "ops@example.com", "password": "another fine passphrase"}),
+        "{not json",
+        serde_json::json!({"email": "c@example.com", "password_hash": "5f4dcc3b5aa765d61d8327deb882cf99"}),
+    );
+    let mut seen = Vec::new();
+    let report = admin
+        .import_users(file.as_bytes(), 2, |n| seen.push(n))
+        .await
+        .unwrap();
+    assert_eq!((report.created, report.existing), (2, 1), "{report:?}");
+    assert_eq!(
+        report
+            .failed
+            .iter()
+            .map(|(line, _)| *line)
+            .collect::<Vec<_>>(),
+        [5, 6],
+        "{report:?}"
+    );
+    assert!(!report.failed[0].1.contains("{not json"), "no input echoed");
+    assert_eq!(seen.last(), Some(&5), "progress for each non-empty line");
+    let (status, tokens) = json_call(
+        &app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(serde_json::json!({"email": "b@example.com", "password": "correct horse battery staple"})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the imported bcrypt hash logs in: {tokens}"
+    );
+
+    // Demo data, roles in an organization by its name, flags.
+    let seeded = admin.seed().await.unwrap();
+    assert_eq!(seeded.users.len(), 3);
+    assert!(admin.seed().await.is_err(), "seeded once");
+    assert!(
+        admin
+            .grant_role("ops@example.com", "admin", Some("Acme"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !admin
+            .grant_role("ops@example.com", "admin", Some("Acme"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        admin
+            .grant_role("ops@example.com", "emperor", Some("Acme"))
+            .await
+            .is_err()
+    );
+    assert!(
+        admin
+            .grant_role("nobody@example.com", "admin", Some("Acme"))
+            .await
+            .is_err()
+    );
+    assert!(
+        admin
+            .revoke_role("ops@example.com", "admin", Some(&seeded.org))
+            .await
+            .unwrap()
+    );
+    let flags = admin.flags().await.unwrap();
+    let beta = flags.iter().find(|f| f.key == "beta-reports").unwrap();
+    assert_eq!(beta.source, "database", "the seed stored it");
+    assert!(
+        admin
+            .set_flag("beta-reports", Some("nope"), None)
+            .await
+            .is_err()
+    );
+    assert!(
+        admin
+            .set_flag("no-such-flag", Some("on"), None)
+            .await
+            .is_err()
+    );
+    let set = admin
+        .set_flag("beta-reports", Some("on"), None)
+        .await
+        .unwrap();
+    assert_eq!(set.default_variant.as_deref(), Some("on"));
+
+    // Jobs: a verification code waits (no worker here); a pending job cannot be retried.
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        "/auth/register",
+        None,
+        Some(serde_json::json!({"email": "new@example.com", "password": "correct horse battery staple"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let pending = admin
+        .jobs(&mortar::jobs::JobFilter::new().state(mortar::jobs::JobState::Pending))
+        .await
+        .unwrap();
+    assert!(!pending.is_empty());
+    assert!(!admin.retry_job(&pending[0].id.to_string()).await.unwrap());
+    assert!(admin.retry_job("not-a-job").await.is_err());
+    assert!(
+        admin
+            .job_stats()
+            .await
+            .unwrap()
+            .iter()
+            .any(|q| q.queue == "mail")
+    );
+
+    // Sessions end; the audit chain verifies, then a purge keeps it verifiable.
+    let (status, tokens) = json_call(
+        &app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(serde_json::json!({"email": "ops@example.com", "password": "correct horse battery staple"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(admin.revoke_sessions("ops@example.com").await.unwrap(), 1);
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(serde_json::json!({"refresh_token": tokens["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The recorder writes in batches: wait until the count settles.
+    let mut total = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = admin.audit_size().await.unwrap();
+        if now == total && now > 0 {
+            break;
+        }
+        total = now;
+    }
+    assert!(total > 5, "{total}");
+    let mut read = Vec::new();
+    let reports = admin.verify_audit(|n| read.push(n)).await.unwrap();
+    assert!(reports.iter().all(|r| r.tamper.is_none()), "{reports:?}");
+    assert_eq!(read.last(), Some(&total));
+    let streams = admin.audit_streams().await.unwrap();
+    let future = std::time::SystemTime::now() + std::time::Duration::from_mins(1);
+    let mut removed = 0;
+    for stream in &streams {
+        removed += admin
+            .purge_audit_stream(stream, future)
+            .await
+            .unwrap()
+            .map_or(0, |p| p.removed);
+    }
+    assert!(removed > 0 && removed <= total, "{removed} of {total}");
+    let reports = admin.verify_audit(|_| {}).await.unwrap();
+    assert!(reports.iter().all(|r| r.tamper.is_none()), "{reports:?}");
+    app.shutdown().await;
+}
+
+/// A bcrypt hash made by another system (the `bcrypt` crate, cost 4 to keep the test quick).
+fn bcrypt_hash(password: &str) -> String {
+    bcrypt::hash(password, 4).unwrap()
+}
+
+/// `/metrics`: loopback peers (or the token's bearers) only; the request metrics by route.
+#[tokio::test]
+async fn metrics_for_loopback_or_the_token() {
+    use axum::extract::ConnectInfo;
+    let app = sqlite_app().await;
+    let from = |ip: [u8; 4], bearer: Option<&'static str>| {
+        let mut req = request("GET", "/metrics", bearer, None);
+        req.extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from((ip, 4000))));
+        req
+    };
+    call(&app, "GET", "/health").await;
+    let res = app
+        .router()
+        .oneshot(from([127, 0, 0, 1], None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(
+        text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    let res = app
+        .router()
+        .oneshot(from([10, 0, 0, 7], None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "not from elsewhere");
+
+    let mut config = test_config(mortar_testkit::sqlite().url());
+    config.metrics_token = Some(secrecy::SecretString::from("scrape-me-0123456789"));
+    let app = App::build(config).await.unwrap();
+    let res = app
+        .router()
+        .oneshot(from([10, 0, 0, 7], Some("scrape-me-0123456789")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .router()
+        .oneshot(from([127, 0, 0, 1], Some("wrong")))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "with a token set, loopback needs it too"
+    );
+}
+
+/// axum's own rejections (a query string that does not parse) answer problem documents too.
+#[tokio::test]
+async fn extractor_rejections_are_problems() {
+    let (app, [(token, _)]) =
+        app_with_users(mortar_testkit::sqlite().url(), ["q@example.com"]).await;
+    let (_, org) = json_call(
+        &app,
+        "POST",
+        "/orgs",
+        Some(&token),
+        Some(serde_json::json!({"name": "Q"})),
+    )
+    .await;
+    let org = org["id"].as_str().unwrap();
+    let res = app
+        .router()
+        .oneshot(request(
+            "GET",
+            &format!("/orgs/{org}/audit-log?limit=lots"),
+            Some(&token),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["status"], 400);
+    assert!(body["detail"].as_str().unwrap().contains("limit"), "{body}");
+    // An encoded NUL: no such path; a query string refused.
+    let (status, body) = json_call(&app, "GET", "/orgs/%00", Some(&token), None).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::NOT_FOUND, &serde_json::json!(404))
+    );
+    let (status, body) = json_call(
+        &app,
+        "GET",
+        &format!("/orgs/{org}/audit-log?actor=a%00b"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::BAD_REQUEST, &serde_json::json!(400))
+    );
+    // A malformed JSON body on the starter's own routes: problem, not text.
+    let mut req = request("POST", "/orgs", Some(&token), None);
+    req.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    *req.body_mut() = Body::from("{\"name\":");
+    let res = app.router().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+}
+
+/// The OpenAPI document: 3.1, every `$ref` resolves, and every documented operation is a route
+/// of the router with that method (the router's matched path equals the documented one).
+#[tokio::test]
+async fn the_openapi_document_matches_the_router() {
+    let doc: Value = serde_json::from_str(&example_saas_axum::openapi::json()).unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    for r in &refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r}"));
+        assert!(schemas.contains_key(name), "dangling $ref {r}");
+    }
+    // Files are served only on local disk: this app has them.
+    let app = sqlite_app().await;
+    let router = app.router().layer(axum::middleware::from_fn(
+        |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            let matched = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_owned());
+            let mut answer = next.run(req).await;
+            if let Some(m) = matched {
+                answer.headers_mut().insert("x-matched", m.parse().unwrap());
+            }
+            answer
+        },
+    ));
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            operations += 1;
+            // Path parameters filled with a placeholder.
+            let concrete: String = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&concrete)
+                .body(Body::empty())
+                .unwrap();
+            let answer = router.clone().oneshot(req).await.unwrap();
+            let matched = answer
+                .headers()
+                .get("x-matched")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let pattern = path.replace("{key}", "{*key}");
+            assert_eq!(
+                matched.as_deref(),
+                Some(pattern.as_str()),
+                "{} {path}: no such route ({})",
+                method.to_uppercase(),
+                answer.status()
+            );
+            assert_ne!(
+                answer.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+        }
+    }
+    assert!(operations > 60, "{operations} operations documented");
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }

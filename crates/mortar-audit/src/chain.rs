@@ -333,29 +333,57 @@ pub async fn purge<S: AuditStore + ?Sized>(
     cutoff: SystemTime,
 ) -> Result<Vec<Purged>, Error> {
     let mut out = Vec::new();
-    let cutoff_text = crate::record::micros(cutoff);
     for stream in store.streams().await? {
-        let Some(purged) = store.purge_stream(&stream, cutoff).await? else {
-            continue;
-        };
-        let mut event = AuditEvent::new(PURGED, Outcome::Success)
-            .meta("removed", purged.removed)
-            .meta("anchor_seq", purged.anchor.seq)
-            .meta("cutoff_us", cutoff_text);
-        if stream != crate::store::GLOBAL_STREAM {
-            event = event.tenant(stream.clone());
-        }
-        store.write(&[event]).await?;
-        tracing::info!(
-            target: "mortar::audit",
-            stream = %stream,
-            removed = purged.removed,
-            anchor_seq = purged.anchor.seq,
-            "audit retention purge"
-        );
-        out.push(purged);
+        out.extend(purge_one(store, &stream, cutoff).await?);
     }
     Ok(out)
+}
+
+/// [`purge`] for one stream (`""` is the global one): removes its records older than `cutoff`,
+/// re-anchors the chain and records an `audit.retention.purged` event in it. `None` when nothing
+/// was old enough. For tools that report progress stream by stream.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::{Duration, SystemTime};
+/// use mortar_audit::{AuditSink as _, MemoryStore, purge_one};
+/// use mortar_core::{AuditEvent, Outcome};
+///
+/// let store = MemoryStore::new();
+/// let old = SystemTime::now() - Duration::from_secs(400 * 86_400);
+/// store.write(&[AuditEvent::new("old", Outcome::Success).at(old).tenant("acme")]).await.unwrap();
+/// let cutoff = SystemTime::now() - Duration::from_secs(365 * 86_400);
+/// assert!(purge_one(&store, "", cutoff).await.unwrap().is_none());
+/// assert_eq!(purge_one(&store, "acme", cutoff).await.unwrap().unwrap().removed, 1);
+/// # }
+/// ```
+///
+/// # Errors
+/// [`Error::Store`].
+pub async fn purge_one<S: AuditStore + ?Sized>(
+    store: &S,
+    stream: &str,
+    cutoff: SystemTime,
+) -> Result<Option<Purged>, Error> {
+    let Some(purged) = store.purge_stream(stream, cutoff).await? else {
+        return Ok(None);
+    };
+    let mut event = AuditEvent::new(PURGED, Outcome::Success)
+        .meta("removed", purged.removed)
+        .meta("anchor_seq", purged.anchor.seq)
+        .meta("cutoff_us", crate::record::micros(cutoff));
+    if stream != crate::store::GLOBAL_STREAM {
+        event = event.tenant(stream.to_owned());
+    }
+    store.write(&[event]).await?;
+    tracing::info!(
+        target: "mortar::audit",
+        stream = %stream,
+        removed = purged.removed,
+        anchor_seq = purged.anchor.seq,
+        "audit retention purge"
+    );
+    Ok(Some(purged))
 }
 
 /// The in-process chain heads of a sink that hashes events itself (memory, JSON lines).

@@ -69,7 +69,9 @@ mod layer;
 pub mod sql;
 
 pub use activity::{ActivityTracker, LastSeen, LastSeenStore, MemoryLastSeen};
-pub use chain::{PURGED, Tamper, TamperKind, Verification, export, purge, verify, verify_all};
+pub use chain::{
+    PURGED, Tamper, TamperKind, Verification, export, purge, purge_one, verify, verify_all,
+};
 pub use error::Error;
 pub use http::{PendingRequest, RequestAudit, is_mutating, outcome_of};
 pub use jsonl::{JsonLinesSink, JsonLinesStore};

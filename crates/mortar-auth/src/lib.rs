@@ -15,7 +15,7 @@
 //! | `passkey` | passkeys (WebAuthn): registration, passwordless login, second factor (feature `webauthn`) |
 //! | [`seal`] | AES-256-GCM sealing of stored secrets under rotating named keys |
 //! | [`layer`] | the tower [`layer::AuthLayer`] and its authenticator chain; actix-web middleware in `actix` (feature `actix`) |
-//! | `axum` | ready-made JSON endpoints (feature `axum`) |
+//! | `axum` | ready-made JSON endpoints (feature `axum`), described in `OpenAPI` 3.1 by `axum::openapi` (feature `openapi`) |
 //!
 //! Guide: `docs/auth.md` in the repository. Passwords first:
 //!

@@ -310,6 +310,47 @@ async fn bad_input_answers_problem_documents() {
     let res = app.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
+    // A NUL anywhere in the body's strings or member names is refused where it is, before any
+    // store sees it (PostgreSQL cannot hold one); a `+json` type is JSON too.
+    for (body, pointer) in [
+        (
+            r#"{"email": "a\u0000@example.com", "password": "x"}"#,
+            "#/email",
+        ),
+        (
+            r#"{"email": "a@example.com", "password": "x", "x": [1, {"a/b": "\u0000"}]}"#,
+            "#/x/1/a~1b",
+        ),
+        (
+            r#"{"email": "a@example.com", "password": "x", "k\u0000": 1}"#,
+            "#/k\u{0}",
+        ),
+    ] {
+        let req = Request::post("/auth/login")
+            .header(
+                "content-type",
+                "application/merge-patch+json; charset=utf-8",
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let problem: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(problem["errors"][0]["pointer"], pointer, "{problem}");
+        assert_eq!(problem["errors"][0]["code"], "nul", "{problem}");
+    }
+    // The text `\u0000` itself (an escaped backslash) is no NUL.
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"email": "a\\u0000@example.com", "password": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     let (status, body) = send(
         &app,
         Method::POST,

@@ -37,6 +37,7 @@
 //! | `axum` | `IntoResponse` for [`Problem`], axum extractors for [`Principal`] and `Option<Principal>` |
 //! | `actix` | `ResponseError` for [`Problem`], actix-web extractors for [`Principal`] |
 //! | `garde` | `From<garde::Report>` for [`Problem`], with one field error per failed rule |
+//! | `openapi` | `utoipa::PartialSchema` and `utoipa::ToSchema` for [`Problem`] (schema `Problem`, `OpenAPI` 3.1) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attempt;
@@ -53,6 +54,8 @@ pub mod actix;
 pub mod axum;
 #[cfg(feature = "garde")]
 mod garde;
+#[cfg(feature = "openapi")]
+mod openapi;
 
 pub use attempt::{AttemptError, AttemptKey, AttemptLimiter, AttemptStatus, NoAttemptLimit};
 pub use audit::{

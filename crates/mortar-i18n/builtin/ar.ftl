@@ -70,6 +70,7 @@ validation-length-greater-than = { $max ->
 validation-range-lower-than = يجب ألا يقل عن { $min }
 validation-range-greater-than = يجب ألا يزيد على { $max }
 validation-email = يجب أن يكون عنوان بريد إلكتروني
+validation-nul = يجب ألا يحتوي على محرف NUL
 validation-url = يجب أن يكون عنوان URL
 validation-ip = يجب أن يكون عنوان IP
 validation-phone-number = يجب أن يكون رقم هاتف

@@ -58,6 +58,7 @@ validation-length-greater-than = { $max ->
 validation-range-lower-than = muss mindestens { $min } sein
 validation-range-greater-than = darf höchstens { $max } sein
 validation-email = muss eine E-Mail-Adresse sein
+validation-nul = darf kein NUL-Zeichen enthalten
 validation-url = muss eine URL sein
 validation-ip = muss eine IP-Adresse sein
 validation-phone-number = muss eine Telefonnummer sein

@@ -58,6 +58,7 @@ validation-length-greater-than = { $max ->
 validation-range-lower-than = must be at least { $min }
 validation-range-greater-than = must be at most { $max }
 validation-email = must be an e-mail address
+validation-nul = must not contain a NUL character
 validation-url = must be a URL
 validation-ip = must be an IP address
 validation-phone-number = must be a phone number

@@ -58,6 +58,7 @@ validation-length-greater-than = { $max ->
 validation-range-lower-than = debe ser mayor o igual que { $min }
 validation-range-greater-than = debe ser menor o igual que { $max }
 validation-email = debe ser una dirección de correo electrónico
+validation-nul = no debe contener un carácter NUL
 validation-url = debe ser una URL
 validation-ip = debe ser una dirección IP
 validation-phone-number = debe ser un número de teléfono

@@ -59,6 +59,7 @@ validation-length-greater-than = { $max ->
 validation-range-lower-than = doit être supérieur ou égal à { $min }
 validation-range-greater-than = doit être inférieur ou égal à { $max }
 validation-email = doit être une adresse e-mail
+validation-nul = ne doit pas contenir de caractère NUL
 validation-url = doit être une URL
 validation-ip = doit être une adresse IP
 validation-phone-number = doit être un numéro de téléphone

@@ -522,6 +522,31 @@ macro_rules! sql_suites {
     };
 }
 
+/// RFC 4648 base32 (no padding, `=` ignored), as authenticator apps read a TOTP enrollment's
+/// secret.
+///
+/// # Panics
+///
+/// On a character outside the base32 alphabet.
+pub fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0u64, 0u32);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET
+            .iter()
+            .position(|a| *a == c)
+            .unwrap_or_else(|| panic!("{:?} is not base32", char::from(c)));
+        buffer = (buffer << 5) | u64::try_from(value).expect("below 32");
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits).to_le_bytes()[0]);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

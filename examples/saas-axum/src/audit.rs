@@ -74,7 +74,8 @@ impl Audit {
 }
 
 /// The query string of `GET /orgs/{org}/audit-log`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditLogParams {
     /// An action, or a prefix such as `http.*`.
     action: Option<String>,
@@ -89,9 +90,11 @@ pub struct AuditLogParams {
 }
 
 /// One page of an organization's audit log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditLogPage {
-    /// The events, newest first, each with its place in the organization's hash chain.
+    /// The events, newest first, each with its place in the organization's hash chain
+    /// (`seq`, `prev_hash`, `hash`), who did what to what, when, from where, and its outcome.
+    #[schema(value_type = Vec<Object>)]
     events: Vec<AuditRecord>,
     /// The cursor of the next page, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +107,19 @@ pub struct AuditLogPage {
 /// # Errors
 ///
 /// 400 for an invalid outcome, cursor or limit; 500 when the store fails.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org}/audit-log",
+    tag = "organizations",
+    params(("org" = String, Path, description = "The organization's id"), AuditLogParams),
+    responses(
+        (status = 200, description = "One page of events, newest first", body = AuditLogPage),
+        (status = 400, description = "Invalid cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin or owner", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid outcome or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
 pub async fn audit_log(
     State(state): State<AppState>,
     Path(org): Path<String>,

@@ -88,7 +88,9 @@ impl Auth {
         }
         .map_err(StartError::Auth)?;
         let revocations: Arc<dyn Revocations> = match redis {
-            Some(pool) => Arc::new(RedisRevocations::new(pool.clone()).prefix("starter:auth:")),
+            Some(pool) => Arc::new(
+                RedisRevocations::new(pool.clone()).prefix(format!("{}auth:", config.redis_prefix)),
+            ),
             None => Arc::new(MemoryRevocations::new()),
         };
         let tokens = AccessTokens::builder(KeyRing::new(key), ISSUER, ISSUER)
@@ -109,7 +111,7 @@ impl Auth {
         let attempts: Arc<dyn mortar::core::AttemptLimiter> = match redis {
             Some(pool) => Arc::new(
                 mortar::ratelimit::RedisAttemptLimiter::new(pool.clone())
-                    .prefix("starter:attempts:"),
+                    .prefix(format!("{}attempts:", config.redis_prefix)),
             ),
             None => Arc::new(mortar::auth::attempts::MemoryAttemptLimiter::new()),
         };

@@ -46,7 +46,7 @@ use mortar::storage::upload::{Allowed, Uploader};
 use mortar::storage::{Error as StorageError, LocalStore, ObjectKey, ObjectStore, PutOptions};
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::StartError;
 use crate::config::Config;
@@ -216,9 +216,86 @@ fn original_key(principal: &Principal) -> Result<ObjectKey, Problem> {
     key(&format!("{}/original", folder(principal)?))
 }
 
+/// The multipart form of `PUT /me/avatar`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AvatarForm {
+    /// The picture: a PNG, JPEG, WebP or GIF picture, at most 5 MiB, 8000 pixels a side and 25 megapixels.
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
+    avatar: Vec<u8>,
+}
+
+/// The answer of `PUT /me/avatar`: the thumbnail job to poll.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AvatarAccepted {
+    /// The job's id.
+    job: String,
+    /// `pending`.
+    state: &'static str,
+    /// Where to poll it (also in `Location`).
+    status: String,
+}
+
+/// A link to the caller's thumbnail.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AvatarLink {
+    /// A presigned URL (S3) or a signed `/files/…` link, valid for `expires_in` seconds.
+    url: String,
+    /// Seconds the link stays valid.
+    expires_in: u64,
+    /// `image/webp`.
+    content_type: &'static str,
+}
+
+/// Where a thumbnail job is.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub(crate) struct AvatarJob {
+    /// The job's id.
+    job: String,
+    /// `pending`, `running`, `completed` or `failed`.
+    state: &'static str,
+    /// Attempts made so far.
+    attempt: u32,
+    /// Completed and still the current avatar: a link to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// Seconds the link stays valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
+    /// The thumbnail's type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_type: Option<&'static str>,
+    /// Completed, but replaced or removed since: `false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<bool>,
+    /// Why there is no link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'static str>,
+    /// Failed: the problem (e.g. a damaged picture, 422).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    problem: Option<Value>,
+}
+
 /// `PUT /me/avatar`: validates the picture, keeps it in quarantine and enqueues its thumbnail;
 /// 202 with the job to poll.
-async fn upload(
+#[utoipa::path(
+    put,
+    path = "/me/avatar",
+    tag = "avatars",
+    request_body(content = inline(AvatarForm), content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Accepted; the thumbnail is made by a job", body = AvatarAccepted, headers(("location" = String, description = "The job's status"))),
+        (status = 400, description = "Not a multipart body", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a user (API keys and services have no avatar)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 5 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a picture, or a type the name does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `avatar` field, a damaged picture, or past the pixel limits", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The job could not be queued", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn upload(
     State(state): State<AppState>,
     principal: Principal,
     mut form: Multipart,
@@ -276,7 +353,11 @@ async fn upload(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location.clone())],
-        Json(json!({"job": enqueued.id.to_string(), "state": "pending", "status": location})),
+        Json(AvatarAccepted {
+            job: enqueued.id.to_string(),
+            state: "pending",
+            status: location,
+        }),
     )
         .into_response())
 }
@@ -479,11 +560,24 @@ async fn keep(
 
 /// `GET /me/avatar/jobs/{id}`: where the caller's thumbnail job is; 404 for an unknown job or
 /// another user's.
-async fn status(
+#[utoipa::path(
+    get,
+    path = "/me/avatar/jobs/{id}",
+    tag = "avatars",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job's state; when completed, a link", body = AvatarJob),
+        (status = 403, description = "Not a user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The job store does not answer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn status(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<AvatarJob>, Problem> {
     let unknown = || Problem::not_found().with_detail("no such avatar job");
     // Only users have avatars (as for the upload itself).
     let folder = folder(&principal)?;
@@ -499,23 +593,26 @@ async fn status(
     if job.user != principal.subject() {
         return Err(unknown());
     }
-    let mut answer = json!({"job": id.to_string(), "attempt": record.attempt});
+    let mut answer = AvatarJob {
+        job: id.to_string(),
+        attempt: record.attempt,
+        ..AvatarJob::default()
+    };
     match record.state {
-        JobState::Pending => answer["state"] = "pending".into(),
-        JobState::Running => answer["state"] = "running".into(),
+        JobState::Pending => answer.state = "pending",
+        JobState::Running => answer.state = "running",
         JobState::Completed => {
             let avatars = state.avatars();
-            answer["state"] = "completed".into();
+            answer.state = "completed";
             // A link only while the avatar is still this upload's (the kept thumbnail names it;
             // a removal marker never does).
             if latest_upload(avatars, &folder).await?.as_deref() == Some(job.upload.as_str()) {
-                answer["url"] = avatars.link(&thumbnail_key(&principal)?).await?.into();
-                answer["expires_in"] = LINK_TTL.as_secs().into();
-                answer["content_type"] = OutputFormat::WebP.mime().into();
+                answer.url = Some(avatars.link(&thumbnail_key(&principal)?).await?);
+                answer.expires_in = Some(LINK_TTL.as_secs());
+                answer.content_type = Some(OutputFormat::WebP.mime());
             } else {
-                answer["current"] = false.into();
-                answer["detail"] =
-                    "a newer picture was uploaded, or the avatar removed, since".into();
+                answer.current = Some(false);
+                answer.detail = Some("a newer picture was uploaded, or the avatar removed, since");
             }
         }
         // Discarded or cancelled (and any state added later).
@@ -529,23 +626,37 @@ async fn status(
                 .unwrap_or_else(|| {
                     Problem::internal_error().with_detail("the thumbnail could not be made")
                 });
-            answer["state"] = "failed".into();
-            answer["problem"] = serde_json::from_slice(&problem.to_json()).unwrap_or(Value::Null);
+            answer.state = "failed";
+            answer.problem = serde_json::from_slice(&problem.to_json()).ok();
         }
     }
     Ok(Json(answer))
 }
 
 /// `GET /me/avatar`: a fresh link to the thumbnail.
-async fn show(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, Problem> {
+#[utoipa::path(
+    get,
+    path = "/me/avatar",
+    tag = "avatars",
+    responses(
+        (status = 200, description = "A link to the thumbnail", body = AvatarLink),
+        (status = 403, description = "Not a user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No avatar uploaded", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<AvatarLink>, Problem> {
     let avatars = state.avatars();
     let thumb = thumbnail_key(&principal)?;
     match avatars.store.head(&thumb).await {
-        Ok(_) => Ok(Json(json!({
-            "url": avatars.link(&thumb).await?,
-            "expires_in": LINK_TTL.as_secs(),
-            "content_type": OutputFormat::WebP.mime(),
-        }))),
+        Ok(_) => Ok(Json(AvatarLink {
+            url: avatars.link(&thumb).await?,
+            expires_in: LINK_TTL.as_secs(),
+            content_type: OutputFormat::WebP.mime(),
+        })),
         Err(StorageError::NotFound(_)) => {
             Err(Problem::not_found().with_detail("no avatar uploaded"))
         }
@@ -554,7 +665,17 @@ async fn show(State(state): State<AppState>, principal: Principal) -> Result<Jso
 }
 
 /// `DELETE /me/avatar`: 204, whether or not there was one.
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/me/avatar",
+    tag = "avatars",
+    responses(
+        (status = 204, description = "No avatar now"),
+        (status = 403, description = "Not a user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<StatusCode, Problem> {
@@ -584,7 +705,26 @@ async fn remove(
 
 /// `GET /files/…?expires=…&signature=…`: a signed link to a local file (ranges and conditional
 /// requests answered); 403 when the signature is wrong or expired.
-async fn files(State(state): State<AppState>, req: Request) -> Response {
+#[utoipa::path(
+    get,
+    path = "/files/{key}",
+    tag = "avatars",
+    description = "Served only when files are on local disk (without S3); the links come from the avatar routes.",
+    params(
+        ("key" = String, Path, description = "The file's key"),
+        ("expires" = u64, Query, description = "Expiry (Unix seconds)"),
+        ("signature" = String, Query, description = "The link's HMAC"),
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "A range of it"),
+        (status = 304, description = "Not modified"),
+        (status = 403, description = "Wrong or expired signature", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn files(State(state): State<AppState>, req: Request) -> Response {
     let Links::Signed { files, .. } = &state.avatars().links else {
         return Problem::not_found().into_response();
     };

@@ -23,8 +23,15 @@ pub struct Config {
     pub database_url: SecretString,
     /// Database connection pool size (`MORTAR_DATABASE_MAX_CONNECTIONS`, default 10).
     pub database_max_connections: u32,
+    /// Whether starting applies pending migrations (`MORTAR_MIGRATE_ON_START`, default `true`).
+    /// `false` for deployments that migrate in a release step (`example-saas-axum migrate`):
+    /// an instance then refuses to start on a schema that is behind.
+    pub migrate_on_start: bool,
     /// Redis URL (`MORTAR_REDIS_URL`); unset: in-process backends.
     pub redis_url: Option<SecretString>,
+    /// What every Redis key of this app starts with (`MORTAR_REDIS_PREFIX`, default `starter:`),
+    /// so several apps (or environments) can share one Redis.
+    pub redis_prefix: String,
     /// S3 endpoint URL (`MORTAR_S3_ENDPOINT`), e.g. `http://127.0.0.1:8333`; unset: local disk.
     pub s3_endpoint: Option<String>,
     /// S3 bucket (`MORTAR_S3_BUCKET`, default `mortar`).
@@ -102,6 +109,9 @@ pub struct Config {
     /// (`MORTAR_SHUTDOWN_TIMEOUT`, default 30); an aborted job runs again unless that was its last
     /// attempt.
     pub shutdown_timeout: u64,
+    /// The bearer token Prometheus scrapes `/metrics` with (`MORTAR_METRICS_TOKEN`). Unset:
+    /// only clients on the loopback interface may scrape.
+    pub metrics_token: Option<SecretString>,
     /// Log output (`MORTAR_LOG_FORMAT`): `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// Log filter (`MORTAR_LOG`, `tracing_subscriber::EnvFilter` syntax, default `info`).
@@ -120,11 +130,13 @@ pub enum LogFormat {
 }
 
 /// Every configuration key, as the lower-cased remainder of its `MORTAR_` variable.
-const KEYS: [&str; 32] = [
+const KEYS: [&str; 35] = [
     "listen",
     "database_url",
     "database_max_connections",
+    "migrate_on_start",
     "redis_url",
+    "redis_prefix",
     "s3_endpoint",
     "s3_bucket",
     "s3_region",
@@ -151,6 +163,7 @@ const KEYS: [&str; 32] = [
     "trusted_proxies",
     "jobs_concurrency",
     "shutdown_timeout",
+    "metrics_token",
     "log_format",
     "log",
 ];
@@ -161,6 +174,8 @@ struct Defaults {
     listen: SocketAddr,
     database_url: &'static str,
     database_max_connections: u32,
+    migrate_on_start: bool,
+    redis_prefix: &'static str,
     storage_dir: &'static str,
     totp_key_id: &'static str,
     signing_key_id: &'static str,
@@ -179,6 +194,8 @@ impl Default for Defaults {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             database_url: "sqlite://mortar.db?mode=rwc",
             database_max_connections: 10,
+            migrate_on_start: true,
+            redis_prefix: "starter:",
             storage_dir: "storage",
             totp_key_id: "totp-1",
             signing_key_id: "starter",
@@ -292,7 +309,9 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("database", &self.database_kind())
             .field("database_max_connections", &self.database_max_connections)
+            .field("migrate_on_start", &self.migrate_on_start)
             .field("redis", &self.redis_url.as_ref().map(|_| "[REDACTED]"))
+            .field("redis_prefix", &self.redis_prefix)
             .field("s3_endpoint", &self.s3_endpoint)
             .field("s3_bucket", &self.s3_bucket)
             .field("storage_dir", &self.storage_dir)
@@ -319,6 +338,10 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("jobs_concurrency", &self.jobs_concurrency)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
+            )
             .field("log_format", &self.log_format)
             .field("log", &self.log)
             .finish_non_exhaustive()

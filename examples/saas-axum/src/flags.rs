@@ -11,16 +11,25 @@
 use std::time::Duration;
 
 use axum::Json;
-use mortar::core::Principal;
+use mortar::core::{Principal, Problem};
 use mortar::flags::sql::{SeaOrmAssignments, SeaOrmFlagStore};
 use mortar::flags::{FeatureFlags, FlagSet, Flags, FlagsAdmin, TracingExposures};
 use sea_orm::DatabaseConnection;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::StartError;
 
 /// The default flags, kept in git beside the code (`flags/flags.json`).
 const DEFAULTS: &str = include_str!("../flags/flags.json");
+
+/// The default flags of `flags/flags.json`.
+///
+/// # Panics
+///
+/// Never: the file is compiled in and parsed by the tests (and at every start).
+pub fn defaults() -> FlagSet {
+    FlagSet::from_json(DEFAULTS).expect("flags/flags.json parses")
+}
 
 /// The flags and their admin functions.
 #[derive(Clone, Debug)]
@@ -56,21 +65,62 @@ pub async fn flags(
     Ok(AppFlags { flags, admin })
 }
 
+/// The answer of `GET /beta/reports`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BetaReport {
+    /// Always `beta`.
+    report: &'static str,
+    /// The caller's id.
+    #[serde(rename = "for")]
+    for_subject: String,
+}
+
 /// `GET /beta/reports`: the beta endpoint, behind the `beta-reports` flag (404 when off).
-pub async fn beta_reports(principal: Principal) -> Json<Value> {
-    Json(json!({
-        "report": "beta",
-        "for": principal.subject(),
-    }))
+#[utoipa::path(
+    get,
+    path = "/beta/reports",
+    tag = "flags",
+    responses(
+        (status = 200, description = "The beta report", body = BetaReport),
+        (status = 404, description = "The `beta-reports` flag is off for the caller", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub async fn beta_reports(principal: Principal) -> Json<BetaReport> {
+    Json(BetaReport {
+        report: "beta",
+        for_subject: principal.subject().to_owned(),
+    })
+}
+
+/// The answer of `GET /pricing`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Pricing {
+    /// Always `pricing-page`.
+    experiment: &'static str,
+    /// The variant assigned to the caller (kept across visits and instances).
+    variant: Option<String>,
+    /// Why (flagd's reasons: `TARGETING_MATCH`, `STATIC`…).
+    reason: &'static str,
+    /// The variant's layout.
+    #[schema(value_type = Object)]
+    layout: Value,
 }
 
 /// `GET /pricing`: the pricing page's layout, assigned by the `pricing-page` experiment.
-pub async fn pricing(_principal: Principal, flags: Flags) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/pricing",
+    tag = "flags",
+    responses((status = 200, description = "The caller's variant", body = Pricing)),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub async fn pricing(_principal: Principal, flags: Flags) -> Json<Pricing> {
     let assigned = flags.assign("pricing-page").await;
-    Json(json!({
-        "experiment": "pricing-page",
-        "variant": assigned.variant.as_deref(),
-        "reason": assigned.reason.as_str(),
-        "layout": assigned.value,
-    }))
+    Json(Pricing {
+        experiment: "pricing-page",
+        variant: assigned.variant.as_deref().map(str::to_owned),
+        reason: assigned.reason.as_str(),
+        layout: assigned.value,
+    })
 }

@@ -35,7 +35,15 @@ pub fn catalogs() -> Result<I18n, Error> {
     let mut builder = I18n::builder()
         .default_locale("en")
         .pseudo_locale("en-XA")
-        .problem_type(LAST_OWNER, "problem-last-owner");
+        .problem_type(LAST_OWNER, "problem-last-owner")
+        .problem_type(
+            crate::invitations::INVITATION_EXPIRED,
+            "problem-invitation-expired",
+        )
+        .problem_type(
+            crate::invitations::EMAIL_UNVERIFIED,
+            "problem-email-unverified",
+        );
     for (tag, name, source) in CATALOGS {
         builder = builder.add_named_ftl(tag, name, source);
     }

@@ -11,6 +11,10 @@
 //! - `PUT /me/avatar` keeps the upload in quarantine and answers 202; a
 //!   [`MakeThumbnail`] job makes the thumbnail (see
 //!   [`crate::avatars`]).
+//! - Inviting someone to an organization enqueues a
+//!   [`SendInvitation`](crate::invitations::SendInvitation) in the same transaction as the
+//!   invitation; the job reads it when it runs and mails the notice through the
+//!   [`Mailer`](crate::mail::Mailer).
 //! - [`Cleanup`] runs at minute 17 of every hour (once, however many instances run): it prunes
 //!   finished jobs after [`FINISHED_JOBS_KEPT`] and removes quarantined uploads that no pending
 //!   or running job waits for (a client that hung up, a job given up) after [`QUARANTINE_KEPT`].
@@ -35,6 +39,7 @@ use mortar::jobs::cron::{Schedule, Scheduler};
 use mortar::jobs::{
     EnqueueOptions, Job, JobContext, JobError, JobFilter, JobState, Jobs, RunningWorker, Worker,
 };
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -69,12 +74,19 @@ pub struct JobDeps {
     pub recorder: mortar::audit::DurableRecorder,
     /// The jobs themselves (the clean-up prunes them).
     pub jobs: Jobs,
+    /// Sends other mail (invitations).
+    pub mailer: Arc<dyn crate::mail::Mailer>,
+    /// The app's database (invitations are read when their notice is sent).
+    pub db: sea_orm::DatabaseConnection,
+    /// The app's public base URL, for links in mail.
+    pub base_url: String,
 }
 
 impl fmt::Debug for JobDeps {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobDeps")
             .field("sender", &self.sender)
+            .field("mailer", &self.mailer)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +98,7 @@ pub fn worker(jobs: &Jobs, deps: JobDeps, concurrency: usize) -> Worker<JobDeps>
     let recorder = deps.recorder.clone();
     Worker::builder(jobs, deps)
         .register::<SendCode>()
+        .register::<crate::invitations::SendInvitation>()
         .register::<MakeThumbnail>()
         .register::<Cleanup>()
         .queue(MAIL_QUEUE, concurrency)
@@ -291,7 +304,8 @@ impl Job for SendCode {
     }
 }
 
-/// The hourly clean-up: prunes finished jobs, empties stale quarantine.
+/// The hourly clean-up: prunes finished jobs, empties stale quarantine, removes invitations
+/// expired for a week.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Cleanup;
 
@@ -332,7 +346,17 @@ impl Job for Cleanup {
         })
         .await
         .map_err(|e| JobError::retry(format!("emptying the quarantine failed: {e}")))?;
-        tracing::info!(pruned, removed, "clean-up done");
+        // Expired invitations stay listed (as expired) for a week, then go.
+        let expired =
+            crate::invitations::entity::Entity::delete_many()
+                .filter(crate::invitations::entity::Column::ExpiresAt.lt(
+                    crate::invitations::millis(SystemTime::now() - FINISHED_JOBS_KEPT),
+                ))
+                .exec(&deps.db)
+                .await
+                .map_err(|e| JobError::retry(format!("removing expired invitations failed: {e}")))?
+                .rows_affected;
+        tracing::info!(pruned, removed, expired, "clean-up done");
         Ok(())
     }
 }

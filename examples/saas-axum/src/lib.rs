@@ -15,14 +15,20 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod avatars;
+pub mod cli;
 pub mod config;
 pub mod flags;
 pub mod i18n;
+pub mod invitations;
 pub mod jobs;
+pub mod mail;
+pub mod metrics;
 pub mod migration;
+pub mod openapi;
 pub mod orgs;
 pub mod ratelimit;
 pub mod routes;
@@ -54,6 +60,12 @@ pub enum StartError {
     /// A migration failed.
     #[error("running database migrations failed")]
     Migration(#[source] sea_orm::DbErr),
+    /// `MORTAR_MIGRATE_ON_START=false` and the schema is behind: run `migrate` first.
+    #[error(
+        "{0} database migration(s) pending and MORTAR_MIGRATE_ON_START is false: run \
+         `example-saas-axum migrate` first"
+    )]
+    PendingMigrations(usize),
     /// The Redis configuration is invalid.
     #[error("the Redis configuration is invalid")]
     Redis(#[source] deadpool_redis::CreatePoolError),
@@ -108,7 +120,8 @@ impl App {
     }
 
     /// Like [`App::build`], delivering verification and reset codes through `sender` (your mailer;
-    /// tests capture them). [`App::build`] prints them to stderr, for development.
+    /// tests capture them). [`App::build`] prints them to stderr, for development; other mail
+    /// (invitations) is printed there too.
     ///
     /// # Errors
     ///
@@ -117,36 +130,41 @@ impl App {
         config: Config,
         sender: Arc<dyn CodeSender>,
     ) -> Result<Self, StartError> {
-        let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
-        options
-            .max_connections(config.database_max_connections)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5))
-            // SQL statements are logged at DEBUG by sqlx; they carry no secrets, but keep them
-            // out of the default INFO output.
-            .sqlx_logging_level(log::LevelFilter::Debug)
-            // SQLite in its default rollback journal makes every commit wait for all readers and
-            // every reader wait for a commit; under load a request could give up after sqlx's 5 s
-            // busy timeout (a 503). WAL lets readers and the one writer proceed side by side, and
-            // a longer timeout rides out bursts of writers. `synchronous` stays FULL: a committed
-            // transaction survives a power cut too.
-            .map_sqlx_sqlite_opts(|options| {
-                options
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(30))
-            });
-        let db = Database::connect(options)
-            .await
-            .map_err(StartError::Database)?;
-        migration::Migrator::up(&db, None)
-            .await
-            .map_err(StartError::Migration)?;
+        Self::build_with(config, sender, Arc::new(mail::ConsoleMailer)).await
+    }
+
+    /// Like [`App::build`], delivering codes through `sender` and other mail (invitations)
+    /// through `mailer`.
+    ///
+    /// # Errors
+    ///
+    /// As [`App::build`].
+    pub async fn build_with(
+        config: Config,
+        sender: Arc<dyn CodeSender>,
+        mailer: Arc<dyn mail::Mailer>,
+    ) -> Result<Self, StartError> {
+        // Installed before anything records: every metric reaches /metrics.
+        metrics::handle();
+        let db = connect(&config).await?;
+        if config.migrate_on_start {
+            migration::Migrator::up(&db, None)
+                .await
+                .map_err(StartError::Migration)?;
+        } else {
+            let pending = migration::Migrator::get_pending_migrations(&db)
+                .await
+                .map_err(StartError::Migration)?;
+            if !pending.is_empty() {
+                return Err(StartError::PendingMigrations(pending.len()));
+            }
+        }
         tracing::info!(database = config.database_kind(), "database ready");
         let audit = audit::Audit::start(&db);
         let rbac = orgs::rbac(&db, &audit.recorder).await?;
         let flags = flags::flags(&db, &audit.recorder).await?;
         let run_jobs = config.jobs_concurrency > 0;
-        let state = AppState::new(config, db, rbac, flags, audit, sender).await?;
+        let state = AppState::new(config, db, rbac, flags, audit, sender, mailer).await?;
         let app = Self {
             state,
             background: Arc::default(),
@@ -257,6 +275,36 @@ impl App {
         self.shutdown().await;
         served
     }
+}
+
+/// Opens the configured database's connection pool (creating the SQLite file if needed),
+/// without migrating it.
+///
+/// # Errors
+///
+/// [`StartError::Database`] when the database cannot be reached.
+pub async fn connect(config: &Config) -> Result<sea_orm::DatabaseConnection, StartError> {
+    let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
+    options
+        .max_connections(config.database_max_connections)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        // SQL statements are logged at DEBUG by sqlx; they carry no secrets, but keep them
+        // out of the default INFO output.
+        .sqlx_logging_level(log::LevelFilter::Debug)
+        // SQLite in its default rollback journal makes every commit wait for all readers and
+        // every reader wait for a commit; under load a request could give up after sqlx's 5 s
+        // busy timeout (a 503). WAL lets readers and the one writer proceed side by side, and
+        // a longer timeout rides out bursts of writers. `synchronous` stays FULL: a committed
+        // transaction survives a power cut too.
+        .map_sqlx_sqlite_opts(|options| {
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(30))
+        });
+    Database::connect(options)
+        .await
+        .map_err(StartError::Database)
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

@@ -27,13 +27,20 @@
 //!
 //! Real backends: `MORTAR_DATABASE_URL=postgres://…`, `MORTAR_REDIS_URL=redis://…`,
 //! `MORTAR_S3_ENDPOINT=…` (see `.env.example`). Ctrl-C or SIGTERM stops it gracefully.
+//!
+//! The same binary is the admin CLI: `cargo run -p example-saas-axum -- --help` lists the
+//! operator commands (migrations, users, roles, sessions, jobs, flags, the audit log, demo
+//! data); see the `cli` module.
 
 use std::process::ExitCode;
 
+use clap::Parser as _;
+use example_saas_axum::cli::{Cli, Command};
 use example_saas_axum::{App, Config, shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     let config = match Config::load() {
         Ok(config) => config,
         Err(error) => {
@@ -41,6 +48,27 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match cli.command {
+        None | Some(Command::Serve) => serve(config).await,
+        Some(command) => {
+            // Operator commands print their results; only warnings and errors are logged.
+            let mut quiet = config.clone();
+            if std::env::var_os("MORTAR_LOG").is_none() {
+                quiet.log = "warn".into();
+            }
+            telemetry::init(&quiet);
+            match example_saas_axum::cli::run(command, config).await {
+                Ok(code) => code,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
     telemetry::init(&config);
     let listen = config.listen;
     tracing::info!(?config, "starting");

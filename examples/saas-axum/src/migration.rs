@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
         all.extend(mortar::flags::sql::migrations());
         all.extend(mortar::jobs::sql::migrations());
         all.push(Box::new(CreateOrganizations));
+        all.push(Box::new(CreateInvitations));
         all
     }
 }
@@ -79,6 +80,86 @@ impl MigrationTrait for CreateOrganizations {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(Organizations::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum Invitations {
+    Table,
+    Id,
+    OrgId,
+    Email,
+    Role,
+    InvitedBy,
+    CreatedAt,
+    ExpiresAt,
+}
+
+/// The app's `invitations` table: one pending invitation per organization and address.
+struct CreateInvitations;
+
+impl MigrationName for CreateInvitations {
+    fn name(&self) -> &'static str {
+        "m20261206_100001_create_invitations"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateInvitations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let text = |column: Invitations, len: u32| {
+            ColumnDef::new(column).string_len(len).not_null().to_owned()
+        };
+        manager
+            .create_table(
+                Table::create()
+                    .table(Invitations::Table)
+                    .if_not_exists()
+                    .col(text(Invitations::Id, 36).primary_key())
+                    .col(text(Invitations::OrgId, 36))
+                    .col(text(Invitations::Email, 254))
+                    .col(text(Invitations::Role, 16))
+                    .col(text(Invitations::InvitedBy, 256))
+                    .col(
+                        ColumnDef::new(Invitations::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Invitations::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("invitations_org_email")
+                    .table(Invitations::Table)
+                    .col(Invitations::OrgId)
+                    .col(Invitations::Email)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("invitations_email")
+                    .table(Invitations::Table)
+                    .col(Invitations::Email)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Invitations::Table).to_owned())
             .await
     }
 }

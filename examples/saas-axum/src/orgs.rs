@@ -17,6 +17,7 @@
 //! | `GET /orgs/{org}/members` | `members:read` | member, admin, owner |
 //! | `PUT /orgs/{org}/members/{user}` | `members:add` (+ `owners:manage` to add or demote an owner) | admin, owner |
 //! | `DELETE /orgs/{org}/members/{user}` | `members:remove` (+ `owners:manage` for an owner) | admin, owner |
+//! | `POST`, `GET /orgs/{org}/invitations`, `DELETE /orgs/{org}/invitations/{id}` (see [`crate::invitations`]) | `members:add` (+ `owners:manage` to invite an owner) | admin, owner |
 //! | `GET /orgs/{org}/sso` | `orgs:read` | member, admin, owner |
 //! | `PUT`, `DELETE /orgs/{org}/sso` (the organization's SSO, see [`crate::sso`]) | `orgs:update` | admin, owner |
 
@@ -25,8 +26,9 @@
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, patch, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
+use mortar::auth::axum::JsonBody;
 use mortar::core::{FieldError, Principal, Problem};
 use mortar::rbac::axum::Guard;
 use mortar::rbac::sql::SeaOrmPolicyStore;
@@ -143,6 +145,21 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .route_layer(guard("orgs:read"))
                 .merge(put(crate::sso::put).route_layer(guard("orgs:update")))
                 .merge(delete(crate::sso::remove).route_layer(guard("orgs:update")))
+                .route_layer(audited.clone())
+                .route_layer(in_org.clone()),
+        )
+        .route(
+            "/orgs/{org}/invitations",
+            get(crate::invitations::list)
+                .route_layer(guard("members:add"))
+                .merge(post(crate::invitations::create).route_layer(guard("members:add")))
+                .route_layer(audited.clone())
+                .route_layer(in_org.clone()),
+        )
+        .route(
+            "/orgs/{org}/invitations/{id}",
+            delete(crate::invitations::withdraw)
+                .route_layer(guard("members:add"))
                 .route_layer(audited)
                 .route_layer(in_org.clone()),
         )
@@ -166,9 +183,11 @@ async fn act_in_org(Path(params): Path<Vec<(String, String)>>, mut req: Request)
 }
 
 /// An organization as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Org {
+    /// Its id (a UUID).
     id: String,
+    /// Its name.
     name: String,
     /// The caller's role in it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,8 +206,9 @@ impl Org {
 }
 
 /// The body of `POST /orgs` and `PATCH /orgs/{org}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OrgForm {
+    /// 1 to 100 characters, without control characters.
     name: String,
 }
 
@@ -243,33 +263,29 @@ fn top_role(held: &[Assignment]) -> Option<String> {
 }
 
 /// The role `subject` holds in `org` (the most powerful, when several).
-fn role_in(rbac: &Rbac, subject: &str, org: &str) -> Option<String> {
+pub(crate) fn role_in(rbac: &Rbac, subject: &str, org: &str) -> Option<String> {
     top_role(&held_in(rbac, subject, org))
 }
 
 /// `POST /orgs`: creates an organization; the caller becomes its owner.
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/orgs",
+    tag = "organizations",
+    request_body = OrgForm,
+    responses(
+        (status = 201, description = "Created; the caller is its owner", body = Org),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    Json(form): Json<OrgForm>,
+    JsonBody(form): JsonBody<OrgForm>,
 ) -> Result<(StatusCode, Json<Org>), Problem> {
     let name = valid_name(&form)?;
-    let id = Uuid::now_v7().to_string();
-    entity::Entity::insert(entity::ActiveModel {
-        id: ActiveValue::Set(id.clone()),
-        name: ActiveValue::Set(name.clone()),
-        created_by: ActiveValue::Set(principal.subject().to_owned()),
-        created_at: ActiveValue::Set(now_ms()),
-    })
-    .exec_without_returning(state.db())
-    .await
-    .map_err(|e| store_failed(&e))?;
-    state
-        .rbac()
-        .grant(
-            &principal,
-            Assignment::new(principal.subject(), "owner").in_tenant(id.clone()),
-        )
+    let id = create_org(&state, &principal, principal.subject(), &name)
         .await
         .map_err(|e| store_failed(&e))?;
     Ok((
@@ -282,8 +298,73 @@ async fn create(
     ))
 }
 
+/// Creates an organization named `name` (already validated) owned by `owner`, on behalf of
+/// `actor` (the owner itself through `POST /orgs`, an operator through the admin CLI); returns
+/// its id. The grant is audited as `rbac.grant`.
+///
+/// # Errors
+///
+/// The database's or the authorizer's error, as text.
+pub async fn create_org(
+    state: &AppState,
+    actor: &Principal,
+    owner: &str,
+    name: &str,
+) -> Result<String, String> {
+    let id = Uuid::now_v7().to_string();
+    entity::Entity::insert(entity::ActiveModel {
+        id: ActiveValue::Set(id.clone()),
+        name: ActiveValue::Set(name.to_owned()),
+        created_by: ActiveValue::Set(owner.to_owned()),
+        created_at: ActiveValue::Set(now_ms()),
+    })
+    .exec_without_returning(state.db())
+    .await
+    .map_err(|e| e.to_string())?;
+    state
+        .rbac()
+        .grant(actor, Assignment::new(owner, "owner").in_tenant(id.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(id)
+}
+
+/// The organization with this id, or else the only one with this name.
+///
+/// # Errors
+///
+/// A message when there is none, several share the name, or the database fails.
+pub async fn find_by_id_or_name(state: &AppState, org: &str) -> Result<entity::Model, String> {
+    if let Some(row) = entity::Entity::find_by_id(org.to_owned())
+        .one(state.db())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(row);
+    }
+    let mut named = entity::Entity::find()
+        .filter(entity::Column::Name.eq(org))
+        .all(state.db())
+        .await
+        .map_err(|e| e.to_string())?;
+    match named.len() {
+        0 => Err(format!("no organization with id or name {org:?}")),
+        1 => Ok(named.remove(0)),
+        n => Err(format!("{n} organizations are named {org:?}: give the id")),
+    }
+}
+
 /// `GET /orgs`: the organizations the caller belongs to, with its role in each.
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/orgs",
+    tag = "organizations",
+    responses(
+        (status = 200, description = "The caller's organizations", body = Vec<Org>),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<Org>>, Problem> {
@@ -336,7 +417,19 @@ async fn find(state: &AppState, org: &str) -> Result<entity::Model, Problem> {
 }
 
 /// `GET /orgs/{org}` (`orgs:read`).
-async fn show(
+#[utoipa::path(
+    get,
+    path = "/orgs/{org}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "The organization's id")),
+    responses(
+        (status = 200, description = "The organization", body = Org),
+        (status = 403, description = "Not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn show(
     State(state): State<AppState>,
     Path(org): Path<String>,
     principal: Principal,
@@ -346,25 +439,52 @@ async fn show(
 }
 
 /// `PATCH /orgs/{org}` (`orgs:update`).
-async fn rename(
+#[utoipa::path(
+    patch,
+    path = "/orgs/{org}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "The organization's id")),
+    request_body = OrgForm,
+    responses(
+        (status = 200, description = "Renamed", body = Org),
+        (status = 403, description = "Not an admin or owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn rename(
     State(state): State<AppState>,
     Path(org): Path<String>,
     principal: Principal,
-    Json(form): Json<OrgForm>,
+    JsonBody(form): JsonBody<OrgForm>,
 ) -> Result<Json<Org>, Problem> {
     let name = valid_name(&form)?;
     let row = find(&state, &org).await?;
     let mut active: entity::ActiveModel = row.into();
     active.name = ActiveValue::Set(name);
-    let row = active
-        .update(state.db())
-        .await
-        .map_err(|e| store_failed(&e))?;
+    // Deleted meanwhile (between the read and the update): gone.
+    let row = active.update(state.db()).await.map_err(|e| match e {
+        DbErr::RecordNotUpdated => Problem::not_found(),
+        e => store_failed(&e),
+    })?;
     Ok(Json(Org::seen_by(&state, &principal, row)))
 }
 
 /// `DELETE /orgs/{org}` (`orgs:delete`): the organization and every membership in it.
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/orgs/{org}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "The organization's id")),
+    responses(
+        (status = 204, description = "Deleted, with its memberships"),
+        (status = 403, description = "Not its owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     Path(org): Path<String>,
     principal: Principal,
@@ -384,14 +504,28 @@ async fn remove(
 }
 
 /// A member as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Member {
+    /// The user's id.
     user: String,
+    /// `owner`, `admin` or `member`.
     role: String,
 }
 
 /// `GET /orgs/{org}/members` (`members:read`).
-async fn members(
+#[utoipa::path(
+    get,
+    path = "/orgs/{org}/members",
+    tag = "organizations",
+    params(("org" = String, Path, description = "The organization's id")),
+    responses(
+        (status = 200, description = "The members, most powerful role first", body = Vec<Member>),
+        (status = 403, description = "Not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn members(
     State(state): State<AppState>,
     Path(org): Path<String>,
 ) -> Result<Json<Vec<Member>>, Problem> {
@@ -407,13 +541,14 @@ async fn members(
 }
 
 /// The body of `PUT /orgs/{org}/members/{user}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MemberForm {
+    /// `owner`, `admin` or `member`.
     role: String,
 }
 
 /// Owners are managed only by owners: adding one, or changing or removing one's role.
-fn owners_guard(guard: &Guard, org: &str, touches_owner: bool) -> Result<(), Problem> {
+pub(crate) fn owners_guard(guard: &Guard, org: &str, touches_owner: bool) -> Result<(), Problem> {
     if touches_owner {
         guard.require("manage", &Resource::kind("owners").tenant(org))?;
     }
@@ -438,11 +573,26 @@ fn keep_an_owner(rbac: &Rbac, org: &str, owner_leaves: bool) -> Result<(), Probl
 
 /// `PUT /orgs/{org}/members/{user}` (`members:add`): gives `user` exactly `role` here. The last
 /// owner cannot be demoted.
-async fn add_member(
+#[utoipa::path(
+    put,
+    path = "/orgs/{org}/members/{user}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "The organization's id"), ("user" = String, Path, description = "The user's id")),
+    request_body = MemberForm,
+    responses(
+        (status = 200, description = "The member's role now", body = Member),
+        (status = 403, description = "Not an admin or owner (owners are managed by owners)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization or user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner cannot be demoted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown role", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn add_member(
     State(state): State<AppState>,
     Path((org, user)): Path<(String, String)>,
     guard: Guard,
-    Json(form): Json<MemberForm>,
+    JsonBody(form): JsonBody<MemberForm>,
 ) -> Result<Json<Member>, Problem> {
     if !ROLE_NAMES.contains(&form.role.as_str()) {
         return Err(Problem::validation([FieldError::new(
@@ -452,6 +602,19 @@ async fn add_member(
         .with_code("org-role")]));
     }
     find(&state, &org).await?;
+    // Only accounts can be members: an id that names none is not found (and never reaches the
+    // authorizer's store).
+    let no_such_user = || Problem::not_found().with_detail("no such user");
+    let user_id: Uuid = user.parse().map_err(|_| no_such_user())?;
+    state
+        .auth()
+        .api
+        .accounts
+        .users()
+        .by_id(user_id.into())
+        .await
+        .map_err(|e| store_failed(&e))?
+        .ok_or_else(no_such_user)?;
     let rbac = state.rbac();
     let held = held_in(rbac, &user, &org);
     owners_guard(
@@ -483,7 +646,20 @@ async fn add_member(
 }
 
 /// `DELETE /orgs/{org}/members/{user}` (`members:remove`). The last owner cannot leave.
-async fn remove_member(
+#[utoipa::path(
+    delete,
+    path = "/orgs/{org}/members/{user}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "The organization's id"), ("user" = String, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Not an admin or owner (owners are managed by owners)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a member, or no such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner cannot leave", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn remove_member(
     State(state): State<AppState>,
     Path((org, user)): Path<(String, String)>,
     guard: Guard,

@@ -40,7 +40,9 @@ pub fn layer(
         ClientIp::trusting(crate::config::comma_list(config.trusted_proxies.as_deref()))
             .map_err(invalid)?;
     let limiter = match redis {
-        Some(pool) => RateLimiter::redis(RedisLimiter::new(pool.clone()).prefix("starter:rl:")),
+        Some(pool) => RateLimiter::redis(
+            RedisLimiter::new(pool.clone()).prefix(format!("{}rl:", config.redis_prefix)),
+        ),
         None => RateLimiter::memory(),
     };
     let credentials_ip = client_ip.clone();

@@ -36,6 +36,7 @@ struct Inner {
     i18n: mortar::i18n::I18n,
     audit: crate::audit::Audit,
     jobs: Jobs,
+    sql_jobs: SqlBackend,
     worker: Worker<crate::jobs::JobDeps>,
 }
 
@@ -59,6 +60,7 @@ impl AppState {
         flags: crate::flags::AppFlags,
         audit: crate::audit::Audit,
         sender: Arc<dyn CodeSender>,
+        mailer: Arc<dyn crate::mail::Mailer>,
     ) -> Result<Self, StartError> {
         let redis = config
             .redis_url
@@ -75,7 +77,8 @@ impl AppState {
             .map(|endpoint| s3_bucket(&config, endpoint))
             .transpose()?;
         let avatars = crate::avatars::Avatars::new(&config, s3.as_deref()).await?;
-        let jobs = Jobs::new(SqlBackend::new(db.clone()));
+        let sql_jobs = SqlBackend::new(db.clone());
+        let jobs = Jobs::new(sql_jobs.clone());
         // One application key seals TOTP secrets, SSO client secrets, OAuth flows and the codes
         // waiting in jobs, each under its own context.
         let sealer = crate::auth::app_sealer(&config)?;
@@ -95,6 +98,9 @@ impl AppState {
             avatars: avatars.clone(),
             recorder: audit.recorder.clone(),
             jobs: jobs.clone(),
+            mailer,
+            db: db.clone(),
+            base_url: config.base_url(),
         };
         let worker = crate::jobs::worker(&jobs, deps, config.jobs_concurrency.max(1));
         let rate_limit = crate::ratelimit::layer(&config, redis.as_ref())?;
@@ -113,6 +119,7 @@ impl AppState {
                 i18n,
                 audit,
                 jobs,
+                sql_jobs,
                 worker,
             }),
         })
@@ -151,6 +158,12 @@ impl AppState {
     /// Background jobs: enqueue, inspect, retry, cancel.
     pub fn jobs(&self) -> &Jobs {
         &self.inner.jobs
+    }
+
+    /// The jobs' SQL backend itself, to enqueue inside one of the app's transactions
+    /// ([`SqlBackend::enqueue_in`]).
+    pub fn sql_jobs(&self) -> &SqlBackend {
+        &self.inner.sql_jobs
     }
 
     /// The job worker (not running until started: [`crate::App::build`] does).

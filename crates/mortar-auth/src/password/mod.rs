@@ -397,6 +397,21 @@ impl Passwords {
         Stored::parse(stored).is_none_or(|s| !s.is_current(&self.inner.params, self.current_key()))
     }
 
+    /// Whether `stored` is a hash in a format [`Passwords::verify`] reads (Argon2, bcrypt,
+    /// scrypt, PBKDF2, Django's), checked without hashing anything: for imports of users from
+    /// another system, so a mangled column is refused before it locks its users out.
+    ///
+    /// ```
+    /// use mortar_auth::password::Passwords;
+    ///
+    /// let passwords = Passwords::new();
+    /// assert!(passwords.recognizes("$2b$04$EGdrhbKUv8Oc9vGiXX0HQOxSg445d458Muh7DAHskb6QbtCvdxcie"));
+    /// assert!(!passwords.recognizes("5f4dcc3b5aa765d61d8327deb882cf99")); // bare MD5
+    /// ```
+    pub fn recognizes(&self, stored: &str) -> bool {
+        Stored::parse(stored).is_some()
+    }
+
     fn current_key(&self) -> Option<&str> {
         self.inner.current_key()
     }

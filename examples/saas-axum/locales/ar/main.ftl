@@ -16,3 +16,8 @@ validation-org-role = يجب أن يكون أحد الأدوار: owner أو adm
 
 problem-last-owner = يجب أن تحتفظ المؤسسة بمالك واحد على الأقل.
     .detail = أضف مالكًا آخر أولًا.
+
+problem-invitation-expired = انتهت صلاحية هذه الدعوة.
+    .detail = اطلب دعوة جديدة.
+problem-email-unverified = أكِّد عنوان بريدك الإلكتروني أولًا.
+    .detail = تُرسَل الدعوات إلى العناوين المؤكَّدة.

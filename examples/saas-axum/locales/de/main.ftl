@@ -13,3 +13,8 @@ validation-org-role = muss owner, admin oder member sein
 
 problem-last-owner = Eine Organisation behält mindestens einen Eigentümer.
     .detail = Fügen Sie zuerst einen weiteren Eigentümer hinzu.
+
+problem-invitation-expired = Diese Einladung ist abgelaufen.
+    .detail = Bitten Sie um eine neue.
+problem-email-unverified = Bestätigen Sie zuerst Ihre E-Mail-Adresse.
+    .detail = Einladungen gelten bestätigten Adressen.

@@ -18,3 +18,9 @@ validation-org-role = must be one of owner, admin, member
 # The last owner cannot leave or be demoted.
 problem-last-owner = An organization keeps at least one owner.
     .detail = Add another owner first.
+
+# Invitations: accepted too late, or claimed before verifying one's address.
+problem-invitation-expired = This invitation has expired.
+    .detail = Ask for a new one.
+problem-email-unverified = Verify your e-mail address first.
+    .detail = Invitations are addressed to verified addresses.

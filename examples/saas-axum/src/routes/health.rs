@@ -20,16 +20,25 @@ const HEALTH_JSON: &str = "application/health+json";
 /// How long one backend may take to answer `/ready`.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Serialize)]
-struct Health {
+/// A health answer (`application/health+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `pass` or `fail`.
+    #[schema(value_type = String, example = "pass")]
     status: &'static str,
+    /// One check per backend (`/ready` only): `database`, `redis`, `s3`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, Check>)]
     checks: BTreeMap<&'static str, Check>,
 }
 
-#[derive(Serialize)]
-struct Check {
+/// One backend's check.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Check {
+    /// `pass` or `fail`.
+    #[schema(value_type = String)]
     status: &'static str,
+    /// How long it took to answer.
     duration_ms: u64,
 }
 
@@ -47,7 +56,13 @@ fn respond(status: StatusCode, body: &Health) -> Response {
 }
 
 /// Liveness: the process is up and serving.
-pub(super) async fn health() -> Response {
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = 200, description = "Serving", body = Health, content_type = "application/health+json"))
+)]
+pub(crate) async fn health() -> Response {
     respond(
         StatusCode::OK,
         &Health {
@@ -59,7 +74,16 @@ pub(super) async fn health() -> Response {
 
 /// Readiness: the database (and Redis and S3, when configured) answer within two seconds each;
 /// 503 otherwise.
-pub(super) async fn ready(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every backend answers", body = Health, content_type = "application/health+json"),
+        (status = 503, description = "A backend does not answer (named in `checks`)", body = Health, content_type = "application/health+json"),
+    )
+)]
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let database = timed("database", async {
         state.db().ping().await.map_err(|e| e.to_string())
     });

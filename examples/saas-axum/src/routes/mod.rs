@@ -1,10 +1,10 @@
 //! The router: routes, fallbacks and the middleware stack.
 
-mod health;
+pub(crate) mod health;
 
 use axum::Router;
 use axum::http::{HeaderName, Request, Uri};
-use axum::routing::get;
+use axum::routing::{get, post};
 use mortar::core::{Principal, Problem};
 use mortar::i18n::{Locale, t};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -27,6 +27,19 @@ pub fn router(state: AppState) -> Router {
     let flags = state.flags().flags.clone();
     let api = Router::new()
         .route("/me", get(me).with_state(state.clone()))
+        // Invitations to the caller's verified address.
+        .route(
+            "/me/invitations",
+            get(crate::invitations::mine).with_state(state.clone()),
+        )
+        .route(
+            "/me/invitations/{id}/accept",
+            post(crate::invitations::accept).with_state(state.clone()),
+        )
+        .route(
+            "/me/invitations/{id}/decline",
+            post(crate::invitations::decline).with_state(state.clone()),
+        )
         // A beta endpoint: 404 unless the `beta-reports` flag is on for the caller.
         .route(
             "/beta/reports",
@@ -56,6 +69,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::metrics))
+        // The OpenAPI document and its interactive page (assets embedded: works offline).
+        .merge(crate::openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -87,21 +103,115 @@ pub fn router(state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::INFO)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Every error answer is a problem document, also those of axum's own extractors.
+        .layer(axum::middleware::from_fn(problems_only))
+        // No NUL in paths or query strings (no id or filter holds one; PostgreSQL refuses it).
+        .layer(axum::middleware::from_fn(nul_free))
+        // Request counts and latencies by route pattern, for /metrics.
+        .layer(axum::middleware::from_fn(crate::metrics::track))
 }
 
-/// The signed-in caller, greeted in their language: 401 problem without a valid bearer token.
-async fn me(
+/// The answer of `GET /me`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// A greeting in the caller's language, counting their organizations.
+    greeting: String,
+    /// The caller's user id.
+    subject: String,
+    /// The session, when signed in with a session's token or cookie.
+    session_id: Option<String>,
+    /// How the caller authenticated (RFC 8176 values: `pwd`, `otp`, `hwk`, `mfa`…).
+    amr: Vec<String>,
+}
+
+/// The signed-in caller, greeted in their language.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "account",
+    responses((status = 200, description = "The caller", body = Me)),
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
+)]
+pub(crate) async fn me(
     axum::extract::State(state): axum::extract::State<AppState>,
     locale: Locale,
     principal: Principal,
-) -> axum::Json<serde_json::Value> {
+) -> axum::Json<Me> {
     let orgs = crate::orgs::count_of(&state, principal.subject());
-    axum::Json(serde_json::json!({
-        "greeting": t!(locale, "me-greeting", orgs = orgs),
-        "subject": principal.subject(),
-        "session_id": principal.session_id(),
-        "amr": principal.authentication().amr(),
-    }))
+    axum::Json(Me {
+        greeting: t!(locale, "me-greeting", orgs = orgs).into_owned(),
+        subject: principal.subject().to_owned(),
+        session_id: principal.session_id().map(str::to_owned),
+        amr: principal
+            .authentication()
+            .amr()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// The error answers that are not problem documents (axum's extractor rejections: a query string
+/// or a path parameter that does not parse, a body past its limit) become one, keeping the
+/// status and headers such as `Allow`; the text of a 4xx is kept as its detail, a 5xx says
+/// nothing. `/ready`'s 503 (`application/health+json`) is left alone.
+async fn problems_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let response = next.run(request).await;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !(status.is_client_error() || status.is_server_error())
+        || content_type.starts_with("application/problem+json")
+        || content_type.starts_with("application/health+json")
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let mut problem = Problem::new(status);
+    if status.is_client_error()
+        && let Ok(bytes) = axum::body::to_bytes(body, 4096).await
+        && let Ok(text) = std::str::from_utf8(&bytes)
+        && !text.trim().is_empty()
+    {
+        problem = problem.with_detail(text.trim().to_owned());
+    }
+    let mut answer = problem.into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            answer.headers_mut().entry(name).or_insert(value.clone());
+        }
+    }
+    answer
+}
+
+/// Refuses an encoded NUL (`%00`) in the path (404: no resource is named so) or the query
+/// string (400), before any handler reads it.
+async fn nul_free(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let has_nul = |text: &str| {
+        text.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    if has_nul(request.uri().path()) {
+        return Problem::not_found().into_response();
+    }
+    if request.uri().query().is_some_and(has_nul) {
+        return Problem::bad_request()
+            .with_detail("the query string must not contain a NUL character")
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// Unknown routes answer a 404 problem document naming the path.

@@ -1,0 +1,374 @@
+//! Load test over loopback: one JSON handler behind Mortar's whole middleware stack, against the
+//! same handler on bare axum, in the same run, alternating.
+//!
+//! The stack, in the starter's order (outermost first): request audit (every request recorded
+//! through the `DurableRecorder` into a JSON-lines sink on a null writer, so the events are
+//! chained, serialized and written, without disk), authentication (`AuthLayer` verifying the
+//! default EdDSA bearer JWT; one token reused by every request, as a client reuses its token),
+//! feature flags (`FlagsLayer`, the route gated by `RequireFlag` on a 50 % rollout that includes
+//! the caller), localization (`LocaleLayer` negotiating `Accept-Language`; the handler formats a
+//! Fluent message), rate limiting (`RateLimitLayer`, in-process GCRA per address and per
+//! subject, limits high enough never to refuse) and authorization (`RequirePermission`:
+//! `reports:read` in the organization named by the path). The bare server runs the same handler
+//! shape with constants where the stack's values would be.
+//!
+//! The server runs on core 0 and the load generator (`oha`) on core 1 (`taskset`), each server
+//! on a one-thread Tokio runtime. Per round and mode: a warm-up, a closed-loop throughput run
+//! (64 connections) with the server's CPU time read from `/proc` before and after, then an
+//! open-loop run at a fixed rate with latency correction (p50 / p99). Modes alternate within
+//! each round, so drift on the machine hits both.
+//!
+//! Run: `cargo bench -p mortar-benches --bench load` (needs `oha` on PATH — `cargo install oha
+//! --locked` — and `taskset`). `MORTAR_LOAD_ROUNDS` (default 3), `MORTAR_LOAD_SECONDS`
+//! (default 10) and `MORTAR_LOAD_RATE` (requests/s of the fixed-rate run, default 5000) tune it.
+//! Goals (issue 12): the stack at ≥ 0.7× bare throughput and ≤ 1.5× bare CPU per request.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::routing::get;
+use mortar_audit::{AuditLayer, DurableRecorder, JsonLinesSink, RequestAudit};
+use mortar_auth::layer::AuthLayer;
+use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
+use mortar_core::{AuthMethod, Principal};
+use mortar_flags::{EvaluationContext, FeatureFlags, FlagSet, Flags, FlagsLayer, RequireFlag};
+use mortar_i18n::{I18n, Locale, LocaleLayer, t};
+use mortar_ratelimit::{ClientIp, KeyBy, Policy, Quota, RateLimitLayer, RateLimiter};
+use mortar_rbac::{Assignment, Rbac, RequirePermission, Role};
+use serde_json::{Value, json};
+
+const ISS: &str = "https://auth.example.com";
+const AUD: &str = "https://api.example.com";
+const PATH: &str = "/orgs/acme/reports";
+
+const FLAGS: &str = r#"{"flags": {"reports": {
+    "state": "ENABLED",
+    "variants": {"on": true, "off": false},
+    "defaultVariant": "off",
+    "targeting": {"fractional": [{"var": "targetingKey"}, ["on", 50], ["off", 50]]}
+}}}"#;
+
+const FTL: &str = "report-title = Reports of { $org }\n";
+
+/// The handler's answer: the same shape in both modes.
+fn answer(org: &str, title: String, subject: &str, beta: bool) -> Json<Value> {
+    Json(json!({"org": org, "title": title, "for": subject, "beta": beta, "rows": [1, 2, 3]}))
+}
+
+async fn bare(Path(org): Path<String>) -> Json<Value> {
+    let title = format!("Reports of {org}");
+    answer(&org, title, "user-1", true)
+}
+
+async fn full(
+    Path(org): Path<String>,
+    principal: Principal,
+    locale: Locale,
+    flags: Flags,
+) -> Json<Value> {
+    let title = t!(locale, "report-title", org = org.as_str()).into_owned();
+    let beta = flags.bool("reports", false).value;
+    answer(&org, title, principal.subject(), beta)
+}
+
+/// Acts in the organization named by the path (as the starter's `act_in_org`).
+async fn in_org(Path(params): Path<Vec<(String, String)>>, mut req: Request) -> Request {
+    let org = params.into_iter().find(|(k, _)| k == "org").map(|(_, v)| v);
+    if let (Some(org), Some(principal)) = (org, Principal::from_extensions(req.extensions())) {
+        let acting = principal.to_builder().tenant(org).build();
+        req.extensions_mut().insert(acting);
+    }
+    req
+}
+
+/// The stacked router and a token for it.
+async fn full_router() -> (Router, String) {
+    let ring = KeyRing::new(SigningKey::generate_ed25519("bench").expect("key"));
+    let tokens = AccessTokens::builder(ring, ISS, AUD).build();
+    let flags = FeatureFlags::builder()
+        .source(FlagSet::from_json(FLAGS).expect("flags"))
+        .build()
+        .await
+        .expect("flags");
+    // A subject the 50 % rollout includes (the flag is on for it: the handler runs).
+    let subject = (0..1000)
+        .map(|i| format!("user-{i}"))
+        .find(|s| {
+            flags
+                .bool(
+                    "reports",
+                    &EvaluationContext::with_targeting_key(s.as_str()),
+                    false,
+                )
+                .value
+        })
+        .expect("one subject in 1000 is in a 50 % rollout");
+    let principal = Principal::user(&subject)
+        .method(AuthMethod::Password)
+        .session_id("bench-session")
+        .build();
+    let token = tokens.issue(&principal).expect("token").token().to_owned();
+
+    let rbac = Rbac::new(
+        mortar_rbac::Policy::new()
+            .role("analyst", Role::new().allow("reports:read"))
+            .assign(Assignment::new(&subject, "analyst").in_tenant("acme")),
+    )
+    .expect("policy");
+    let i18n = I18n::builder()
+        .default_locale("en")
+        .add_named_ftl("en", "en.ftl", FTL)
+        .build()
+        .expect("catalog");
+    let per_minute = |n| Quota::per_minute(std::num::NonZeroU32::new(n).expect("non-zero"));
+    let limiter = RateLimiter::memory()
+        .client_ip(ClientIp::trusting(std::iter::empty::<&str>()).expect("no proxies"))
+        .policy(Policy::new("ip", per_minute(1_000_000_000), KeyBy::Ip).expect("policy"))
+        .policy(Policy::new("user", per_minute(1_000_000_000), KeyBy::Subject).expect("policy"));
+    let recorder = DurableRecorder::builder()
+        .sink(JsonLinesSink::new(tokio::io::sink()))
+        .start();
+    let audit = RequestAudit::new(Arc::new(recorder)).methods(|_| true);
+
+    let router = Router::new()
+        .route(
+            "/orgs/{org}/reports",
+            get(full)
+                .route_layer(RequirePermission::new(&rbac, "reports:read").expect("permission"))
+                .route_layer(axum::middleware::map_request(in_org))
+                .route_layer(RequireFlag::new(&flags, "reports")),
+        )
+        .layer(RateLimitLayer::new(limiter))
+        .layer(LocaleLayer::new(i18n))
+        .layer(FlagsLayer::new(flags))
+        .layer(AuthLayer::optional().with(tokens))
+        .layer(AuditLayer::new(audit));
+    (router, token)
+}
+
+/// Server mode: serve `mode` on 127.0.0.1 (an ephemeral port) and print `READY addr token`.
+fn serve(mode: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (router, token) = match mode {
+            "full" => full_router().await,
+            _ => (
+                Router::new().route("/orgs/{org}/reports", get(bare)),
+                "none".to_owned(),
+            ),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        println!("READY {addr} {token}");
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).await.expect("serve");
+    });
+}
+
+/// A running server process.
+struct Server {
+    child: Child,
+    addr: String,
+    token: String,
+}
+
+impl Server {
+    fn start(mode: &str) -> Self {
+        let exe = std::env::current_exe().expect("own path");
+        let mut child = Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(exe)
+            .args(["--serve", mode])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("taskset (util-linux) starts the server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("READY line");
+        let mut parts = line.split_whitespace().skip(1);
+        let addr = parts.next().expect("address").to_owned();
+        let token = parts.next().expect("token").to_owned();
+        Self { child, addr, token }
+    }
+
+    /// User + system CPU time of the server so far, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("/proc stat");
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 (1-based), here 11 and 12 (0-based from state).
+        let ticks: f64 =
+            fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+        // The kernel's USER_HZ is 100 on Linux.
+        ticks / 100.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One oha run against `server`; `rate` set: open loop at that rate with latency correction.
+fn oha(server: &Server, seconds: u64, rate: Option<u32>) -> Value {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "1", "oha", "--no-tui", "--output-format", "json"])
+        .args(["-z", &format!("{seconds}s"), "-c", "64"])
+        .args(["-H", &format!("authorization: Bearer {}", server.token)])
+        .args(["-H", "accept-language: en"]);
+    if let Some(rate) = rate {
+        cmd.args(["-q", &rate.to_string(), "--latency-correction"]);
+    }
+    let out = cmd
+        .arg(format!("http://{}{PATH}", server.addr))
+        .output()
+        .expect("oha runs (cargo install oha --locked)");
+    assert!(
+        out.status.success(),
+        "oha failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("oha's JSON")
+}
+
+/// Requests per second, and the share answered 200.
+fn throughput(report: &Value) -> (f64, f64) {
+    let rps = report["summary"]["requestsPerSec"]
+        .as_f64()
+        .expect("requestsPerSec");
+    let codes = report["statusCodeDistribution"]
+        .as_object()
+        .expect("status codes");
+    let total: f64 = codes.values().filter_map(Value::as_f64).sum();
+    let ok = codes.get("200").and_then(Value::as_f64).unwrap_or(0.0);
+    (rps, ok / total.max(1.0))
+}
+
+fn percentile_ms(report: &Value, p: &str) -> f64 {
+    report["latencyPercentiles"][p]
+        .as_f64()
+        .expect("percentile")
+        * 1000.0
+}
+
+fn total_requests(report: &Value, seconds: u64) -> f64 {
+    let rps = report["summary"]["requestsPerSec"]
+        .as_f64()
+        .expect("requestsPerSec");
+    rps * seconds as f64
+}
+
+#[derive(Default)]
+struct Figures {
+    rps: Vec<f64>,
+    cpu_us_per_req: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--serve") {
+        serve(args.get(i + 1).map_or("bare", String::as_str));
+        return;
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing of ours: only a
+    // real bench run measures.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("load: run with `cargo bench -p mortar-benches --bench load`");
+        return;
+    }
+    let rounds: usize = env_or("MORTAR_LOAD_ROUNDS", 3);
+    let seconds: u64 = env_or("MORTAR_LOAD_SECONDS", 10);
+    let rate: u32 = env_or("MORTAR_LOAD_RATE", 5000);
+    let mut figures = [Figures::default(), Figures::default()];
+    for round in 1..=rounds {
+        for (i, mode) in ["bare", "full"].into_iter().enumerate() {
+            let server = Server::start(mode);
+            oha(&server, 2, None); // warm-up: connections, caches, allocator
+            let cpu_before = server.cpu_seconds();
+            let report = oha(&server, seconds, None);
+            let cpu = server.cpu_seconds() - cpu_before;
+            let (rps, ok) = throughput(&report);
+            assert!(ok > 0.999, "{mode}: only {:.1}% answered 200", ok * 100.0);
+            let cpu_us = cpu * 1e6 / total_requests(&report, seconds);
+            let fixed = oha(&server, seconds, Some(rate));
+            let (_, fixed_ok) = throughput(&fixed);
+            assert!(fixed_ok > 0.999, "{mode} at {rate}/s: not all 200");
+            let (p50, p99) = (percentile_ms(&fixed, "p50"), percentile_ms(&fixed, "p99"));
+            println!(
+                "round {round} {mode:4}: {rps:9.0} req/s, {cpu_us:6.1} µs CPU/req; at {rate}/s p50 {p50:.3} ms, p99 {p99:.3} ms"
+            );
+            let f = &mut figures[i];
+            f.rps.push(rps);
+            f.cpu_us_per_req.push(cpu_us);
+            f.p50.push(p50);
+            f.p99.push(p99);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    let [b, f] = &figures;
+    println!("\nmedians over {rounds} rounds ({seconds} s each, 64 connections):");
+    println!(
+        "bare axum:    {:9.0} req/s  {:6.1} µs CPU/req  p50 {:.3} ms  p99 {:.3} ms at {rate}/s",
+        median(&b.rps),
+        median(&b.cpu_us_per_req),
+        median(&b.p50),
+        median(&b.p99)
+    );
+    println!(
+        "Mortar stack: {:9.0} req/s  {:6.1} µs CPU/req  p50 {:.3} ms  p99 {:.3} ms at {rate}/s",
+        median(&f.rps),
+        median(&f.cpu_us_per_req),
+        median(&f.p50),
+        median(&f.p99)
+    );
+    let ratios: Vec<String> = f
+        .rps
+        .iter()
+        .zip(&b.rps)
+        .map(|(f, b)| format!("{:.2}", f / b))
+        .collect();
+    let cpu_ratios: Vec<String> = f
+        .cpu_us_per_req
+        .iter()
+        .zip(&b.cpu_us_per_req)
+        .map(|(f, b)| format!("{:.2}", f / b))
+        .collect();
+    println!(
+        "throughput ratio per round: {} (goal >= 0.7); CPU per request ratio per round: {} (goal <= 1.5)",
+        ratios.join(", "),
+        cpu_ratios.join(", ")
+    );
+}

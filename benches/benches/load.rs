@@ -20,7 +20,9 @@
 //!
 //! Run: `cargo bench -p mortar-benches --bench load` (needs `oha` on PATH — `cargo install oha
 //! --locked` — and `taskset`). `MORTAR_LOAD_ROUNDS` (default 3), `MORTAR_LOAD_SECONDS`
-//! (default 10) and `MORTAR_LOAD_RATE` (requests/s of the fixed-rate run, default 5000) tune it.
+//! (default 10) and `MORTAR_LOAD_RATE` (requests/s of the fixed-rate run, default 5000) tune it;
+//! `MORTAR_LOAD_LAYERS` (e.g. `auth,rbac`) keeps only those of `audit`, `auth`, `flags`,
+//! `i18n`, `ratelimit`, `rbac` in the stack, to measure what each costs.
 //! Goals (issue 12): the stack at ≥ 0.7× bare throughput and ≤ 1.5× bare CPU per request.
 
 use std::io::{BufRead as _, BufReader};
@@ -66,15 +68,20 @@ async fn bare(Path(org): Path<String>) -> Json<Value> {
     answer(&org, title, "user-1", true)
 }
 
-async fn full(
-    Path(org): Path<String>,
-    principal: Principal,
-    locale: Locale,
-    flags: Flags,
-) -> Json<Value> {
-    let title = t!(locale, "report-title", org = org.as_str()).into_owned();
-    let beta = flags.bool("reports", false).value;
-    answer(&org, title, principal.subject(), beta)
+async fn full(Path(org): Path<String>, req: Request) -> Json<Value> {
+    // From the extensions the layers filled (each one may be left out: MORTAR_LOAD_LAYERS).
+    let ext = req.extensions();
+    let title = ext.get::<Locale>().map_or_else(
+        || format!("Reports of {org}"),
+        |locale| t!(locale, "report-title", org = org.as_str()).into_owned(),
+    );
+    let beta = ext
+        .get::<Flags>()
+        .is_some_and(|flags| flags.bool("reports", false).value);
+    let subject = ext
+        .get::<Principal>()
+        .map_or("anonymous", Principal::subject);
+    answer(&org, title, subject, beta)
 }
 
 /// Acts in the organization named by the path (as the starter's `act_in_org`).
@@ -136,19 +143,38 @@ async fn full_router() -> (Router, String) {
         .start();
     let audit = RequestAudit::new(Arc::new(recorder)).methods(|_| true);
 
-    let router = Router::new()
-        .route(
-            "/orgs/{org}/reports",
-            get(full)
-                .route_layer(RequirePermission::new(&rbac, "reports:read").expect("permission"))
-                .route_layer(axum::middleware::map_request(in_org))
-                .route_layer(RequireFlag::new(&flags, "reports")),
-        )
-        .layer(RateLimitLayer::new(limiter))
-        .layer(LocaleLayer::new(i18n))
-        .layer(FlagsLayer::new(flags))
-        .layer(AuthLayer::optional().with(tokens))
-        .layer(AuditLayer::new(audit));
+    // Every layer unless MORTAR_LOAD_LAYERS names a subset (to measure what each one costs).
+    let wanted = std::env::var("MORTAR_LOAD_LAYERS").ok();
+    let on = |layer: &str| {
+        wanted
+            .as_deref()
+            .is_none_or(|list| list.split(',').any(|l| l.trim() == layer))
+    };
+    let mut route = get(full);
+    if on("rbac") {
+        route = route
+            .route_layer(RequirePermission::new(&rbac, "reports:read").expect("permission"))
+            .route_layer(axum::middleware::map_request(in_org));
+    }
+    if on("flags") {
+        route = route.route_layer(RequireFlag::new(&flags, "reports"));
+    }
+    let mut router = Router::new().route("/orgs/{org}/reports", route);
+    if on("ratelimit") {
+        router = router.layer(RateLimitLayer::new(limiter));
+    }
+    if on("i18n") {
+        router = router.layer(LocaleLayer::new(i18n));
+    }
+    if on("flags") {
+        router = router.layer(FlagsLayer::new(flags));
+    }
+    if on("auth") {
+        router = router.layer(AuthLayer::optional().with(tokens));
+    }
+    if on("audit") {
+        router = router.layer(AuditLayer::new(audit));
+    }
     (router, token)
 }
 
@@ -297,8 +323,48 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// In-process mode: the router called `n` times through `oneshot` (no network), ns per call.
+fn in_process(mode: &str, n: u32) {
+    use tower::ServiceExt as _;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (router, token) = match mode {
+            "full" => full_router().await,
+            _ => (
+                Router::new().route("/orgs/{org}/reports", get(bare)),
+                "none".to_owned(),
+            ),
+        };
+        let peer = axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555)));
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let mut req = Request::get(PATH)
+                .header("authorization", format!("Bearer {token}"))
+                .header("accept-language", "en")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            req.extensions_mut().insert(peer);
+            let res = router.clone().oneshot(req).await.expect("answer");
+            assert_eq!(res.status(), 200);
+            let _ = axum::body::to_bytes(res.into_body(), 1 << 16).await;
+        }
+        let ns = start.elapsed().as_nanos() / u128::from(n);
+        println!("{mode}: {ns} ns per request in process");
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--in-process") {
+        in_process(
+            args.get(i + 1).map_or("bare", String::as_str),
+            env_or("MORTAR_LOAD_CALLS", 200_000),
+        );
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         serve(args.get(i + 1).map_or("bare", String::as_str));
         return;

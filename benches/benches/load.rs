@@ -1,16 +1,19 @@
 //! Load test over loopback: one JSON handler behind Mortar's whole middleware stack, against the
 //! same handler on bare axum, in the same run, alternating.
 //!
-//! The stack, in the starter's order (outermost first): request audit (every request recorded
-//! through the `DurableRecorder` into a JSON-lines sink on a null writer, so the events are
-//! chained, serialized and written, without disk), authentication (`AuthLayer` verifying the
+//! The stack, in the starter's order (outermost first): request audit as the starter runs it
+//! (mutating requests recorded through the `DurableRecorder`, here into a JSON-lines sink on a
+//! null writer; every signed-in caller's last-seen time tracked; `MORTAR_LOAD_AUDIT=all`
+//! records every request as an event too), authentication (`AuthLayer` verifying the
 //! default EdDSA bearer JWT; one token reused by every request, as a client reuses its token),
 //! feature flags (`FlagsLayer`, the route gated by `RequireFlag` on a 50 % rollout that includes
 //! the caller), localization (`LocaleLayer` negotiating `Accept-Language`; the handler formats a
 //! Fluent message), rate limiting (`RateLimitLayer`, in-process GCRA per address and per
 //! subject, limits high enough never to refuse) and authorization (`RequirePermission`:
 //! `reports:read` in the organization named by the path). The bare server runs the same handler
-//! shape with constants where the stack's values would be.
+//! shape with constants where the stack's values would be. The layers are composed with
+//! `tower::ServiceBuilder` into one `Router::layer` and one `route_layer` call, as axum
+//! recommends (`MORTAR_LOAD_STACK=layers`: one call per layer, each boxed by axum).
 //!
 //! The server runs on core 0 and the load generator (`oha`) on core 1 (`taskset`), each server
 //! on a one-thread Tokio runtime. Per round and mode: a warm-up, a closed-loop throughput run
@@ -35,7 +38,9 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Request};
 use axum::routing::get;
-use mortar_audit::{AuditLayer, DurableRecorder, JsonLinesSink, RequestAudit};
+use mortar_audit::{
+    ActivityTracker, AuditLayer, DurableRecorder, JsonLinesSink, MemoryLastSeen, RequestAudit,
+};
 use mortar_auth::layer::AuthLayer;
 use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
 use mortar_core::{AuthMethod, Principal};
@@ -44,6 +49,7 @@ use mortar_i18n::{I18n, Locale, LocaleLayer, t};
 use mortar_ratelimit::{ClientIp, KeyBy, Policy, Quota, RateLimitLayer, RateLimiter};
 use mortar_rbac::{Assignment, Rbac, RequirePermission, Role};
 use serde_json::{Value, json};
+use tower::ServiceBuilder;
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
@@ -59,13 +65,13 @@ const FLAGS: &str = r#"{"flags": {"reports": {
 const FTL: &str = "report-title = Reports of { $org }\n";
 
 /// The handler's answer: the same shape in both modes.
-fn answer(org: &str, title: String, subject: &str, beta: bool) -> Json<Value> {
+fn answer(org: &str, title: &str, subject: &str, beta: bool) -> Json<Value> {
     Json(json!({"org": org, "title": title, "for": subject, "beta": beta, "rows": [1, 2, 3]}))
 }
 
 async fn bare(Path(org): Path<String>) -> Json<Value> {
     let title = format!("Reports of {org}");
-    answer(&org, title, "user-1", true)
+    answer(&org, &title, "user-1", true)
 }
 
 async fn full(Path(org): Path<String>, req: Request) -> Json<Value> {
@@ -81,7 +87,7 @@ async fn full(Path(org): Path<String>, req: Request) -> Json<Value> {
     let subject = ext
         .get::<Principal>()
         .map_or("anonymous", Principal::subject);
-    answer(&org, title, subject, beta)
+    answer(&org, &title, subject, beta)
 }
 
 /// Acts in the organization named by the path (as the starter's `act_in_org`).
@@ -141,7 +147,14 @@ async fn full_router() -> (Router, String) {
     let recorder = DurableRecorder::builder()
         .sink(JsonLinesSink::new(tokio::io::sink()))
         .start();
-    let audit = RequestAudit::new(Arc::new(recorder)).methods(|_| true);
+    // As the starter runs it: mutating requests recorded, every signed-in caller's last-seen
+    // time tracked (a GET is no audit event); MORTAR_LOAD_AUDIT=all records every request too.
+    let mut audit = RequestAudit::new(Arc::new(recorder)).activity(Arc::new(ActivityTracker::new(
+        Arc::new(MemoryLastSeen::default()),
+    )));
+    if std::env::var("MORTAR_LOAD_AUDIT").as_deref() == Ok("all") {
+        audit = audit.methods(|_| true);
+    }
 
     // Every layer unless MORTAR_LOAD_LAYERS names a subset (to measure what each one costs).
     let wanted = std::env::var("MORTAR_LOAD_LAYERS").ok();
@@ -150,6 +163,26 @@ async fn full_router() -> (Router, String) {
             .as_deref()
             .is_none_or(|list| list.split(',').any(|l| l.trim() == layer))
     };
+    if wanted.is_none() && std::env::var("MORTAR_LOAD_STACK").as_deref() != Ok("layers") {
+        // One `Router::layer` / `route_layer` call each with the layers composed by
+        // `ServiceBuilder` (outermost first), as axum recommends: axum boxes the service once
+        // per call, so one call instead of one per layer saves a boxed service and future each.
+        let route = get(full).route_layer(
+            ServiceBuilder::new()
+                .layer(RequireFlag::new(&flags, "reports"))
+                .layer(axum::middleware::map_request(in_org))
+                .layer(RequirePermission::new(&rbac, "reports:read").expect("permission")),
+        );
+        let router = Router::new().route("/orgs/{org}/reports", route).layer(
+            ServiceBuilder::new()
+                .layer(AuditLayer::new(audit))
+                .layer(AuthLayer::optional().with(tokens))
+                .layer(FlagsLayer::new(flags))
+                .layer(LocaleLayer::new(i18n))
+                .layer(RateLimitLayer::new(limiter)),
+        );
+        return (router, token);
+    }
     let mut route = get(full);
     if on("rbac") {
         route = route
@@ -299,7 +332,7 @@ fn total_requests(report: &Value, seconds: u64) -> f64 {
     let rps = report["summary"]["requestsPerSec"]
         .as_f64()
         .expect("requestsPerSec");
-    rps * seconds as f64
+    rps * f64::from(u32::try_from(seconds).unwrap_or(u32::MAX))
 }
 
 #[derive(Default)]

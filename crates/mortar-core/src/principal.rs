@@ -32,6 +32,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -196,11 +197,18 @@ impl Authentication {
 /// Who is calling: subject, tenant, kind, roles, scopes, how they authenticated, session and free
 /// attributes for attribute-based decisions.
 ///
-/// Built with [`Principal::user`], [`Principal::builder`] and friends; cheap to clone (a handful
-/// of strings). Its `Debug` output holds identifiers only, never credentials (a principal holds
-/// none).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// Built with [`Principal::user`], [`Principal::builder`] and friends. Immutable and cheap to
+/// clone (one reference count: every layer of a request can hold one); derive a changed one with
+/// [`Principal::to_builder`]. Its `Debug` output holds identifiers only, never credentials (a
+/// principal holds none).
+#[derive(Clone)]
 pub struct Principal {
+    data: Arc<PrincipalData>,
+}
+
+/// What a [`Principal`] holds; shared by its clones.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+struct PrincipalData {
     subject: String,
     kind: PrincipalKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,11 +225,31 @@ pub struct Principal {
     attributes: BTreeMap<String, Value>,
 }
 
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.data, &other.data) || self.data == other.data
+    }
+}
+
+impl Serialize for Principal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.data.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Principal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PrincipalData::deserialize(deserializer).map(|data| Self {
+            data: Arc::new(data),
+        })
+    }
+}
+
 impl Principal {
     /// Starts building a principal of the given kind.
     pub fn builder(kind: PrincipalKind, subject: impl Into<String>) -> PrincipalBuilder {
         PrincipalBuilder {
-            inner: Principal {
+            inner: PrincipalData {
                 subject: subject.into(),
                 kind,
                 tenant: None,
@@ -256,73 +284,73 @@ impl Principal {
 
     /// The subject: a stable identifier (user id, service name, key id).
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.data.subject
     }
 
     /// The kind of party.
     pub fn kind(&self) -> PrincipalKind {
-        self.kind
+        self.data.kind
     }
 
     /// Whether this is the anonymous principal.
     pub fn is_anonymous(&self) -> bool {
-        self.kind == PrincipalKind::Anonymous
+        self.data.kind == PrincipalKind::Anonymous
     }
 
     /// The tenant (organization) the principal acts in, if any.
     pub fn tenant(&self) -> Option<&str> {
-        self.tenant.as_deref()
+        self.data.tenant.as_deref()
     }
 
     /// Roles asserted by the authenticator (e.g. from a token's claims).
     pub fn roles(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.roles.iter().map(String::as_str)
+        self.data.roles.iter().map(String::as_str)
     }
 
     /// Whether the authenticator asserted `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.contains(role)
+        self.data.roles.contains(role)
     }
 
     /// OAuth-style scopes granted to this credential.
     pub fn scopes(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.scopes.iter().map(String::as_str)
+        self.data.scopes.iter().map(String::as_str)
     }
 
     /// Whether the credential carries `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.contains(scope)
+        self.data.scopes.contains(scope)
     }
 
     /// How the principal authenticated.
     pub fn authentication(&self) -> &Authentication {
-        &self.authentication
+        &self.data.authentication
     }
 
     /// The server-side session (or refresh-token family) behind this principal, if any.
     pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
+        self.data.session_id.as_deref()
     }
 
     /// A free attribute for attribute-based decisions.
     pub fn attribute(&self, name: &str) -> Option<&Value> {
-        self.attributes.get(name)
+        self.data.attributes.get(name)
     }
 
     /// Every free attribute.
     pub fn attributes(&self) -> &BTreeMap<String, Value> {
-        &self.attributes
+        &self.data.attributes
     }
 
     /// A builder holding a copy of this principal, to derive a changed one.
     pub fn to_builder(&self) -> PrincipalBuilder {
         PrincipalBuilder {
-            inner: self.clone(),
+            inner: PrincipalData::clone(&self.data),
         }
     }
 }
 
-impl fmt::Debug for Principal {
+impl fmt::Debug for PrincipalData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
             .field("subject", &self.subject)
@@ -337,11 +365,17 @@ impl fmt::Debug for Principal {
     }
 }
 
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.data.fmt(f)
+    }
+}
+
 /// Builds a [`Principal`]; see [`Principal::user`].
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct PrincipalBuilder {
-    inner: Principal,
+    inner: PrincipalData,
 }
 
 impl PrincipalBuilder {
@@ -417,7 +451,9 @@ impl PrincipalBuilder {
 
     /// Finishes the principal.
     pub fn build(self) -> Principal {
-        self.inner
+        Principal {
+            data: Arc::new(self.inner),
+        }
     }
 }
 

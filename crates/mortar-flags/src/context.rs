@@ -1,6 +1,7 @@
 //! [`EvaluationContext`]: who and what a flag is evaluated for.
 
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 use mortar_core::Principal;
 use serde_json::{Map, Value};
@@ -24,10 +25,86 @@ use serde_json::{Map, Value};
 /// assert_eq!(ctx.get("tenant").and_then(|v| v.as_str()), Some("acme"));
 /// assert_eq!(ctx.get("plan").and_then(|v| v.as_str()), Some("pro"));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// The attributes are built when a rule first reads one: a flag with no rule, or a plain
+/// percentage rollout (a `fractional` on the targeting key alone), never builds them.
+#[derive(Clone, Debug, Default)]
 pub struct EvaluationContext {
     targeting_key: Option<String>,
-    attributes: Map<String, Value>,
+    /// The attributes, once built (from `source`, then changed by `set`).
+    attributes: OnceLock<Map<String, Value>>,
+    /// What the attributes are built from, until they are.
+    source: Option<Arc<Source>>,
+}
+
+/// The facts a context's attributes are built from, kept as they came (a principal is one
+/// reference count to hold).
+#[derive(Debug, Default)]
+pub(crate) struct Source {
+    pub(crate) principal: Option<Principal>,
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) locale: Option<String>,
+}
+
+impl Source {
+    fn build(&self) -> Map<String, Value> {
+        let mut attrs = Map::new();
+        if let Some(principal) = &self.principal {
+            principal_attributes(principal, &mut attrs);
+        }
+        if let Some(ip) = self.ip {
+            attrs.insert("ip".into(), ip.to_string().into());
+        }
+        if let Some(agent) = &self.user_agent {
+            attrs.insert("userAgent".into(), agent.clone().into());
+        }
+        if let Some(locale) = &self.locale {
+            attrs.insert("locale".into(), locale.clone().into());
+        }
+        attrs
+    }
+}
+
+/// A principal's attributes, then the names the principal's own attributes never replace.
+fn principal_attributes(principal: &Principal, attrs: &mut Map<String, Value>) {
+    for (name, value) in principal.attributes() {
+        // The targeting key is the subject, never an attribute.
+        if name != "targetingKey" {
+            attrs.insert(name.clone(), value.clone());
+        }
+    }
+    attrs.insert("kind".into(), principal.kind().as_str().into());
+    if let Some(tenant) = principal.tenant() {
+        attrs.insert("tenant".into(), tenant.into());
+    } else {
+        attrs.remove("tenant");
+    }
+    attrs.insert(
+        "roles".into(),
+        Value::Array(principal.roles().map(Value::from).collect()),
+    );
+    attrs.insert(
+        "scopes".into(),
+        Value::Array(principal.scopes().map(Value::from).collect()),
+    );
+    attrs.insert(
+        "amr".into(),
+        Value::Array(
+            principal
+                .authentication()
+                .amr()
+                .into_iter()
+                .map(Value::from)
+                .collect(),
+        ),
+    );
+}
+
+impl PartialEq for EvaluationContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.targeting_key == other.targeting_key && self.attributes() == other.attributes()
+    }
 }
 
 impl EvaluationContext {
@@ -40,49 +117,39 @@ impl EvaluationContext {
     pub fn with_targeting_key(key: impl Into<String>) -> Self {
         Self {
             targeting_key: Some(key.into()),
-            attributes: Map::new(),
+            ..Self::default()
         }
     }
 
     /// The context of a principal (see the type's documentation).
     pub fn from_principal(principal: &Principal) -> Self {
-        let mut ctx = Self::new();
-        if !principal.is_anonymous() {
-            ctx.targeting_key = Some(principal.subject().to_owned());
+        Self::from_source(Source {
+            principal: Some(principal.clone()),
+            ..Source::default()
+        })
+    }
+
+    /// A context built from `source` when read: the targeting key now (the principal's subject,
+    /// unless anonymous), the attributes on first use.
+    pub(crate) fn from_source(source: Source) -> Self {
+        Self {
+            targeting_key: source
+                .principal
+                .as_ref()
+                .filter(|p| !p.is_anonymous())
+                .map(|p| p.subject().to_owned()),
+            attributes: OnceLock::new(),
+            source: Some(Arc::new(source)),
         }
-        for (name, value) in principal.attributes() {
-            // The targeting key is the subject, never an attribute.
-            if name != "targetingKey" {
-                ctx.attributes.insert(name.clone(), value.clone());
-            }
-        }
-        let attrs = &mut ctx.attributes;
-        attrs.insert("kind".into(), principal.kind().as_str().into());
-        if let Some(tenant) = principal.tenant() {
-            attrs.insert("tenant".into(), tenant.into());
-        } else {
-            attrs.remove("tenant");
-        }
-        attrs.insert(
-            "roles".into(),
-            Value::Array(principal.roles().map(Value::from).collect()),
-        );
-        attrs.insert(
-            "scopes".into(),
-            Value::Array(principal.scopes().map(Value::from).collect()),
-        );
-        attrs.insert(
-            "amr".into(),
-            Value::Array(
-                principal
-                    .authentication()
-                    .amr()
-                    .into_iter()
-                    .map(Value::from)
-                    .collect(),
-            ),
-        );
-        ctx
+    }
+
+    /// The attributes, built now if they were not yet, to change them.
+    fn attributes_mut(&mut self) -> &mut Map<String, Value> {
+        let _ = self.attributes();
+        self.source = None;
+        self.attributes
+            .get_mut()
+            .unwrap_or_else(|| unreachable!("built just above"))
     }
 
     /// Sets the targeting key.
@@ -111,7 +178,7 @@ impl EvaluationContext {
             }
             return;
         }
-        self.attributes.insert(name, value);
+        self.attributes_mut().insert(name, value);
     }
 
     /// Adds the request's client address as `ip`.
@@ -130,12 +197,17 @@ impl EvaluationContext {
         if name == "targetingKey" {
             return None;
         }
-        self.attributes.get(name)
+        self.attributes().get(name)
     }
 
     /// Every attribute (the targeting key apart).
     pub fn attributes(&self) -> &Map<String, Value> {
-        &self.attributes
+        self.attributes.get_or_init(|| {
+            self.source
+                .as_ref()
+                .map(|source| source.build())
+                .unwrap_or_default()
+        })
     }
 
     /// This context with `other`'s targeting key (if it has one) and attributes laid over it.
@@ -144,8 +216,9 @@ impl EvaluationContext {
         if let Some(key) = &other.targeting_key {
             self.targeting_key = Some(key.clone());
         }
-        for (k, v) in &other.attributes {
-            self.attributes.insert(k.clone(), v.clone());
+        let attrs = self.attributes_mut();
+        for (k, v) in other.attributes() {
+            attrs.insert(k.clone(), v.clone());
         }
         self
     }
@@ -167,6 +240,29 @@ mod tests {
         assert_eq!(ctx.get("kind").and_then(Value::as_str), Some("user"));
         let anon = EvaluationContext::from_principal(&Principal::anonymous());
         assert_eq!(anon.targeting_key(), None);
+    }
+
+    #[test]
+    fn attributes_are_built_when_read() {
+        let p = Principal::user("u")
+            .tenant("acme")
+            .attribute("plan", "pro")
+            .build();
+        let ctx = EvaluationContext::from_principal(&p);
+        assert_eq!(ctx.targeting_key(), Some("u"));
+        assert!(
+            ctx.attributes.get().is_none(),
+            "not built for the key alone"
+        );
+        assert_eq!(ctx.get("tenant").and_then(Value::as_str), Some("acme"));
+        assert!(ctx.attributes.get().is_some());
+        // Changing one keeps the rest; clones and comparisons see the same facts.
+        let lazy = EvaluationContext::from_principal(&p);
+        let changed = lazy.clone().with("country", "DE");
+        assert_eq!(changed.get("plan").and_then(Value::as_str), Some("pro"));
+        assert_eq!(changed.get("country").and_then(Value::as_str), Some("DE"));
+        assert_eq!(lazy, ctx);
+        assert_ne!(changed, ctx);
     }
 
     #[test]

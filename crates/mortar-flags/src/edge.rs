@@ -10,7 +10,7 @@ use http::request::Parts;
 use mortar_core::{Principal, Problem};
 use serde_json::{Map, Value};
 
-use crate::context::EvaluationContext;
+use crate::context::{EvaluationContext, Source};
 use crate::flags::FeatureFlags;
 use crate::resolution::Resolution;
 
@@ -98,10 +98,6 @@ impl Flags {
 /// forwarded header with `FlagsLayer::context_with`), `userAgent` (at most 512 characters) and
 /// `locale` (the first `Accept-Language` tag).
 pub fn context_from_parts(parts: &Parts) -> EvaluationContext {
-    let mut ctx = match Principal::from_extensions(&parts.extensions) {
-        Some(principal) => EvaluationContext::from_principal(principal),
-        None => EvaluationContext::new(),
-    };
     let peer = parts.extensions.get::<SocketAddr>().copied();
     #[cfg(feature = "axum")]
     let peer = peer.or_else(|| {
@@ -110,23 +106,24 @@ pub fn context_from_parts(parts: &Parts) -> EvaluationContext {
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
     });
-    if let Some(peer) = peer {
-        ctx.set("ip", peer.ip().to_string());
-    }
-    if let Some(agent) = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
-        ctx.set("userAgent", agent.chars().take(512).collect::<String>());
-    }
-    if let Some(locale) = parts
-        .headers
-        .get(ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|tag| tag.split(';').next().unwrap_or("").trim())
-        .filter(|tag| !tag.is_empty() && *tag != "*" && tag.len() <= 35)
-    {
-        ctx.set("locale", locale);
-    }
-    ctx
+    // Kept as they came; the attributes are built only if a rule reads one.
+    EvaluationContext::from_source(Source {
+        principal: Principal::from_extensions(&parts.extensions).cloned(),
+        ip: peer.map(|peer| peer.ip()),
+        user_agent: parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|agent| agent.chars().take(512).collect()),
+        locale: parts
+            .headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|tag| tag.split(';').next().unwrap_or("").trim())
+            .filter(|tag| !tag.is_empty() && *tag != "*" && tag.len() <= 35)
+            .map(str::to_owned),
+    })
 }
 
 /// A route gate: the request passes only when a boolean flag is on for it; otherwise 404 (a

@@ -10,7 +10,7 @@
 //! the caller), localization (`LocaleLayer` negotiating `Accept-Language`; the handler formats a
 //! Fluent message), rate limiting (`RateLimitLayer`, in-process GCRA per address and per
 //! subject, limits high enough never to refuse) and authorization (`RequirePermission`:
-//! `reports:read` in the organization named by the path). The bare server runs the same handler
+//! `reports:read` in the organization named by the path, `tenant_after("orgs")`). The bare server runs the same handler
 //! shape with constants where the stack's values would be. The layers are composed with
 //! `tower::ServiceBuilder` into one `Router::layer` and one `route_layer` call, as axum
 //! recommends (`MORTAR_LOAD_STACK=layers`: one call per layer, each boxed by axum).
@@ -90,16 +90,6 @@ async fn full(Path(org): Path<String>, req: Request) -> Json<Value> {
     answer(&org, &title, subject, beta)
 }
 
-/// Acts in the organization named by the path (as the starter's `act_in_org`).
-async fn in_org(Path(params): Path<Vec<(String, String)>>, mut req: Request) -> Request {
-    let org = params.into_iter().find(|(k, _)| k == "org").map(|(_, v)| v);
-    if let (Some(org), Some(principal)) = (org, Principal::from_extensions(req.extensions())) {
-        let acting = principal.to_builder().tenant(org).build();
-        req.extensions_mut().insert(acting);
-    }
-    req
-}
-
 /// The stacked router and a token for it.
 async fn full_router() -> (Router, String) {
     let ring = KeyRing::new(SigningKey::generate_ed25519("bench").expect("key"));
@@ -156,6 +146,11 @@ async fn full_router() -> (Router, String) {
         audit = audit.methods(|_| true);
     }
 
+    // `reports:read` in the organization the path names (the starter's organization routes).
+    let guard = RequirePermission::new(&rbac, "reports:read")
+        .expect("permission")
+        .tenant_after("orgs");
+
     // Every layer unless MORTAR_LOAD_LAYERS names a subset (to measure what each one costs).
     let wanted = std::env::var("MORTAR_LOAD_LAYERS").ok();
     let on = |layer: &str| {
@@ -170,8 +165,7 @@ async fn full_router() -> (Router, String) {
         let route = get(full).route_layer(
             ServiceBuilder::new()
                 .layer(RequireFlag::new(&flags, "reports"))
-                .layer(axum::middleware::map_request(in_org))
-                .layer(RequirePermission::new(&rbac, "reports:read").expect("permission")),
+                .layer(guard),
         );
         let router = Router::new().route("/orgs/{org}/reports", route).layer(
             ServiceBuilder::new()
@@ -185,9 +179,7 @@ async fn full_router() -> (Router, String) {
     }
     let mut route = get(full);
     if on("rbac") {
-        route = route
-            .route_layer(RequirePermission::new(&rbac, "reports:read").expect("permission"))
-            .route_layer(axum::middleware::map_request(in_org));
+        route = route.route_layer(guard);
     }
     if on("flags") {
         route = route.route_layer(RequireFlag::new(&flags, "reports"));
@@ -371,6 +363,9 @@ fn in_process(mode: &str, n: u32) {
                 "none".to_owned(),
             ),
         };
+        // As `axum::serve` runs it: with its state, so handlers are routes already (a bare
+        // `Router<()>` called as a service turns each handler into a route per request).
+        let router = router.with_state::<()>(());
         let peer = axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555)));
         let start = std::time::Instant::now();
         for _ in 0..n {

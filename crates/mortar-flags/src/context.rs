@@ -43,8 +43,10 @@ pub struct EvaluationContext {
 pub(crate) struct Source {
     pub(crate) principal: Option<Principal>,
     pub(crate) ip: Option<IpAddr>,
-    pub(crate) user_agent: Option<String>,
-    pub(crate) locale: Option<String>,
+    /// `User-Agent` as it came (the attribute keeps its first 512 characters).
+    pub(crate) user_agent: Option<http::HeaderValue>,
+    /// `Accept-Language` as it came (the attribute is its first language tag).
+    pub(crate) accept_language: Option<http::HeaderValue>,
 }
 
 impl Source {
@@ -56,11 +58,19 @@ impl Source {
         if let Some(ip) = self.ip {
             attrs.insert("ip".into(), ip.to_string().into());
         }
-        if let Some(agent) = &self.user_agent {
-            attrs.insert("userAgent".into(), agent.clone().into());
+        if let Some(agent) = self.user_agent.as_ref().and_then(|v| v.to_str().ok()) {
+            let agent: String = agent.chars().take(512).collect();
+            attrs.insert("userAgent".into(), agent.into());
         }
-        if let Some(locale) = &self.locale {
-            attrs.insert("locale".into(), locale.clone().into());
+        if let Some(locale) = self
+            .accept_language
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|tag| tag.split(';').next().unwrap_or("").trim())
+            .filter(|tag| !tag.is_empty() && *tag != "*" && tag.len() <= 35)
+        {
+            attrs.insert("locale".into(), locale.into());
         }
         attrs
     }

@@ -110,19 +110,10 @@ pub fn context_from_parts(parts: &Parts) -> EvaluationContext {
     EvaluationContext::from_source(Source {
         principal: Principal::from_extensions(&parts.extensions).cloned(),
         ip: peer.map(|peer| peer.ip()),
-        user_agent: parts
-            .headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|agent| agent.chars().take(512).collect()),
-        locale: parts
-            .headers
-            .get(ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|tag| tag.split(';').next().unwrap_or("").trim())
-            .filter(|tag| !tag.is_empty() && *tag != "*" && tag.len() <= 35)
-            .map(str::to_owned),
+        // Header values are shared buffers: holding them costs no allocation; they are read
+        // only if a rule asks for `userAgent` or `locale`.
+        user_agent: parts.headers.get(USER_AGENT).cloned(),
+        accept_language: parts.headers.get(ACCEPT_LANGUAGE).cloned(),
     })
 }
 

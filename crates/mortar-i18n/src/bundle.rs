@@ -39,6 +39,8 @@ enum DateStyle {
 /// A locale's messages, plural rules, number and date formatters.
 pub(crate) struct Bundle {
     pub(crate) tag: Box<str>,
+    /// The tag as a `Content-Language` value, built once (the layers send it on every answer).
+    pub(crate) content_language: Option<http::HeaderValue>,
     pub(crate) langid: LanguageIdentifier,
     pub(crate) catalog: Catalog,
     cardinal: Rules,
@@ -83,6 +85,7 @@ impl Bundle {
         });
         Self {
             digits,
+            content_language: http::HeaderValue::from_str(&tag).ok(),
             tag: tag.into_boxed_str(),
             langid,
             catalog,

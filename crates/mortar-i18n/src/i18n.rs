@@ -553,6 +553,15 @@ impl Locale {
         &self.bundle().tag
     }
 
+    /// The tag as a header value (built with the catalog: cloning it allocates nothing).
+    #[cfg_attr(
+        not(feature = "tower"),
+        allow(dead_code, reason = "read by the tower layer")
+    )]
+    pub(crate) fn content_language(&self) -> Option<&http::HeaderValue> {
+        self.bundle().content_language.as_ref()
+    }
+
     /// The locale as an ICU4X language identifier.
     pub fn language_identifier(&self) -> &LanguageIdentifier {
         &self.bundle().langid

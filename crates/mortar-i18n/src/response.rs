@@ -17,16 +17,24 @@ pub(crate) fn set_headers<'v>(
     vary: impl Iterator<Item = &'v str>,
 ) {
     if !headers.contains_key(CONTENT_LANGUAGE)
-        && let Ok(value) = HeaderValue::from_str(locale.tag())
+        && let Some(value) = locale.content_language()
     {
-        headers.insert(CONTENT_LANGUAGE, value);
+        headers.insert(CONTENT_LANGUAGE, value.clone());
     }
     for name in vary {
-        if !varies_on(
+        if varies_on(
             headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()),
             name,
-        ) && let Ok(value) = HeaderValue::from_str(name)
-        {
+        ) {
+            continue;
+        }
+        // The default sources' names need no allocation.
+        let value = match name {
+            "accept-language" => Ok(HeaderValue::from_static("accept-language")),
+            "cookie" => Ok(HeaderValue::from_static("cookie")),
+            other => HeaderValue::from_str(other),
+        };
+        if let Ok(value) = value {
             headers.append(VARY, value);
         }
     }

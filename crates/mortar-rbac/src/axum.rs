@@ -134,8 +134,13 @@ where
             }
         };
         let resource = in_tenant_of(resource, &principal);
-        let decision = Rbac::from_ref(state)
-            .check_lazy(&principal, action, &resource, || request_context(parts));
+        let decision = Rbac::from_ref(state).check_lazy(
+            &principal,
+            principal.tenant(),
+            action,
+            &resource,
+            || request_context(parts),
+        );
         enforce(&decision, &principal, R::PERMISSION)?;
         Ok(Self {
             principal,

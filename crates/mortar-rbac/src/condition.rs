@@ -33,6 +33,8 @@ type Converted = Result<cel::Value, String>;
 /// once per check, when a condition first needs them, however many conditions read them.
 pub(crate) struct Vars<'a> {
     principal: &'a Principal,
+    /// The tenant the principal acts in (its own, or the one the request names).
+    tenant: Option<&'a str>,
     resource: &'a Resource,
     context: &'a Map<String, Value>,
     now: SystemTime,
@@ -49,12 +51,14 @@ fn to_cel(value: &Value) -> Converted {
 impl<'a> Vars<'a> {
     pub(crate) fn new(
         principal: &'a Principal,
+        tenant: Option<&'a str>,
         resource: &'a Resource,
         context: &'a Map<String, Value>,
         now: SystemTime,
     ) -> Self {
         Self {
             principal,
+            tenant,
             resource,
             context,
             now,
@@ -108,7 +112,7 @@ impl Condition {
             let mut context = root.new_inner_scope();
             let subject = vars
                 .subject_value
-                .get_or_init(|| to_cel(&subject(vars.principal)));
+                .get_or_init(|| to_cel(&subject(vars.principal, vars.tenant)));
             let resource = vars
                 .resource_value
                 .get_or_init(|| to_cel(&resource(vars.resource)));
@@ -142,7 +146,7 @@ fn kind_name(kind: PrincipalKind) -> &'static str {
 
 /// `subject`: the principal's attributes, then its fixed fields (which win over attributes of
 /// the same name).
-fn subject(p: &Principal) -> Value {
+fn subject(p: &Principal, tenant: Option<&str>) -> Value {
     let mut map: Map<String, Value> = p
         .attributes()
         .iter()
@@ -150,7 +154,7 @@ fn subject(p: &Principal) -> Value {
         .collect();
     map.insert("id".into(), p.subject().into());
     map.insert("kind".into(), kind_name(p.kind()).into());
-    map.insert("tenant".into(), p.tenant().map_or(Value::Null, Value::from));
+    map.insert("tenant".into(), tenant.map_or(Value::Null, Value::from));
     map.insert("roles".into(), p.roles().collect::<Vec<_>>().into());
     map.insert("scopes".into(), p.scopes().collect::<Vec<_>>().into());
     Value::Object(map)

@@ -18,6 +18,9 @@ use crate::resource::Resource;
 /// Finds the resource a request is about (the id in its path, usually); `None` answers 404.
 pub type ResourceFn = Arc<dyn Fn(&Parts, &Principal) -> Option<Resource> + Send + Sync>;
 
+/// Finds the tenant a request acts in (a path segment, usually); `None` answers 404.
+pub type TenantFn = Arc<dyn for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync>;
+
 /// A permission a route requires, and how to find the resource it is about.
 ///
 /// Without [`Requirement::on`], the check is about the kind in general (`posts:write`: may the
@@ -37,6 +40,7 @@ pub struct Requirement {
     kind: Arc<str>,
     action: Arc<str>,
     resource: Option<ResourceFn>,
+    tenant: Option<TenantFn>,
 }
 
 impl fmt::Debug for Requirement {
@@ -44,6 +48,7 @@ impl fmt::Debug for Requirement {
         f.debug_struct("Requirement")
             .field("permission", &self.permission)
             .field("resource", &self.resource.as_ref().map(|_| "fn"))
+            .field("tenant", &self.tenant.as_ref().map(|_| "fn"))
             .finish_non_exhaustive()
     }
 }
@@ -62,6 +67,7 @@ impl Requirement {
             kind: Arc::from(kind),
             action: Arc::from(action),
             resource: None,
+            tenant: None,
         })
     }
 
@@ -81,11 +87,32 @@ impl Requirement {
     pub fn id_after(self, after: &'static str) -> Self {
         let kind = self.kind.clone();
         self.on(move |parts, principal| {
-            let mut segments = parts.uri.path().split('/');
-            segments.find(|s| *s == after)?;
-            let id = segments.next().filter(|s| !s.is_empty())?;
+            let id = segment_after(parts.uri.path(), after)?;
             Some(in_tenant_of(Resource::new(&*kind, id), principal))
         })
+    }
+
+    /// Decides in the tenant the request names rather than the principal's own: the principal
+    /// holds the roles assigned to it in that tenant (its token's tenant, if any, does not
+    /// count), and the resource belongs to that tenant. `find` returns the tenant from the
+    /// request head; `None` answers 404.
+    ///
+    /// This is what a route under `/orgs/{org}/…` wants, without rebuilding the principal per
+    /// request: see [`tenant_after`](Self::tenant_after).
+    #[must_use]
+    pub fn tenant_from(
+        mut self,
+        find: impl for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync + 'static,
+    ) -> Self {
+        self.tenant = Some(Arc::new(find));
+        self
+    }
+
+    /// [`tenant_from`](Self::tenant_from) the path segment after `after` (`/orgs/{org}/reports`
+    /// → `tenant_after("orgs")`); a path without one answers 404.
+    #[must_use]
+    pub fn tenant_after(self, after: &'static str) -> Self {
+        self.tenant_from(move |parts| segment_after(parts.uri.path(), after))
     }
 
     /// The permission required.
@@ -109,13 +136,28 @@ impl Requirement {
     )]
     pub fn authorize<'p>(&self, parts: &'p Parts) -> Result<&'p Principal, Problem> {
         let principal = Principal::from_extensions(&parts.extensions).ok_or(MissingPrincipal)?;
+        let tenant = match &self.tenant {
+            Some(find) => Some(find(parts).ok_or_else(Problem::not_found)?),
+            None => principal.tenant(),
+        };
         let resource = match &self.resource {
-            Some(find) => find(parts, principal).ok_or_else(Problem::not_found)?,
-            None => in_tenant_of(Resource::kind(&*self.kind), principal),
+            Some(find) => {
+                let mut resource = find(parts, principal).ok_or_else(Problem::not_found)?;
+                // Placed in the principal's own tenant by default: it lives in the one the
+                // request acts in.
+                if self.tenant.is_some() && resource.tenant.as_deref() == principal.tenant() {
+                    resource.tenant = tenant.map(str::to_owned);
+                }
+                resource
+            }
+            None => match tenant {
+                Some(tenant) => Resource::kind(&*self.kind).tenant(tenant),
+                None => Resource::kind(&*self.kind),
+            },
         };
         let decision = self
             .rbac
-            .check_lazy(principal, &self.action, &resource, || {
+            .check_lazy(principal, tenant, &self.action, &resource, || {
                 request_context(parts)
             });
         enforce(&decision, principal, &self.permission)?;
@@ -124,6 +166,13 @@ impl Requirement {
 }
 
 /// `resource` in the principal's tenant (when it has one): where a route's resource lives.
+/// The path segment after the segment `after`, if any and not empty.
+fn segment_after<'p>(path: &'p str, after: &str) -> Option<&'p str> {
+    let mut segments = path.split('/');
+    segments.find(|s| *s == after)?;
+    segments.next().filter(|s| !s.is_empty())
+}
+
 pub(crate) fn in_tenant_of(resource: Resource, principal: &Principal) -> Resource {
     match principal.tenant() {
         Some(tenant) => resource.tenant(tenant),
@@ -232,6 +281,57 @@ impl RequirePermission {
     pub fn id_after(self, after: &'static str) -> Self {
         Self {
             requirement: self.requirement.id_after(after),
+        }
+    }
+
+    /// Decides in the tenant `find` names from the request head ([`Requirement::tenant_from`]).
+    #[must_use]
+    pub fn tenant_from(
+        self,
+        find: impl for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            requirement: self.requirement.tenant_from(find),
+        }
+    }
+
+    /// Decides in the tenant named by the path segment after `after`, as it appears in the
+    /// path (not percent-decoded): `/orgs/{org}/reports` → `tenant_after("orgs")`
+    /// ([`Requirement::tenant_after`]). The principal's roles are those assigned to it in that
+    /// tenant, without rebuilding the principal per request.
+    ///
+    /// ```
+    /// # #[cfg(feature = "axum")] {
+    /// use axum::{Router, routing::get};
+    /// use http::Request;
+    /// use mortar_core::Principal;
+    /// use mortar_rbac::{Assignment, Policy, Rbac, RequirePermission, Role};
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rbac = Rbac::new(
+    ///     Policy::new()
+    ///         .role("analyst", Role::new().allow("reports:read"))
+    ///         .assign(Assignment::new("ann", "analyst").in_tenant("acme")),
+    /// ).unwrap();
+    /// let guard = RequirePermission::new(&rbac, "reports:read").unwrap().tenant_after("orgs");
+    /// let app = Router::new()
+    ///     .route("/orgs/{org}/reports", get(|| async { "reports" }).route_layer(guard));
+    ///
+    /// let get = |path: &str| {
+    ///     let mut req = Request::get(path).body(axum::body::Body::empty()).unwrap();
+    ///     req.extensions_mut().insert(Principal::user("ann").build());
+    ///     req
+    /// };
+    /// assert_eq!(app.clone().oneshot(get("/orgs/acme/reports")).await.unwrap().status(), 200);
+    /// assert_eq!(app.oneshot(get("/orgs/globex/reports")).await.unwrap().status(), 403);
+    /// # }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn tenant_after(self, after: &'static str) -> Self {
+        Self {
+            requirement: self.requirement.tenant_after(after),
         }
     }
 

@@ -111,11 +111,12 @@ fn counts_in(a: &Assignment, tenant: Option<&str>) -> bool {
 
 /// Whether `resource` belongs to another tenant than the principal's (refused whatever the
 /// roles: ASVS V8.4.1).
-fn other_tenant(principal: &Principal, resource: &Resource) -> bool {
+/// Whether the resource belongs to a tenant other than the one the principal acts in.
+fn other_tenant(tenant: Option<&str>, resource: &Resource) -> bool {
     resource
         .tenant
         .as_deref()
-        .is_some_and(|owner| principal.tenant() != Some(owner))
+        .is_some_and(|owner| tenant != Some(owner))
 }
 
 fn check_name(what: &'static str, value: &str) -> Result<(), Error> {
@@ -282,10 +283,10 @@ impl Index {
     fn held<'a>(
         &'a self,
         principal: &'a Principal,
+        tenant: Option<&str>,
         resource: &'a Resource,
         mut f: impl FnMut(&'a Grant) -> bool,
     ) -> SmallVec<[(u32, Option<&'a Grant>); 8]> {
-        let tenant = principal.tenant();
         let subject = principal.subject();
         let mut out: SmallVec<[(u32, Option<&'a Grant>); 8]> = SmallVec::new();
         for g in self.grants.get(subject).into_iter().flatten() {
@@ -335,17 +336,18 @@ impl Index {
     pub(crate) fn check(
         &self,
         principal: &Principal,
+        tenant: Option<&str>,
         action: &str,
         resource: &Resource,
         context: &Map<String, Value>,
         now: SystemTime,
     ) -> Decision {
-        if other_tenant(principal, resource) {
+        if other_tenant(tenant, resource) {
             return Decision::new(Reason::CrossTenant);
         }
-        let vars = Vars::new(principal, resource, context, now);
+        let vars = Vars::new(principal, tenant, resource, context, now);
         let holds = |c: &Option<Arc<Condition>>| c.as_ref().map(|c| c.holds(&vars));
-        let held = self.held(principal, resource, |g| {
+        let held = self.held(principal, tenant, resource, |g| {
             // A conditional grant is held only while its condition holds.
             holds(&g.condition).is_none_or(|r| r == Ok(true))
         });
@@ -396,11 +398,12 @@ impl Index {
         principal: &Principal,
         resource: &Resource,
     ) -> Vec<crate::Effective> {
-        if other_tenant(principal, resource) {
+        let tenant = principal.tenant();
+        if other_tenant(tenant, resource) {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for (role_id, grant) in self.held(principal, resource, |_| true) {
+        for (role_id, grant) in self.held(principal, tenant, resource, |_| true) {
             let role = &self.roles[role_id as usize];
             for rule in &role.rules {
                 // Rules for this kind of resource, or for any.

@@ -70,7 +70,7 @@ pub use resource::Resource;
 pub use store::{MemoryStore, PolicyStore};
 
 #[cfg(any(feature = "tower", feature = "actix"))]
-pub use guard::{Guard, RequirePermission, Requirement, ResourceFn, forbidden};
+pub use guard::{Guard, RequirePermission, Requirement, ResourceFn, TenantFn, forbidden};
 #[cfg(feature = "tower")]
 pub use layer::{RequirePermissionService, ResponseFuture};
 

@@ -164,10 +164,14 @@ impl Rbac {
         resource: &Resource,
         context: &Map<String, Value>,
     ) -> Decision {
-        self.inner
-            .index
-            .load()
-            .check(principal, action, resource, context, self.inner.clock.now())
+        self.inner.index.load().check(
+            principal,
+            principal.tenant(),
+            action,
+            resource,
+            context,
+            self.inner.clock.now(),
+        )
     }
 
     /// May `principal` do `permission` (`posts:write`) on resources of that kind in general?
@@ -190,6 +194,7 @@ impl Rbac {
     pub(crate) fn check_lazy(
         &self,
         principal: &Principal,
+        tenant: Option<&str>,
         action: &str,
         resource: &Resource,
         context: impl FnOnce() -> Map<String, Value>,
@@ -197,9 +202,9 @@ impl Rbac {
         let index = self.inner.index.load();
         let now = self.inner.clock.now();
         if index.has_conditions() {
-            index.check(principal, action, resource, &context(), now)
+            index.check(principal, tenant, action, resource, &context(), now)
         } else {
-            index.check(principal, action, resource, no_context(), now)
+            index.check(principal, tenant, action, resource, no_context(), now)
         }
     }
 
@@ -209,7 +214,16 @@ impl Rbac {
         let now = self.inner.clock.now();
         checks
             .iter()
-            .map(|(action, resource)| index.check(principal, action, resource, no_context(), now))
+            .map(|(action, resource)| {
+                index.check(
+                    principal,
+                    principal.tenant(),
+                    action,
+                    resource,
+                    no_context(),
+                    now,
+                )
+            })
             .collect()
     }
 

@@ -319,3 +319,98 @@ async fn the_actix_middleware_and_guard() {
         401
     );
 }
+
+/// `tenant_after`: the guard decides in the tenant the path names, whatever tenant the
+/// principal carries; an id found by `id_after` belongs to that tenant; conditions see it as
+/// `subject.tenant`.
+#[tokio::test]
+async fn the_guard_acts_in_the_tenant_the_path_names() {
+    let rbac = Rbac::new(
+        Policy::new()
+            .role("analyst", Role::new().allow("reports:read"))
+            .role(
+                "own-tenant",
+                Role::new().allow_when("audit:read", "subject.tenant == 'globex'"),
+            )
+            .role("editor", Role::new().allow("posts:write"))
+            .assign(Assignment::new("ann", "analyst").in_tenant("acme"))
+            .assign(Assignment::new("ann", "own-tenant").in_tenant("globex"))
+            .assign(Assignment::new("ann", "editor").in_tenant("globex")),
+    )
+    .unwrap();
+    let guard = |p: &str| RequirePermission::new(&rbac, p).unwrap();
+    let app = Router::new()
+        .route(
+            "/orgs/{org}/reports",
+            get(|| async { "reports" }).route_layer(guard("reports:read").tenant_after("orgs")),
+        )
+        .route(
+            "/orgs/{org}/audit",
+            get(|| async { "audit" }).route_layer(guard("audit:read").tenant_after("orgs")),
+        )
+        .route(
+            "/orgs/{org}/posts/{id}",
+            put(|| async { "saved" })
+                .route_layer(guard("posts:write").id_after("posts").tenant_after("orgs")),
+        )
+        .route(
+            "/reports",
+            get(|| async { "none" }).route_layer(guard("reports:read").tenant_after("orgs")),
+        );
+    let call = |method: &'static str, uri: &'static str, tenant: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap();
+            let mut principal = Principal::user("ann");
+            if let Some(tenant) = tenant {
+                principal = principal.tenant(tenant);
+            }
+            req.extensions_mut().insert(principal.build());
+            app.oneshot(req).await.unwrap().status()
+        }
+    };
+    // Roles assigned in the tenant the path names count, whatever the token's tenant.
+    assert_eq!(
+        call("GET", "/orgs/acme/reports", None).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("GET", "/orgs/acme/reports", Some("globex")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("GET", "/orgs/globex/reports", Some("acme")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call("GET", "/orgs/initech/reports", None).await,
+        StatusCode::FORBIDDEN
+    );
+    // Conditions see the acting tenant.
+    assert_eq!(
+        call("GET", "/orgs/globex/audit", Some("acme")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("GET", "/orgs/acme/audit", Some("globex")).await,
+        StatusCode::FORBIDDEN
+    );
+    // The resource `id_after` names lives in the acting tenant.
+    assert_eq!(
+        call("PUT", "/orgs/globex/posts/7", Some("acme")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("PUT", "/orgs/acme/posts/7", Some("globex")).await,
+        StatusCode::FORBIDDEN
+    );
+    // No tenant in the path: 404, never a decision in some other tenant.
+    assert_eq!(
+        call("GET", "/reports", Some("acme")).await,
+        StatusCode::NOT_FOUND
+    );
+}

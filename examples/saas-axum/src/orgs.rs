@@ -107,7 +107,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let guard = |permission: &str| {
         RequirePermission::new(rbac, permission).expect("the starter's permissions are valid")
     };
-    // Route layers run last-added first: `act_in_org` sets the tenant, then the guard decides.
+    // Read-only routes decide in the organization the path names (`tenant_after`: no
+    // principal rebuilt per request). Routes with audited changes run `act_in_org` (route
+    // layers run last-added first: it sets the tenant, the audit records it, then the guard
+    // decides), so their audit events carry the organization.
+    let read = |permission: &str| guard(permission).tenant_after("orgs");
     let in_org = axum::middleware::map_request(act_in_org);
     // Each method gets its own guard: a `route_layer` on a method router covers every method
     // added before it, so they are layered apart and merged.
@@ -127,9 +131,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/orgs/{org}/members",
-            get(members)
-                .route_layer(guard("members:read"))
-                .route_layer(in_org.clone()),
+            get(members).route_layer(read("members:read")),
         )
         .route(
             "/orgs/{org}/members/{user}",
@@ -161,13 +163,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             delete(crate::invitations::withdraw)
                 .route_layer(guard("members:add"))
                 .route_layer(audited)
-                .route_layer(in_org.clone()),
+                .route_layer(in_org),
         )
         .route(
             "/orgs/{org}/audit-log",
-            get(crate::audit::audit_log)
-                .route_layer(guard("audit:read"))
-                .route_layer(in_org),
+            get(crate::audit::audit_log).route_layer(read("audit:read")),
         )
 }
 

@@ -127,24 +127,49 @@ impl AuthLayer {
     pub(crate) async fn decide(&self, parts: &Parts) -> Decision {
         for authenticator in self.chain.iter() {
             match authenticator.authenticate(parts).await {
-                Ok(Some(principal)) => return Decision::Authenticated(principal),
                 Ok(None) => {}
-                Err(error) => {
-                    match &error {
-                        Error::InvalidToken(reason) => {
-                            tracing::info!(target: "mortar::auth", %reason, "credential refused");
-                        }
-                        other => tracing::warn!(
-                            target: "mortar::auth", error = %other, "authentication failed"
-                        ),
-                    }
-                    return Decision::Refused(Box::new(Problem::from(error)));
-                }
+                answer => return refuse_or_accept(answer),
             }
         }
+        self.nobody()
+    }
+
+    /// [`decide`](Self::decide) without waiting, when every authenticator asked answers at once
+    /// ([`Authenticator::authenticate_now`]); `None` when one needs to wait.
+    pub(crate) fn decide_now(&self, parts: &Parts) -> Option<Decision> {
+        for authenticator in self.chain.iter() {
+            match authenticator.authenticate_now(parts)? {
+                Ok(None) => {}
+                answer => return Some(refuse_or_accept(answer)),
+            }
+        }
+        Some(self.nobody())
+    }
+
+    /// The decision when no authenticator recognised a credential.
+    fn nobody(&self) -> Decision {
         match self.mode {
             Mode::Required => Decision::Refused(Box::new(Problem::from(MissingPrincipal))),
             Mode::Optional => Decision::Anonymous,
+        }
+    }
+}
+
+/// An authenticator's answer (a principal or an error) as the decision.
+fn refuse_or_accept(answer: Result<Option<Principal>, Error>) -> Decision {
+    match answer {
+        Ok(Some(principal)) => Decision::Authenticated(principal),
+        Ok(None) => Decision::Anonymous,
+        Err(error) => {
+            match &error {
+                Error::InvalidToken(reason) => {
+                    tracing::info!(target: "mortar::auth", %reason, "credential refused");
+                }
+                other => tracing::warn!(
+                    target: "mortar::auth", error = %other, "authentication failed"
+                ),
+            }
+            Decision::Refused(Box::new(Problem::from(error)))
         }
     }
 }

@@ -118,6 +118,27 @@ pub trait Revocations: Send + Sync + fmt::Debug + 'static {
         issued_at: SystemTime,
     ) -> Result<bool, Error>;
 
+    /// Whether a token with these claims was revoked, answered without waiting when the store
+    /// can (it holds the revocations in memory); `None` when the answer needs
+    /// [`is_revoked`](Self::is_revoked) (a round trip). The default: `None`.
+    ///
+    /// [`AuthLayer`](crate::layer::AuthLayer) uses it to authenticate a request without boxing
+    /// a future; an implementation answering `Some` must answer what `is_revoked` would.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the backend cannot answer (verification then fails closed).
+    fn is_revoked_now(
+        &self,
+        jti: &str,
+        subject: &str,
+        session: Option<&str>,
+        issued_at: SystemTime,
+    ) -> Option<Result<bool, Error>> {
+        let _ = (jti, subject, session, issued_at);
+        None
+    }
+
     /// Revokes one token until it would have expired anyway.
     ///
     /// # Errors
@@ -153,6 +174,26 @@ impl MemoryRevocations {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn revoked(
+        &self,
+        jti: &str,
+        subject: &str,
+        session: Option<&str>,
+        issued_at: SystemTime,
+    ) -> bool {
+        if lock(&self.tokens).contains_key(jti) {
+            return true;
+        }
+        if let Some(session) = session
+            && lock(&self.sessions).contains_key(session)
+        {
+            return true;
+        }
+        lock(&self.cutoffs)
+            .get(subject)
+            .is_some_and(|cutoff| issued_at < *cutoff)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -168,17 +209,17 @@ impl Revocations for MemoryRevocations {
         session: Option<&str>,
         issued_at: SystemTime,
     ) -> Result<bool, Error> {
-        if lock(&self.tokens).contains_key(jti) {
-            return Ok(true);
-        }
-        if let Some(session) = session
-            && lock(&self.sessions).contains_key(session)
-        {
-            return Ok(true);
-        }
-        Ok(lock(&self.cutoffs)
-            .get(subject)
-            .is_some_and(|cutoff| issued_at < *cutoff))
+        Ok(self.revoked(jti, subject, session, issued_at))
+    }
+
+    fn is_revoked_now(
+        &self,
+        jti: &str,
+        subject: &str,
+        session: Option<&str>,
+        issued_at: SystemTime,
+    ) -> Option<Result<bool, Error>> {
+        Some(Ok(self.revoked(jti, subject, session, issued_at)))
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: SystemTime) -> Result<(), Error> {
@@ -237,7 +278,7 @@ fn issued_at(claims: &AccessClaims) -> SystemTime {
 #[derive(Clone)]
 struct Cached {
     principal: Principal,
-    jti: String,
+    jti: Arc<str>,
     issued_at: SystemTime,
     expires_at: SystemTime,
 }
@@ -464,6 +505,59 @@ impl AccessTokens {
     /// [`Error::InvalidToken`] naming the reason (the client sees one answer);
     /// [`Error::Store`] when revocations cannot be read (fail closed).
     pub async fn verify(&self, token: &str) -> Result<Principal, Error> {
+        let verified = self.verified(token)?;
+        let revoked = self
+            .inner
+            .revocations
+            .is_revoked(
+                &verified.jti,
+                verified.principal.subject(),
+                verified.principal.session_id(),
+                verified.issued_at,
+            )
+            .await?;
+        verified.unless(revoked)
+    }
+
+    /// [`verify`](Self::verify) without waiting, when the revocation store answers from memory
+    /// ([`Revocations::is_revoked_now`]); `None` when it needs a round trip (call `verify`).
+    /// With [`MemoryRevocations`], the default, it always answers.
+    ///
+    /// ```
+    /// use mortar_auth::token::{AccessTokens, KeyRing, SigningKey};
+    /// use mortar_core::{AuthMethod, Principal};
+    ///
+    /// let tokens = AccessTokens::builder(
+    ///     KeyRing::new(SigningKey::generate_ed25519("k1").unwrap()),
+    ///     "https://auth.example.com",
+    ///     "https://api.example.com",
+    /// )
+    /// .build();
+    /// let issued = tokens.issue(&Principal::user("user-1").method(AuthMethod::Password).build()).unwrap();
+    /// let principal = tokens.verify_now(issued.token()).expect("answered from memory").unwrap();
+    /// assert_eq!(principal.subject(), "user-1");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify).
+    pub fn verify_now(&self, token: &str) -> Option<Result<Principal, Error>> {
+        let verified = match self.verified(token) {
+            Ok(verified) => verified,
+            Err(error) => return Some(Err(error)),
+        };
+        let revoked = self.inner.revocations.is_revoked_now(
+            &verified.jti,
+            verified.principal.subject(),
+            verified.principal.session_id(),
+            verified.issued_at,
+        )?;
+        Some(revoked.and_then(|revoked| verified.unless(revoked)))
+    }
+
+    /// Everything [`verify`](Self::verify) checks but revocation: from the cache when the token
+    /// was seen before (its expiry checked again), else validated and cached.
+    fn verified(&self, token: &str) -> Result<Cached, Error> {
         let now = self.inner.clock.now();
         let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         if let Some(hit) = self.inner.cache.get(&key) {
@@ -471,9 +565,7 @@ impl AccessTokens {
             if hit.expires_at + leeway <= now {
                 return Err(Error::InvalidToken(TokenError::Expired));
             }
-            return self
-                .check_revoked(hit.principal, &hit.jti, hit.issued_at)
-                .await;
+            return Ok(hit);
         }
         let (_, _, payload) = validate(&self.inner.ring, token, &self.inner.rules, now)
             .map_err(Error::InvalidToken)?;
@@ -499,35 +591,23 @@ impl AccessTokens {
         if let Some(sid) = &claims.sid {
             builder = builder.session_id(sid.clone());
         }
-        let principal = builder.build();
-        let issued_at = issued_at(&claims);
-        self.inner.cache.insert(
-            key,
-            Cached {
-                principal: principal.clone(),
-                jti: claims.jti.clone(),
-                issued_at,
-                expires_at: from_secs(claims.exp),
-            },
-            now,
-        );
-        self.check_revoked(principal, &claims.jti, issued_at).await
+        let verified = Cached {
+            principal: builder.build(),
+            jti: Arc::from(claims.jti.as_str()),
+            issued_at: issued_at(&claims),
+            expires_at: from_secs(claims.exp),
+        };
+        self.inner.cache.insert(key, verified.clone(), now);
+        Ok(verified)
     }
+}
 
-    async fn check_revoked(
-        &self,
-        principal: Principal,
-        jti: &str,
-        issued_at: SystemTime,
-    ) -> Result<Principal, Error> {
-        let revoked = self
-            .inner
-            .revocations
-            .is_revoked(jti, principal.subject(), principal.session_id(), issued_at)
-            .await?;
+impl Cached {
+    /// Its principal, unless the token was revoked.
+    fn unless(self, revoked: bool) -> Result<Principal, Error> {
         if revoked {
             return Err(Error::InvalidToken(TokenError::Revoked));
         }
-        Ok(principal)
+        Ok(self.principal)
     }
 }

@@ -71,6 +71,7 @@ pub mod sql;
 pub use activity::{ActivityTracker, LastSeen, LastSeenStore, MemoryLastSeen};
 pub use chain::{
     PURGED, Tamper, TamperKind, Verification, export, purge, purge_one, verify, verify_all,
+    verify_with_progress,
 };
 pub use error::Error;
 pub use http::{PendingRequest, RequestAudit, is_mutating, outcome_of};

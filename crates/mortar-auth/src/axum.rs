@@ -101,8 +101,8 @@ pub fn router(api: AuthApi) -> Router {
         .with_state(api)
 }
 
-/// A JSON body whose rejections are problem documents (400 malformed, 415 wrong type, 422
-/// missing or mistyped fields, or a string holding a NUL character).
+/// A JSON body whose rejections are problem documents (400 malformed, 413 over the body limit,
+/// 415 wrong type, 422 missing or mistyped fields, or a string holding a NUL character).
 ///
 /// NUL (U+0000) is refused in every string and member name of the body, with a 422 pointing at
 /// it: no address, name or token contains one, and PostgreSQL cannot store one (a lookup of it
@@ -128,7 +128,7 @@ where
                 Problem::new(rejection.status()).with_detail(rejection.body_text())
             })?;
         // A NUL can only come as the escape `\u0000`: parse twice only then.
-        if bytes.windows(6).any(|w| w == b"\\u0000")
+        if memchr::memmem::find(&bytes, br"\u0000").is_some()
             && let Ok(value) = serde_json::from_slice::<Value>(&bytes)
             && let Some(pointer) = nul_at(&value, String::new())
         {
@@ -156,9 +156,15 @@ fn is_json(headers: &HeaderMap) -> bool {
         .get(::axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
+        .map(str::trim)
         .is_some_and(|v| {
-            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            // Compared without lower-casing a copy (`to_str` answered visible ASCII only).
+            let has = |range: Option<&str>, text: &str| {
+                range.is_some_and(|part| part.eq_ignore_ascii_case(text))
+            };
+            v.eq_ignore_ascii_case("application/json")
+                || (has(v.get(..12), "application/")
+                    && has(v.get(v.len().saturating_sub(5)..), "+json"))
         })
 }
 

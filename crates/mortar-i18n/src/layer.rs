@@ -147,7 +147,7 @@ where
                     crate::response::set_headers(
                         response.headers_mut(),
                         &finish.locale,
-                        finish.negotiation.vary(),
+                        &finish.negotiation.config().vary_values,
                     );
                     let config = finish.negotiation.config();
                     let small = response.body().size_hint().upper().is_some_and(|n| {

@@ -57,21 +57,46 @@ pub(crate) struct Config {
         allow(dead_code, reason = "read by the layers")
     )]
     pub(crate) max_problem_body: usize,
+    /// The `Vary` values of `sources`, built with them (the tower layer sends them on every
+    /// response).
+    #[cfg(feature = "tower")]
+    pub(crate) vary_values: Vec<http::HeaderValue>,
+}
+
+/// The request headers a choice by `sources` depends on.
+#[cfg(any(feature = "tower", feature = "actix"))]
+fn vary_names(sources: &[LocaleSource]) -> impl Iterator<Item = &str> {
+    sources.iter().filter_map(|source| match source {
+        LocaleSource::AcceptLanguage => Some("accept-language"),
+        LocaleSource::Cookie(_) => Some("cookie"),
+        LocaleSource::Header(name) => Some(name.as_str()),
+        LocaleSource::Query(_) | LocaleSource::PrincipalAttribute(_) => None,
+    })
+}
+
+#[cfg(feature = "tower")]
+fn vary_values(sources: &[LocaleSource]) -> Vec<http::HeaderValue> {
+    vary_names(sources)
+        .filter_map(|name| http::HeaderValue::from_str(name).ok())
+        .collect()
 }
 
 impl Negotiation {
     /// The default chain: query parameter `lang`, cookie `lang`, the principal's `locale`
     /// attribute, `Accept-Language`, then the default locale. Problem documents are localized.
     pub fn new(i18n: I18n) -> Self {
+        let sources = vec![
+            LocaleSource::Query("lang".into()),
+            LocaleSource::Cookie("lang".into()),
+            LocaleSource::PrincipalAttribute("locale".into()),
+            LocaleSource::AcceptLanguage,
+        ];
         Self {
             inner: Arc::new(Config {
                 i18n,
-                sources: vec![
-                    LocaleSource::Query("lang".into()),
-                    LocaleSource::Cookie("lang".into()),
-                    LocaleSource::PrincipalAttribute("locale".into()),
-                    LocaleSource::AcceptLanguage,
-                ],
+                #[cfg(feature = "tower")]
+                vary_values: vary_values(&sources),
+                sources,
                 localize_problems: true,
                 max_problem_body: 64 * 1024,
             }),
@@ -85,7 +110,12 @@ impl Negotiation {
     /// Replaces the source chain (the default locale always ends it).
     #[must_use]
     pub fn sources(mut self, sources: impl IntoIterator<Item = LocaleSource>) -> Self {
-        self.config_mut().sources = sources.into_iter().collect();
+        let config = self.config_mut();
+        config.sources = sources.into_iter().collect();
+        #[cfg(feature = "tower")]
+        {
+            config.vary_values = vary_values(&config.sources);
+        }
         self
     }
 
@@ -117,14 +147,9 @@ impl Negotiation {
 
     /// The request headers the choice depends on, for `Vary`: `accept-language`, `cookie`, and
     /// any header source, so a shared cache never serves one user's language to another.
-    #[cfg(any(feature = "tower", feature = "actix"))]
+    #[cfg(feature = "actix")]
     pub(crate) fn vary(&self) -> impl Iterator<Item = &str> {
-        self.inner.sources.iter().filter_map(|source| match source {
-            LocaleSource::AcceptLanguage => Some("accept-language"),
-            LocaleSource::Cookie(_) => Some("cookie"),
-            LocaleSource::Header(name) => Some(name.as_str()),
-            LocaleSource::Query(_) | LocaleSource::PrincipalAttribute(_) => None,
-        })
+        vary_names(&self.inner.sources)
     }
 
     /// The locale for a request: the first source naming an available locale, else the

@@ -11,31 +11,19 @@ use crate::i18n::Locale;
 #[cfg(feature = "tower")]
 /// `Content-Language: <tag>` unless the handler set one, and each header the choice depended on
 /// added to `Vary` (an existing `Vary` is extended, not replaced).
-pub(crate) fn set_headers<'v>(
-    headers: &mut HeaderMap,
-    locale: &Locale,
-    vary: impl Iterator<Item = &'v str>,
-) {
+pub(crate) fn set_headers(headers: &mut HeaderMap, locale: &Locale, vary: &[HeaderValue]) {
     if !headers.contains_key(CONTENT_LANGUAGE)
         && let Some(value) = locale.content_language()
     {
         headers.insert(CONTENT_LANGUAGE, value.clone());
     }
-    for name in vary {
-        if varies_on(
+    for value in vary {
+        let Ok(name) = value.to_str() else { continue };
+        if !varies_on(
             headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()),
             name,
         ) {
-            continue;
-        }
-        // The default sources' names need no allocation.
-        let value = match name {
-            "accept-language" => Ok(HeaderValue::from_static("accept-language")),
-            "cookie" => Ok(HeaderValue::from_static("cookie")),
-            other => HeaderValue::from_str(other),
-        };
-        if let Ok(value) = value {
-            headers.append(VARY, value);
+            headers.append(VARY, value.clone());
         }
     }
 }

@@ -8,7 +8,7 @@ use std::io::BufRead;
 use std::time::SystemTime;
 
 use futures_util::StreamExt as _;
-use mortar::audit::{AuditStore as _, Purged, Tamper};
+use mortar::audit::{AuditStore as _, Purged};
 use mortar::auth::account::Client;
 use mortar::auth::password::PasswordPolicy;
 use mortar::auth::user::{NewUser, User, UserChange, UserId};
@@ -23,9 +23,6 @@ use crate::App;
 
 /// The subject operator actions are recorded under.
 pub const ACTOR: &str = "admin-cli";
-
-/// How many sequence numbers of an audit stream one verification step reads.
-const VERIFY_STEP: u64 = 5_000;
 
 /// An operator task failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,19 +102,8 @@ pub struct Seeded {
     pub users: Vec<(String, &'static str, SecretString)>,
 }
 
-/// One audit stream's verification by [`Admin::verify_audit`].
-#[derive(Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChainReport {
-    /// The stream: empty for the global one, else the organization's id.
-    pub stream: String,
-    /// Records checked and found intact.
-    pub verified: u64,
-    /// The last intact `seq`.
-    pub last_seq: Option<u64>,
-    /// The first break, if the chain is broken.
-    pub tamper: Option<Tamper>,
-}
+/// One audit stream's verification by [`Admin::verify_audit`]: mortar-audit's report.
+pub use mortar::audit::Verification as ChainReport;
 
 /// One flag as [`Admin::flags`] lists it.
 #[derive(Debug)]
@@ -593,9 +579,9 @@ impl<'a> Admin<'a> {
         Ok(total)
     }
 
-    /// Verifies the hash chain of every audit stream (the global one and each organization's),
-    /// a few thousand records at a time; `progress` is called with the records read so far.
-    /// Each stream's report says where it is broken, if it is.
+    /// Verifies the hash chain of every audit stream (the global one and each organization's);
+    /// `progress` is called with the records read so far, a few thousand at a time. Each
+    /// stream's report says where it is broken, if it is.
     ///
     /// # Errors
     ///
@@ -609,35 +595,13 @@ impl<'a> Admin<'a> {
         let mut reports = Vec::new();
         let mut read = 0;
         for stream in store.streams().await.map_err(failed)? {
-            let state = store.chain_state(&stream).await.map_err(failed)?;
-            let head = state.head.map_or(0, |(seq, _)| seq);
-            let mut start = state.anchor.seq;
-            let mut total = ChainReport {
-                stream: stream.clone(),
-                verified: 0,
-                last_seq: None,
-                tamper: None,
-            };
-            loop {
-                // The last step runs to the head unbounded, so missing newest records show.
-                let end = start + VERIFY_STEP - 1;
-                let step = if end >= head {
-                    mortar::audit::verify(store, &stream, start..).await
-                } else {
-                    mortar::audit::verify(store, &stream, start..=end).await
-                }
-                .map_err(failed)?;
-                read += step.verified + u64::from(step.tamper.is_some());
-                progress(read);
-                total.verified += step.verified;
-                total.last_seq = step.last_seq.or(total.last_seq);
-                if step.tamper.is_some() || end >= head {
-                    total.tamper = step.tamper;
-                    break;
-                }
-                start = end + 1;
-            }
-            reports.push(total);
+            let report =
+                mortar::audit::verify_with_progress(store, &stream, .., |n| progress(read + n))
+                    .await
+                    .map_err(failed)?;
+            read += report.verified + u64::from(report.tamper.is_some());
+            progress(read);
+            reports.push(report);
         }
         Ok(reports)
     }

@@ -29,7 +29,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mortar::auth::axum::JsonBody;
-use mortar::core::{AuditEvent, AuditRecorder as _, FieldError, Outcome, Principal, Problem};
+use mortar::core::{AuditEvent, AuditRecorder as _, Outcome, Principal, Problem};
 use mortar::jobs::{EnqueueOptions, Job, JobContext, JobError};
 use mortar::rbac::Assignment;
 use mortar::rbac::axum::Guard;
@@ -139,7 +139,8 @@ pub struct Accepted {
     role: String,
 }
 
-fn now_ms() -> i64 {
+/// Now, in milliseconds since the Unix epoch, as stored.
+pub(crate) fn now_ms() -> i64 {
     millis(SystemTime::now())
 }
 
@@ -160,8 +161,9 @@ fn store_failed(error: &dyn std::fmt::Display) -> Problem {
     Problem::internal_error()
 }
 
-/// A plausible address, lower-cased: one `@` with something on both sides, no spaces or control
-/// characters, at most 254 characters (RFC 5321's path limit).
+/// A plausible address, in the form accounts compare it (trimmed, lower-cased): one `@` with
+/// something on both sides, no spaces or control characters, at most 254 characters (RFC
+/// 5321's path limit). Refused as mortar-auth refuses an address (422 at `/email`).
 fn valid_email(email: &str) -> Result<String, Problem> {
     let email = email.trim();
     let plausible = email.len() <= 254
@@ -170,13 +172,9 @@ fn valid_email(email: &str) -> Result<String, Problem> {
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if !plausible {
-        return Err(Problem::validation([FieldError::new(
-            "/email",
-            "must be an e-mail address",
-        )
-        .with_code("email")]));
+        return Err(mortar::auth::Error::InvalidEmail.into());
     }
-    Ok(email.to_lowercase())
+    Ok(mortar::auth::user::normalize_email(email))
 }
 
 /// `POST /orgs/{org}/invitations` (`members:add`; `owners:manage` too for an owner).
@@ -201,13 +199,7 @@ pub(crate) async fn create(
     guard: Guard,
     JsonBody(form): JsonBody<InvitationForm>,
 ) -> Result<Response, Problem> {
-    if !orgs::ROLE_NAMES.contains(&form.role.as_str()) {
-        return Err(Problem::validation([FieldError::new(
-            "/role",
-            "must be one of owner, admin, member",
-        )
-        .with_code("org-role")]));
-    }
+    orgs::check_role(&form.role)?;
     let email = valid_email(&form.email)?;
     orgs::exists(&state, &org).await?;
     orgs::owners_guard(&guard, &org, form.role == "owner")?;
@@ -372,18 +364,24 @@ pub(crate) async fn mine(
         .all(state.db())
         .await
         .map_err(|e| store_failed(&e))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let name = orgs::entity::Entity::find_by_id(row.org_id.clone())
-            .one(state.db())
-            .await
-            .map_err(|e| store_failed(&e))?
-            .map(|org| org.name);
-        // An organization deleted since: its invitations are void.
-        if name.is_some() {
-            out.push(Invitation::from_row(row, name));
-        }
-    }
+    // Their organizations' names, in one query.
+    let ids: Vec<String> = rows.iter().map(|row| row.org_id.clone()).collect();
+    let names: std::collections::HashMap<String, String> = orgs::entity::Entity::find()
+        .filter(orgs::entity::Column::Id.is_in(ids))
+        .all(state.db())
+        .await
+        .map_err(|e| store_failed(&e))?
+        .into_iter()
+        .map(|org| (org.id, org.name))
+        .collect();
+    // An organization deleted since: its invitations are void.
+    let out = rows
+        .into_iter()
+        .filter_map(|row| {
+            let name = names.get(&row.org_id).cloned()?;
+            Some(Invitation::from_row(row, Some(name)))
+        })
+        .collect();
     Ok(Json(out))
 }
 

@@ -12,12 +12,11 @@
 //! `example-saas-axum openapi` prints the document (for client generators, schemathesis…).
 
 use axum::Router;
-use mortar::auth::axum::openapi::SecuritySchemes;
 use mortar::core::Problem;
+use utoipa::OpenApi as _;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{Modify as _, OpenApi as _};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
@@ -84,8 +83,7 @@ pub fn document() -> OpenApi {
         doc = doc.nest("/auth", auth);
     }
     // mortar-auth's schemes (bearer JWT, API key, the session cookie under its default name, as
-    // the starter uses it); the metrics token besides.
-    SecuritySchemes::new().modify(&mut doc);
+    // the starter uses it) come with its nested documents; the metrics token besides.
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "metrics_token",

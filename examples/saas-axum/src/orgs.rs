@@ -230,10 +230,16 @@ fn store_failed(error: &dyn std::fmt::Display) -> Problem {
     Problem::internal_error()
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// 422 unless `role` is one of [`ROLE_NAMES`] (the form's `/role`).
+pub(crate) fn check_role(role: &str) -> Result<(), Problem> {
+    if ROLE_NAMES.contains(&role) {
+        return Ok(());
+    }
+    Err(Problem::validation([FieldError::new(
+        "/role",
+        "must be one of owner, admin, member",
+    )
+    .with_code("org-role")]))
 }
 
 /// The organization's own memberships, most powerful role first (global assignments are
@@ -316,7 +322,7 @@ pub async fn create_org(
         id: ActiveValue::Set(id.clone()),
         name: ActiveValue::Set(name.to_owned()),
         created_by: ActiveValue::Set(owner.to_owned()),
-        created_at: ActiveValue::Set(now_ms()),
+        created_at: ActiveValue::Set(crate::invitations::now_ms()),
     })
     .exec_without_returning(state.db())
     .await
@@ -594,13 +600,7 @@ pub(crate) async fn add_member(
     guard: Guard,
     JsonBody(form): JsonBody<MemberForm>,
 ) -> Result<Json<Member>, Problem> {
-    if !ROLE_NAMES.contains(&form.role.as_str()) {
-        return Err(Problem::validation([FieldError::new(
-            "/role",
-            "must be one of owner, admin, member",
-        )
-        .with_code("org-role")]));
-    }
+    check_role(&form.role)?;
     find(&state, &org).await?;
     // Only accounts can be members: an id that names none is not found (and never reaches the
     // authorizer's store).

@@ -1,15 +1,16 @@
 //! Load test over loopback: one JSON handler behind Mortar's whole middleware stack, against the
 //! same handler on bare axum, in the same run, alternating.
 //!
-//! The stack, in the starter's order (outermost first): request audit as the starter runs it
-//! (mutating requests recorded through the `DurableRecorder`, here into a JSON-lines sink on a
-//! null writer; every signed-in caller's last-seen time tracked; `MORTAR_LOAD_AUDIT=all`
-//! records every request as an event too), authentication (`AuthLayer` verifying the
-//! default EdDSA bearer JWT; one token reused by every request, as a client reuses its token),
-//! feature flags (`FlagsLayer`, the route gated by `RequireFlag` on a 50 % rollout that includes
-//! the caller), localization (`LocaleLayer` negotiating `Accept-Language`; the handler formats a
-//! Fluent message), rate limiting (`RateLimitLayer`, in-process GCRA per address and per
-//! subject, limits high enough never to refuse) and authorization (`RequirePermission`:
+//! The stack, in the starter's order (outermost first): authentication (`AuthLayer` verifying
+//! the default EdDSA bearer JWT; one token reused by every request, as a client reuses its
+//! token), feature flags (`FlagsLayer`, the route gated by `RequireFlag` on a 50 % rollout that
+//! includes the caller), request audit as the starter runs it (inside authentication, so it
+//! sees the principal: every signed-in caller's last-seen time tracked; mutating requests
+//! recorded through the `DurableRecorder`, here into a JSON-lines sink on a null writer;
+//! `MORTAR_LOAD_AUDIT=all` records every request as an event too), localization
+//! (`LocaleLayer` negotiating `Accept-Language`; the handler formats a Fluent message), rate
+//! limiting (`RateLimitLayer`, in-process GCRA per address and per subject, limits high enough
+//! never to refuse) and authorization (`RequirePermission`:
 //! `reports:read` in the organization named by the path, `tenant_after("orgs")`). The bare server runs the same handler
 //! shape with constants where the stack's values would be. The layers are composed with
 //! `tower::ServiceBuilder` into one `Router::layer` and one `route_layer` call, as axum
@@ -169,9 +170,9 @@ async fn full_router() -> (Router, String) {
         );
         let router = Router::new().route("/orgs/{org}/reports", route).layer(
             ServiceBuilder::new()
-                .layer(AuditLayer::new(audit))
                 .layer(AuthLayer::optional().with(tokens))
                 .layer(FlagsLayer::new(flags))
+                .layer(AuditLayer::new(audit))
                 .layer(LocaleLayer::new(i18n))
                 .layer(RateLimitLayer::new(limiter)),
         );
@@ -191,14 +192,14 @@ async fn full_router() -> (Router, String) {
     if on("i18n") {
         router = router.layer(LocaleLayer::new(i18n));
     }
+    if on("audit") {
+        router = router.layer(AuditLayer::new(audit));
+    }
     if on("flags") {
         router = router.layer(FlagsLayer::new(flags));
     }
     if on("auth") {
         router = router.layer(AuthLayer::optional().with(tokens));
-    }
-    if on("audit") {
-        router = router.layer(AuditLayer::new(audit));
     }
     (router, token)
 }

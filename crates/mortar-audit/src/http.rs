@@ -117,14 +117,25 @@ impl RequestAudit {
         self.activity.is_some() || (self.methods)(method)
     }
 
-    /// Reads what the event needs from the request head; `None` when the request is not
-    /// recorded.
-    pub fn start(&self, parts: &Parts) -> Option<PendingRequest> {
-        let principal = Principal::from_extensions(&parts.extensions);
+    /// Touches the activity tracker for the request's principal; answers the principal.
+    pub(crate) fn track<'e>(&self, extensions: &'e http::Extensions) -> Option<&'e Principal> {
+        let principal = Principal::from_extensions(extensions);
         if let (Some(tracker), Some(p)) = (&self.activity, principal) {
             tracker.touch(p);
         }
-        if !(self.methods)(&parts.method) {
+        principal
+    }
+
+    /// Whether a request with this method is recorded as an event (not only tracked).
+    pub(crate) fn records(&self, method: &Method) -> bool {
+        (self.methods)(method)
+    }
+
+    /// Reads what the event needs from the request head; `None` when the request is not
+    /// recorded.
+    pub fn start(&self, parts: &Parts) -> Option<PendingRequest> {
+        let principal = self.track(&parts.extensions);
+        if !self.records(&parts.method) {
             return None;
         }
         let header = |name: &HeaderName| {

@@ -78,6 +78,14 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        if !self.audit.records(req.method()) {
+            // Not recorded (a GET, by default): tracked in place, the request not taken apart.
+            self.audit.track(req.extensions());
+            return AuditFuture {
+                future: self.inner.call(req),
+                pending: None,
+            };
+        }
         let (parts, body) = req.into_parts();
         let pending = self.audit.start(&parts);
         AuditFuture {

@@ -106,23 +106,38 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        let head = mortar_core::actix::request_head(req.request());
+        // Decided from memory (a token verified before, an in-process revocation list): no
+        // await before the inner service, and no clone of the layer.
+        if let Some(decision) = self.layer.decide_now(&head) {
+            if let Some(refused) = admit(&req, decision) {
+                return Box::pin(ready(Ok(problem_response(req, &refused))));
+            }
+            let future = self.service.call(req);
+            return Box::pin(async move { future.await.map(ServiceResponse::map_into_left_body) });
+        }
         let service = Rc::clone(&self.service);
         let layer = self.layer.clone();
         Box::pin(async move {
-            match layer
-                .decide(&mortar_core::actix::request_head(req.request()))
-                .await
-            {
-                Decision::Authenticated(principal) => {
-                    req.extensions_mut().insert(principal);
-                }
-                Decision::Anonymous => {}
-                Decision::Refused(problem) => return Ok(problem_response(req, &problem)),
+            if let Some(refused) = admit(&req, layer.decide(&head).await) {
+                return Ok(problem_response(req, &refused));
             }
             service
                 .call(req)
                 .await
                 .map(ServiceResponse::map_into_left_body)
         })
+    }
+}
+
+/// Puts an authenticated principal into the request's extensions; the problem of a refusal.
+fn admit(req: &ServiceRequest, decision: Decision) -> Option<Box<Problem>> {
+    match decision {
+        Decision::Authenticated(principal) => {
+            req.extensions_mut().insert(principal);
+            None
+        }
+        Decision::Anonymous => None,
+        Decision::Refused(problem) => Some(problem),
     }
 }

@@ -98,22 +98,30 @@ impl Flags {
 /// forwarded header with `FlagsLayer::context_with`), `userAgent` (at most 512 characters) and
 /// `locale` (the first `Accept-Language` tag).
 pub fn context_from_parts(parts: &Parts) -> EvaluationContext {
-    let peer = parts.extensions.get::<SocketAddr>().copied();
+    context_from_head(&parts.headers, &parts.extensions)
+}
+
+/// [`context_from_parts`] from a request's headers and extensions (the tower layer reads them
+/// without taking the request apart).
+pub(crate) fn context_from_head(
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> EvaluationContext {
+    let peer = extensions.get::<SocketAddr>().copied();
     #[cfg(feature = "axum")]
     let peer = peer.or_else(|| {
-        parts
-            .extensions
+        extensions
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
     });
     // Kept as they came; the attributes are built only if a rule reads one.
     EvaluationContext::from_source(Source {
-        principal: Principal::from_extensions(&parts.extensions).cloned(),
+        principal: Principal::from_extensions(extensions).cloned(),
         ip: peer.map(|peer| peer.ip()),
         // Header values are shared buffers: holding them costs no allocation; they are read
         // only if a rule asks for `userAgent` or `locale`.
-        user_agent: parts.headers.get(USER_AGENT).cloned(),
-        accept_language: parts.headers.get(ACCEPT_LANGUAGE).cloned(),
+        user_agent: headers.get(USER_AGENT).cloned(),
+        accept_language: headers.get(ACCEPT_LANGUAGE).cloned(),
     })
 }
 
@@ -148,9 +156,24 @@ impl RequireFlag {
         reason = "the problem document is the HTTP answer itself, built only on refusal"
     )]
     pub fn check(&self, parts: &Parts) -> Result<(), Problem> {
-        let on = match parts.extensions.get::<Flags>() {
+        self.check_head(&parts.headers, &parts.extensions)
+    }
+
+    /// [`Self::check`] from a request's headers and extensions.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the problem document is the HTTP answer itself, built only on refusal"
+    )]
+    pub(crate) fn check_head(
+        &self,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<(), Problem> {
+        let on = match extensions.get::<Flags>() {
             Some(flags) => flags.is_enabled(&self.key),
-            None => self.flags.is_enabled(&self.key, &context_from_parts(parts)),
+            None => self
+                .flags
+                .is_enabled(&self.key, &context_from_head(headers, extensions)),
         };
         if on {
             Ok(())

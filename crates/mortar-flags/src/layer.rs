@@ -10,7 +10,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::context::EvaluationContext;
-use crate::edge::{Flags, RequireFlag, context_from_parts};
+use crate::edge::{Flags, RequireFlag, context_from_head, context_from_parts};
 use crate::flags::FeatureFlags;
 
 type Enrich = Arc<dyn Fn(&Parts, &mut EvaluationContext) + Send + Sync>;
@@ -112,12 +112,17 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let Some(enrich) = &self.enrich else {
+            // Read in place: the request is taken apart only for an `enrich` closure.
+            let ctx = context_from_head(req.headers(), req.extensions());
+            req.extensions_mut()
+                .insert(Flags::new(self.flags.clone(), ctx));
+            return self.inner.call(req);
+        };
         let (mut parts, body) = req.into_parts();
         let mut ctx = context_from_parts(&parts);
-        if let Some(enrich) = &self.enrich {
-            enrich(&parts, &mut ctx);
-        }
+        enrich(&parts, &mut ctx);
         parts.extensions.insert(Flags::new(self.flags.clone(), ctx));
         self.inner.call(Request::from_parts(parts, body))
     }
@@ -154,9 +159,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let (parts, body) = req.into_parts();
-        match self.gate.check(&parts) {
-            Ok(()) => GateFuture::inner(self.inner.call(Request::from_parts(parts, body))),
+        match self.gate.check_head(req.headers(), req.extensions()) {
+            Ok(()) => GateFuture::inner(self.inner.call(req)),
             Err(problem) => GateFuture::refused(problem),
         }
     }

@@ -76,9 +76,20 @@ fn vary_names(sources: &[LocaleSource]) -> impl Iterator<Item = &str> {
 
 #[cfg(feature = "tower")]
 fn vary_values(sources: &[LocaleSource]) -> Vec<http::HeaderValue> {
-    vary_names(sources)
-        .filter_map(|name| http::HeaderValue::from_str(name).ok())
-        .collect()
+    let mut values: Vec<http::HeaderValue> = Vec::new();
+    for name in vary_names(sources) {
+        // Each name once (two cookies are one `cookie`): the layer appends them unchecked.
+        if values
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+        {
+            continue;
+        }
+        if let Ok(value) = http::HeaderValue::from_str(name) {
+            values.push(value);
+        }
+    }
+    values
 }
 
 impl Negotiation {

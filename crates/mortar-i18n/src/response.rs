@@ -12,10 +12,18 @@ use crate::i18n::Locale;
 /// `Content-Language: <tag>` unless the handler set one, and each header the choice depended on
 /// added to `Vary` (an existing `Vary` is extended, not replaced).
 pub(crate) fn set_headers(headers: &mut HeaderMap, locale: &Locale, vary: &[HeaderValue]) {
-    if !headers.contains_key(CONTENT_LANGUAGE)
+    // One lookup for the check and the insert (this runs on every response).
+    if let http::header::Entry::Vacant(entry) = headers.entry(CONTENT_LANGUAGE)
         && let Some(value) = locale.content_language()
     {
-        headers.insert(CONTENT_LANGUAGE, value.clone());
+        entry.insert(value.clone());
+    }
+    if !headers.contains_key(VARY) {
+        // Nothing varies yet (the usual case): the values go in as they are.
+        for value in vary {
+            headers.append(VARY, value.clone());
+        }
+        return;
     }
     for value in vary {
         let Ok(name) = value.to_str() else { continue };

@@ -365,16 +365,31 @@ impl RateLimiter {
             }
             _ => {}
         }
-        let checks = Self::checks(resolved);
-        let decisions = if consume {
-            memory.check_many(&checks)
-        } else {
-            checks
-                .iter()
-                .map(|c| memory.peek(c.key, &c.quota))
-                .collect()
-        };
-        Self::decided(resolved, decisions)
+        if !consume {
+            let checks = Self::checks(resolved);
+            return Self::decided(
+                resolved,
+                checks.iter().map(|c| memory.peek(c.key, &c.quota)),
+            );
+        }
+        // As `MemoryLimiter::check_all`, written into the decisions directly (this runs on
+        // every request): every policy tried on one instant, then taken from all only when all
+        // allow.
+        let now = memory.now();
+        let mut decided: Decisions<'p> = resolved
+            .iter()
+            .map(|(policy, key, quota)| Decided {
+                policy,
+                quota: *quota,
+                decision: memory.trial(key.as_bytes(), quota, policy.cost, now),
+            })
+            .collect();
+        if decided.iter().all(|d| d.decision.allowed()) {
+            for (d, (policy, key, quota)) in decided.iter_mut().zip(resolved) {
+                d.decision = memory.check_at(key.as_bytes(), quota, policy.cost, now);
+            }
+        }
+        decided
     }
 
     // Without the `redis` feature nothing here awaits; the signature stays the same.

@@ -215,8 +215,20 @@ impl MemoryLimiter {
         self.check_at(key, quota, cost, self.time.now())
     }
 
+    /// The time on this limiter's time line (one reading for several policies).
     #[inline]
-    fn check_at(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
+    pub(crate) fn now(&self) -> u64 {
+        self.time.now()
+    }
+
+    /// What taking `cost` from `key` would answer at `now`, without taking it.
+    #[inline]
+    pub(crate) fn trial(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
+        quota.gcra().decide(self.stored(key), now, cost).0
+    }
+
+    #[inline]
+    pub(crate) fn check_at(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
         let gcra = quota.gcra();
         if let Some(cell) = self.states.get(key) {
             return apply(&cell, &gcra, now, cost);
@@ -260,12 +272,7 @@ impl MemoryLimiter {
         let now = self.time.now();
         let trial: SmallVec<[Decision; 4]> = checks
             .iter()
-            .map(|c| {
-                c.quota
-                    .gcra()
-                    .decide(self.stored(c.key.as_bytes()), now, c.cost)
-                    .0
-            })
+            .map(|c| self.trial(c.key.as_bytes(), &c.quota, c.cost, now))
             .collect();
         if trial.iter().any(|d| !d.allowed()) {
             return trial;

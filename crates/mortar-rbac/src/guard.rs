@@ -168,9 +168,13 @@ impl Requirement {
 /// `resource` in the principal's tenant (when it has one): where a route's resource lives.
 /// The path segment after the segment `after`, if any and not empty.
 fn segment_after<'p>(path: &'p str, after: &str) -> Option<&'p str> {
-    let mut segments = path.split('/');
-    segments.find(|s| *s == after)?;
-    segments.next().filter(|s| !s.is_empty())
+    // Split as bytes (a byte loop, cheaper than `str::split`'s searcher on every request);
+    // splitting at the ASCII `/` keeps each segment on a character boundary of `path`.
+    let mut segments = path.as_bytes().split(|b| *b == b'/');
+    segments.find(|s| *s == after.as_bytes())?;
+    let segment = segments.next().filter(|s| !s.is_empty())?;
+    let start = segment.as_ptr() as usize - path.as_ptr() as usize;
+    path.get(start..start + segment.len())
 }
 
 pub(crate) fn in_tenant_of(resource: Resource, principal: &Principal) -> Resource {
@@ -424,4 +428,28 @@ pub(crate) fn request_context(parts: &Parts) -> Map<String, Value> {
     context.insert("method".into(), Value::String(parts.method.as_str().into()));
     context.insert("path".into(), Value::String(parts.uri.path().into()));
     context
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment_after;
+
+    #[test]
+    fn the_segment_after_a_name() {
+        let cases = [
+            ("/orgs/acme/reports", "orgs", Some("acme")),
+            ("/orgs/acme", "orgs", Some("acme")),
+            ("/orgs/", "orgs", None),
+            ("/orgs", "orgs", None),
+            ("/orgs//x", "orgs", None),
+            ("/v1/orgs/é-ü/x", "orgs", Some("é-ü")),
+            ("/orgsx/acme", "orgs", None),
+            ("/a/orgs/b/orgs/c", "orgs", Some("b")),
+            ("orgs/acme", "orgs", Some("acme")),
+            ("", "orgs", None),
+        ];
+        for (path, after, want) in cases {
+            assert_eq!(segment_after(path, after), want, "{path}");
+        }
+    }
 }

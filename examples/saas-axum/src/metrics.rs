@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use mortar::core::Problem;
@@ -62,27 +61,50 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Counts and times every request (installed outermost, after routing: `MatchedPath` is known).
-pub async fn track(request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let in_flight = metrics::gauge!("http_requests_in_flight");
-    in_flight.increment(1.0);
-    let response = next.run(request).await;
-    in_flight.decrement(1.0);
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", response.status().as_str().to_owned()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
-    response
+/// A request being counted: `http_requests_in_flight` is up while it lives (also when the
+/// client goes away and its future is dropped unanswered), and [`Tracked::finish`] records its
+/// count and latency by method, route pattern and status.
+#[derive(Debug)]
+pub struct Tracked {
+    start: Instant,
+    method: axum::http::Method,
+    route: Option<MatchedPath>,
+}
+
+impl Tracked {
+    /// Starts counting `request` (read inside the router, where the route pattern is known).
+    pub fn start(request: &Request) -> Self {
+        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        Self {
+            start: Instant::now(),
+            method: request.method().clone(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+        }
+    }
+
+    /// Records the request's answer.
+    pub fn finish(self, response: &Response) {
+        let labels = [
+            ("method", self.method.as_str().to_owned()),
+            (
+                "route",
+                self.route
+                    .as_ref()
+                    .map_or("unmatched", MatchedPath::as_str)
+                    .to_owned(),
+            ),
+            ("status", response.status().as_str().to_owned()),
+        ];
+        metrics::counter!("http_requests_total", &labels).increment(1);
+        metrics::histogram!("http_request_duration_seconds", &labels)
+            .record(self.start.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    }
 }
 
 /// Whether the caller may scrape (see the module docs).

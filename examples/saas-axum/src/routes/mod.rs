@@ -82,13 +82,10 @@ pub fn router(state: AppState) -> Router {
         // every request.
         .layer(
             ServiceBuilder::new()
-                // Request counts and latencies by route pattern, for /metrics.
-                .layer(axum::middleware::from_fn(crate::metrics::track))
-                // No NUL in paths or query strings (no id or filter holds one; PostgreSQL
-                // refuses it).
-                .layer(axum::middleware::from_fn(nul_free))
-                // Every error answer is a problem document, also those of axum's own extractors.
-                .layer(axum::middleware::from_fn(problems_only))
+                // Request counts and latencies by route pattern for /metrics; no NUL in paths
+                // or query strings (no id or filter holds one; PostgreSQL refuses it); every
+                // error answer a problem document, also those of axum's own extractors.
+                .layer(axum::middleware::from_fn(edge))
                 // The request id first, so the trace span and every response carry it.
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -163,16 +160,28 @@ pub(crate) async fn me(
     })
 }
 
+/// The starter's own edge, in one middleware (one boxed future per request, not three): the
+/// request counted for /metrics, refused if it holds an encoded NUL, and its error answer made
+/// a problem document.
+async fn edge(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let tracked = crate::metrics::Tracked::start(&request);
+    let response = match nul_refusal(&request) {
+        Some(refused) => refused,
+        None => problems_only(next.run(request).await).await,
+    };
+    tracked.finish(&response);
+    response
+}
+
 /// The error answers that are not problem documents (axum's extractor rejections: a query string
 /// or a path parameter that does not parse, a body past its limit) become one, keeping the
 /// status and headers such as `Allow`; the text of a 4xx is kept as its detail, a 5xx says
 /// nothing. `/ready`'s 503 (`application/health+json`) is left alone.
-async fn problems_only(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+async fn problems_only(response: axum::response::Response) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    let response = next.run(request).await;
     let status = response.status();
     let content_type = response
         .headers()
@@ -203,12 +212,9 @@ async fn problems_only(
     answer
 }
 
-/// Refuses an encoded NUL (`%00`) in the path (404: no resource is named so) or the query
-/// string (400), before any handler reads it.
-async fn nul_free(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// The refusal of an encoded NUL (`%00`) in the path (404: no resource is named so) or the
+/// query string (400), before any handler reads it.
+fn nul_refusal(request: &axum::extract::Request) -> Option<axum::response::Response> {
     use axum::response::IntoResponse as _;
     let has_nul = |text: &str| {
         text.as_bytes()
@@ -216,14 +222,16 @@ async fn nul_free(
             .any(|w| w.eq_ignore_ascii_case(b"%00"))
     };
     if has_nul(request.uri().path()) {
-        return Problem::not_found().into_response();
+        return Some(Problem::not_found().into_response());
     }
     if request.uri().query().is_some_and(has_nul) {
-        return Problem::bad_request()
-            .with_detail("the query string must not contain a NUL character")
-            .into_response();
+        return Some(
+            Problem::bad_request()
+                .with_detail("the query string must not contain a NUL character")
+                .into_response(),
+        );
     }
-    next.run(request).await
+    None
 }
 
 /// Unknown routes answer a 404 problem document naming the path.

@@ -1,7 +1,7 @@
 //! [`EvaluationContext`]: who and what a flag is evaluated for.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use mortar_core::Principal;
 use serde_json::{Map, Value};
@@ -30,16 +30,27 @@ use serde_json::{Map, Value};
 /// percentage rollout (a `fractional` on the targeting key alone), never builds them.
 #[derive(Clone, Debug, Default)]
 pub struct EvaluationContext {
-    targeting_key: Option<String>,
+    key: Key,
     /// The attributes, once built (from `source`, then changed by `set`).
     attributes: OnceLock<Map<String, Value>>,
-    /// What the attributes are built from, until they are.
-    source: Option<Arc<Source>>,
+    /// What the attributes are built from, until they are (inline: a request's context is built
+    /// on every request, so it costs no allocation of its own).
+    source: Option<Source>,
+}
+
+/// The targeting key: none, one of its own, or the subject of the source's principal (read
+/// from it, not copied, until the source is dropped).
+#[derive(Clone, Debug, Default)]
+enum Key {
+    #[default]
+    None,
+    Own(String),
+    Subject,
 }
 
 /// The facts a context's attributes are built from, kept as they came (a principal is one
 /// reference count to hold).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Source {
     pub(crate) principal: Option<Principal>,
     pub(crate) ip: Option<IpAddr>,
@@ -113,7 +124,7 @@ fn principal_attributes(principal: &Principal, attrs: &mut Map<String, Value>) {
 
 impl PartialEq for EvaluationContext {
     fn eq(&self, other: &Self) -> bool {
-        self.targeting_key == other.targeting_key && self.attributes() == other.attributes()
+        self.targeting_key() == other.targeting_key() && self.attributes() == other.attributes()
     }
 }
 
@@ -126,7 +137,7 @@ impl EvaluationContext {
     /// A context with this targeting key.
     pub fn with_targeting_key(key: impl Into<String>) -> Self {
         Self {
-            targeting_key: Some(key.into()),
+            key: Key::Own(key.into()),
             ..Self::default()
         }
     }
@@ -142,20 +153,23 @@ impl EvaluationContext {
     /// A context built from `source` when read: the targeting key now (the principal's subject,
     /// unless anonymous), the attributes on first use.
     pub(crate) fn from_source(source: Source) -> Self {
+        let signed_in = source.principal.as_ref().is_some_and(|p| !p.is_anonymous());
         Self {
-            targeting_key: source
-                .principal
-                .as_ref()
-                .filter(|p| !p.is_anonymous())
-                .map(|p| p.subject().to_owned()),
+            key: if signed_in { Key::Subject } else { Key::None },
             attributes: OnceLock::new(),
-            source: Some(Arc::new(source)),
+            source: Some(source),
         }
     }
 
     /// The attributes, built now if they were not yet, to change them.
     fn attributes_mut(&mut self) -> &mut Map<String, Value> {
         let _ = self.attributes();
+        if matches!(self.key, Key::Subject) {
+            // The source goes: the subject is copied first.
+            self.key = self
+                .targeting_key()
+                .map_or(Key::None, |subject| Key::Own(subject.to_owned()));
+        }
         self.source = None;
         self.attributes
             .get_mut()
@@ -165,7 +179,7 @@ impl EvaluationContext {
     /// Sets the targeting key.
     #[must_use]
     pub fn targeting_key_of(mut self, key: impl Into<String>) -> Self {
-        self.targeting_key = Some(key.into());
+        self.key = Key::Own(key.into());
         self
     }
 
@@ -181,11 +195,10 @@ impl EvaluationContext {
         let name = name.into();
         let value = value.into();
         if name == "targetingKey" {
-            if let Value::String(key) = value {
-                self.targeting_key = Some(key);
-            } else {
-                self.targeting_key = None;
-            }
+            self.key = match value {
+                Value::String(key) => Key::Own(key),
+                _ => Key::None,
+            };
             return;
         }
         self.attributes_mut().insert(name, value);
@@ -199,7 +212,15 @@ impl EvaluationContext {
 
     /// The targeting key.
     pub fn targeting_key(&self) -> Option<&str> {
-        self.targeting_key.as_deref()
+        match &self.key {
+            Key::None => None,
+            Key::Own(key) => Some(key),
+            Key::Subject => self
+                .source
+                .as_ref()
+                .and_then(|source| source.principal.as_ref())
+                .map(Principal::subject),
+        }
     }
 
     /// An attribute.
@@ -215,7 +236,7 @@ impl EvaluationContext {
         self.attributes.get_or_init(|| {
             self.source
                 .as_ref()
-                .map(|source| source.build())
+                .map(Source::build)
                 .unwrap_or_default()
         })
     }
@@ -223,8 +244,8 @@ impl EvaluationContext {
     /// This context with `other`'s targeting key (if it has one) and attributes laid over it.
     #[must_use]
     pub fn merged(mut self, other: &EvaluationContext) -> Self {
-        if let Some(key) = &other.targeting_key {
-            self.targeting_key = Some(key.clone());
+        if let Some(key) = other.targeting_key() {
+            self.key = Key::Own(key.to_owned());
         }
         let attrs = self.attributes_mut();
         for (k, v) in other.attributes() {

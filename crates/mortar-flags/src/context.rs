@@ -233,12 +233,8 @@ impl EvaluationContext {
 
     /// Every attribute (the targeting key apart).
     pub fn attributes(&self) -> &Map<String, Value> {
-        self.attributes.get_or_init(|| {
-            self.source
-                .as_ref()
-                .map(Source::build)
-                .unwrap_or_default()
-        })
+        self.attributes
+            .get_or_init(|| self.source.as_ref().map(Source::build).unwrap_or_default())
     }
 
     /// This context with `other`'s targeting key (if it has one) and attributes laid over it.

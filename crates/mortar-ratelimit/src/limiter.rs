@@ -372,23 +372,23 @@ impl RateLimiter {
                 checks.iter().map(|c| memory.peek(c.key, &c.quota)),
             );
         }
-        // As `MemoryLimiter::check_all`, written into the decisions directly (this runs on
-        // every request): every policy tried on one instant, then taken from all only when all
-        // allow.
-        let now = memory.now();
-        let mut decided: Decisions<'p> = resolved
-            .iter()
-            .map(|(policy, key, quota)| Decided {
-                policy,
-                quota: *quota,
-                decision: memory.trial(key.as_bytes(), quota, policy.cost, now),
-            })
-            .collect();
-        if decided.iter().all(|d| d.decision.allowed()) {
-            for (d, (policy, key, quota)) in decided.iter_mut().zip(resolved) {
-                d.decision = memory.check_at(key.as_bytes(), quota, policy.cost, now);
-            }
-        }
+        // Written into the decisions directly (this runs on every request).
+        let mut decided = Decisions::new();
+        memory.take_all(
+            resolved.len(),
+            |i| {
+                let (policy, key, quota) = &resolved[i];
+                (key.as_bytes(), quota, policy.cost)
+            },
+            |i, decision| match decided.get_mut(i) {
+                Some(d) => d.decision = decision,
+                None => decided.push(Decided {
+                    policy: resolved[i].0,
+                    quota: resolved[i].2,
+                    decision,
+                }),
+            },
+        );
         decided
     }
 

@@ -215,20 +215,14 @@ impl MemoryLimiter {
         self.check_at(key, quota, cost, self.time.now())
     }
 
-    /// The time on this limiter's time line (one reading for several policies).
-    #[inline]
-    pub(crate) fn now(&self) -> u64 {
-        self.time.now()
-    }
-
     /// What taking `cost` from `key` would answer at `now`, without taking it.
     #[inline]
-    pub(crate) fn trial(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
+    fn trial(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
         quota.gcra().decide(self.stored(key), now, cost).0
     }
 
     #[inline]
-    pub(crate) fn check_at(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
+    fn check_at(&self, key: &[u8], quota: &Quota, cost: u32, now: u64) -> Decision {
         let gcra = quota.gcra();
         if let Some(cell) = self.states.get(key) {
             return apply(&cell, &gcra, now, cost);
@@ -269,19 +263,40 @@ impl MemoryLimiter {
             // One limit: checking is taking.
             return smallvec::smallvec![self.check(only.key, &only.quota, only.cost)];
         }
+        let mut decisions = SmallVec::new();
+        self.take_all(
+            checks.len(),
+            |i| (checks[i].key.as_bytes(), &checks[i].quota, checks[i].cost),
+            |i, decision| record(&mut decisions, i, decision),
+        );
+        decisions
+    }
+
+    /// `len` limits (`limit(i)`: key, quota, cost) tried on one instant, then taken from all
+    /// only when all allow: `decided(i, …)` gets each trial's decision in order, then, when all
+    /// allowed, each take's. The one place this rule lives (`check_all` and the layer's
+    /// several policies both come here).
+    pub(crate) fn take_all<'k>(
+        &self,
+        len: usize,
+        limit: impl Fn(usize) -> (&'k [u8], &'k Quota, u32),
+        mut decided: impl FnMut(usize, Decision),
+    ) {
         let now = self.time.now();
-        let trial: SmallVec<[Decision; 4]> = checks
-            .iter()
-            .map(|c| self.trial(c.key.as_bytes(), &c.quota, c.cost, now))
-            .collect();
-        if trial.iter().any(|d| !d.allowed()) {
-            return trial;
+        let mut allowed = true;
+        for i in 0..len {
+            let (key, quota, cost) = limit(i);
+            let decision = self.trial(key, quota, cost, now);
+            allowed &= decision.allowed();
+            decided(i, decision);
         }
-        // All allow: take from each, on the same instant the trial used.
-        checks
-            .iter()
-            .map(|c| self.check_at(c.key.as_bytes(), &c.quota, c.cost, now))
-            .collect()
+        if allowed {
+            // All allow: take from each, on the same instant the trial used.
+            for i in 0..len {
+                let (key, quota, cost) = limit(i);
+                decided(i, self.check_at(key, quota, cost, now));
+            }
+        }
     }
 
     /// Removes the keys whose state is indistinguishable from a fresh one; answers how many.
@@ -300,5 +315,13 @@ impl MemoryLimiter {
     /// Whether no key holds state.
     pub fn is_empty(&self) -> bool {
         self.states.is_empty()
+    }
+}
+
+/// Writes the `i`th decision: pushed the first time, replaced the second.
+fn record(decisions: &mut SmallVec<[Decision; 4]>, i: usize, decision: Decision) {
+    match decisions.get_mut(i) {
+        Some(slot) => *slot = decision,
+        None => decisions.push(decision),
     }
 }

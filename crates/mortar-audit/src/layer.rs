@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{Request, Response, StatusCode};
@@ -37,13 +38,17 @@ use crate::http::{PendingRequest, RequestAudit};
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuditLayer {
-    audit: RequestAudit,
+    // Behind one reference count: axum clones the service stack for every request, and the
+    // configuration holds several shared parts of its own.
+    audit: Arc<RequestAudit>,
 }
 
 impl AuditLayer {
     /// A layer recording as `audit` says.
     pub fn new(audit: RequestAudit) -> Self {
-        Self { audit }
+        Self {
+            audit: Arc::new(audit),
+        }
     }
 }
 
@@ -53,7 +58,7 @@ impl<S> Layer<S> for AuditLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuditService {
             inner,
-            audit: self.audit.clone(),
+            audit: Arc::clone(&self.audit),
         }
     }
 }
@@ -62,7 +67,7 @@ impl<S> Layer<S> for AuditLayer {
 #[derive(Clone, Debug)]
 pub struct AuditService<S> {
     inner: S,
-    audit: RequestAudit,
+    audit: Arc<RequestAudit>,
 }
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for AuditService<S>

@@ -87,6 +87,26 @@ impl<B> ProblemBody<B> {
     }
 }
 
+/// A body of these bytes, in one data frame with its exact size: what a layer outside a gate
+/// builds its own answers in (the rate limiter's 429, say), so such layers compose in one
+/// `ServiceBuilder` around the gates that answer with a `ProblemBody`.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::BodyExt as _;
+/// use mortar_core::ProblemBody;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let body = ProblemBody::<http_body_util::Empty<Bytes>>::from(Bytes::from_static(b"{}"));
+/// assert_eq!(body.collect().await.unwrap().to_bytes(), "{}");
+/// # }
+/// ```
+impl<B> From<Bytes> for ProblemBody<B> {
+    fn from(bytes: Bytes) -> Self {
+        Self::from_json(bytes)
+    }
+}
+
 impl<B: Default> Default for ProblemBody<B> {
     fn default() -> Self {
         Self::new(B::default())

@@ -226,6 +226,14 @@ impl<B: Body> LocaleBody<B> {
     }
 }
 
+/// A body of these bytes: what a layer inside this one builds its own answers in (the rate
+/// limiter's 429, say), so such layers compose in one `ServiceBuilder` around `LocaleLayer`.
+impl<B: Body> From<Bytes> for LocaleBody<B> {
+    fn from(bytes: Bytes) -> Self {
+        Self::buffered(Ok(bytes))
+    }
+}
+
 impl<B: Body<Data = Bytes>> Body for LocaleBody<B> {
     type Data = Bytes;
     type Error = B::Error;

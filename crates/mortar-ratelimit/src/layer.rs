@@ -76,8 +76,9 @@ pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
 ///
 /// Put it inside (after) the authentication layer when policies key by principal, so the
 /// `Principal` is in the request extensions. The response body type passes through unchanged
-/// (problem documents are built in it, so it must be `From<Bytes>`, as axum's `Body`, `Full`
-/// and `String`-like bodies are).
+/// (problem documents are built in it, so it must be `From<Bytes>`, as axum's `Body`, `Full`,
+/// and the bodies of mortar's own layers — `ProblemBody`, `LocaleBody` — are: the layer can
+/// sit anywhere in one `ServiceBuilder`, outside authentication too).
 ///
 /// ```
 /// use std::num::NonZeroU32;

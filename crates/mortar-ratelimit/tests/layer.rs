@@ -415,3 +415,39 @@ async fn concurrency_limits_per_key() {
         "no memory for idle keys"
     );
 }
+
+/// Outside authentication in one `ServiceBuilder` (a per-address limit in front of the token
+/// check, so floods of guessed tokens are refused before any is checked): the inner body is
+/// authentication's `ProblemBody`, which the 429 is built in.
+#[tokio::test]
+async fn composes_outside_authentication_in_one_service_builder() {
+    let limiter = RateLimiter::memory()
+        .policy(Policy::new("ip", Quota::per_minute(n(1)), KeyBy::Ip).unwrap());
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = handled.clone();
+    let service = tower::ServiceBuilder::new()
+        .layer(RateLimitLayer::new(limiter))
+        .layer(mortar_auth::layer::AuthLayer::required())
+        .service(tower::service_fn(move |_req: Request<Body>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("ok"))) }
+        }));
+    let req = || {
+        let mut req = Request::get("/").body(Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(PeerAddr("203.0.113.9".parse().unwrap()));
+        req
+    };
+    // The first request passes the limit and meets authentication: no credentials, 401.
+    let first = service.clone().oneshot(req()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    assert!(first.headers().contains_key("ratelimit"));
+    // The second is refused by the limit before authentication runs.
+    let second = service.oneshot(req()).await.unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(second.headers().contains_key("retry-after"));
+    let body = second.into_body().collect().await.unwrap().to_bytes();
+    let problem: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["type"], "urn:mortar:problem:rate-limited");
+    assert_eq!(handled.load(Ordering::SeqCst), 0, "the handler never ran");
+}

@@ -35,6 +35,7 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -60,7 +61,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequirePermissionMiddleware {
             service: Rc::new(service),
-            requirement: self.requirement.clone(),
+            requirement: Arc::clone(&self.requirement),
         }))
     }
 }
@@ -69,7 +70,7 @@ where
 #[derive(Debug)]
 pub struct RequirePermissionMiddleware<S> {
     service: Rc<S>,
-    requirement: Requirement,
+    requirement: Arc<Requirement>,
 }
 
 impl<S, B> Service<ServiceRequest> for RequirePermissionMiddleware<S>

@@ -42,3 +42,58 @@ pub enum Error {
     #[error("policy store: {0}")]
     Store(String),
 }
+
+/// At the HTTP edge (an admin API editing roles, say): a permission, resource, name, role or
+/// condition that cannot be used is the caller's input, answered 422
+/// `urn:mortar:problem:invalid-policy` with the reason as detail; a policy file or store that
+/// fails is the server's, answered 500 without detail (and logged).
+///
+/// ```
+/// use mortar_core::Problem;
+///
+/// let problem = Problem::from(mortar_rbac::Error::UnknownRole("auditor".into()));
+/// assert_eq!(problem.status().as_u16(), 422);
+/// assert_eq!(problem.type_uri(), "urn:mortar:problem:invalid-policy");
+/// ```
+impl From<Error> for mortar_core::Problem {
+    fn from(err: Error) -> Self {
+        use http::StatusCode;
+        match &err {
+            Error::File(_) | Error::Store(_) => {
+                tracing::error!(target: "mortar::rbac", error = %err, "policy file or store failed");
+                mortar_core::Problem::internal_error()
+            }
+            _ => mortar_core::Problem::mortar(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-policy",
+                "The policy change cannot be used.",
+            )
+            .with_detail(err.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mortar_core::Problem;
+
+    use super::Error;
+
+    #[test]
+    fn input_errors_are_422_with_the_reason_and_backend_errors_500_without() {
+        let input = Problem::from(Error::Permission("posts".into()));
+        assert_eq!(input.status().as_u16(), 422);
+        assert!(input.detail().is_some_and(|d| d.contains("posts")));
+
+        let store = Problem::from(Error::Store("connection refused to db-primary".into()));
+        assert_eq!(store.status().as_u16(), 500);
+        assert_eq!(
+            store.detail(),
+            None,
+            "no internal detail reaches the client"
+        );
+        let file = Problem::from(Error::File("/etc/policy.yaml: permission denied".into()));
+        assert_eq!(file.status().as_u16(), 500);
+        assert_eq!(file.detail(), None);
+    }
+}

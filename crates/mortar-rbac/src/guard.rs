@@ -254,7 +254,9 @@ pub(crate) fn enforce(
 /// ```
 #[derive(Clone, Debug)]
 pub struct RequirePermission {
-    pub(crate) requirement: Requirement,
+    // Behind one reference count: axum clones a route's service (and so this) for every
+    // request, and the requirement holds several shared parts of its own.
+    pub(crate) requirement: Arc<Requirement>,
 }
 
 impl RequirePermission {
@@ -265,7 +267,7 @@ impl RequirePermission {
     /// [`Error::Permission`] when it is malformed or has a wildcard.
     pub fn new(rbac: &Rbac, permission: &str) -> Result<Self, Error> {
         Ok(Self {
-            requirement: Requirement::new(rbac.clone(), permission)?,
+            requirement: Arc::new(Requirement::new(rbac.clone(), permission)?),
         })
     }
 
@@ -276,7 +278,7 @@ impl RequirePermission {
         find: impl Fn(&Parts, &Principal) -> Option<Resource> + Send + Sync + 'static,
     ) -> Self {
         Self {
-            requirement: self.requirement.on(find),
+            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).on(find)),
         }
     }
 
@@ -284,7 +286,7 @@ impl RequirePermission {
     #[must_use]
     pub fn id_after(self, after: &'static str) -> Self {
         Self {
-            requirement: self.requirement.id_after(after),
+            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).id_after(after)),
         }
     }
 
@@ -295,7 +297,7 @@ impl RequirePermission {
         find: impl for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync + 'static,
     ) -> Self {
         Self {
-            requirement: self.requirement.tenant_from(find),
+            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).tenant_from(find)),
         }
     }
 
@@ -335,7 +337,7 @@ impl RequirePermission {
     #[must_use]
     pub fn tenant_after(self, after: &'static str) -> Self {
         Self {
-            requirement: self.requirement.tenant_after(after),
+            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).tenant_after(after)),
         }
     }
 
@@ -347,7 +349,9 @@ impl RequirePermission {
 
 impl From<Requirement> for RequirePermission {
     fn from(requirement: Requirement) -> Self {
-        Self { requirement }
+        Self {
+            requirement: Arc::new(requirement),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`RequirePermission`] as a tower layer (feature `tower`).
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -15,7 +16,7 @@ impl<S> Layer<S> for RequirePermission {
     fn layer(&self, inner: S) -> Self::Service {
         RequirePermissionService {
             inner,
-            requirement: self.requirement.clone(),
+            requirement: Arc::clone(&self.requirement),
         }
     }
 }
@@ -24,7 +25,8 @@ impl<S> Layer<S> for RequirePermission {
 #[derive(Clone, Debug)]
 pub struct RequirePermissionService<S> {
     inner: S,
-    requirement: Requirement,
+    // Shared with the layer: one reference count per clone (axum clones per request).
+    requirement: Arc<Requirement>,
 }
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for RequirePermissionService<S>

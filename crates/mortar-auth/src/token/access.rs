@@ -286,8 +286,39 @@ struct Cached {
 /// A bounded map from SHA-256(token) to its verification, so a client reusing its token pays for
 /// the signature once. Expiry and revocation are checked on every hit.
 struct VerifiedCache {
-    entries: Mutex<HashMap<[u8; 32], Cached>>,
+    entries: Mutex<HashMap<[u8; 32], Cached, DigestHash>>,
     capacity: usize,
+}
+
+/// Hashes a key that is already a SHA-256 digest by folding its bytes: no second keyed hash
+/// per request. Only verified tokens become keys, and their digests cannot be chosen, so
+/// the table cannot be flooded into one bucket.
+#[derive(Clone, Copy, Default)]
+struct DigestHash;
+
+impl std::hash::BuildHasher for DigestHash {
+    type Hasher = FoldHasher;
+
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher(0)
+    }
+}
+
+/// The hasher of [`DigestHash`]: XOR of the input's 8-byte words.
+struct FoldHasher(u64);
+
+impl std::hash::Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for word in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..word.len()].copy_from_slice(word);
+            self.0 ^= u64::from_le_bytes(buf);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl VerifiedCache {
@@ -419,7 +450,7 @@ impl AccessTokensBuilder {
                 clock: self.clock,
                 revocations: self.revocations,
                 cache: VerifiedCache {
-                    entries: Mutex::new(HashMap::new()),
+                    entries: Mutex::new(HashMap::with_hasher(DigestHash)),
                     capacity: self.cache_capacity,
                 },
             }),

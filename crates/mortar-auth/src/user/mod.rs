@@ -4,8 +4,8 @@
 //! case-insensitively) and phone, an optional password hash (absent for passwordless and
 //! federated accounts), verification, disabling and token cut-off times. [`UserStore`] is the
 //! storage contract; [`MemoryUserStore`] keeps users in the process, and with features `sqlite`,
-//! `postgres` or `mysql` the sea-orm store in [`crate::sql`] keeps them in the application's own
-//! database. Every store passes the same conformance suite (`tests/user_store.rs`).
+//! `postgres` or `mysql` the sea-orm store in `mortar_auth::sql` keeps them in the application's
+//! own database. Every store passes the same conformance suite (`tests/user_store.rs`).
 //!
 //! ```
 //! use std::time::SystemTime;

@@ -244,6 +244,47 @@ async fn revocation_is_checked_on_every_verification() {
     s.tokens.verify(d.token()).await.unwrap(); // issued after the cut-off
 }
 
+/// The cache is keyed by the signature's digest and holds the signed part: a token pairing a
+/// cached token's signature with other claims, or its claims with another signature, is no
+/// hit and fails verification; every byte of the token counts.
+#[tokio::test]
+async fn the_cache_answers_only_the_very_token_it_verified() {
+    let s = setup();
+    let a = s.tokens.issue(&principal()).unwrap();
+    let b = s
+        .tokens
+        .issue(
+            &Principal::user("user-2")
+                .method(AuthMethod::Password)
+                .build(),
+        )
+        .unwrap();
+    s.tokens.verify(a.token()).await.unwrap(); // cached
+    s.tokens.verify(b.token()).await.unwrap(); // cached
+    let (a_signed, a_sig) = a.token().rsplit_once('.').unwrap();
+    let (b_signed, b_sig) = b.token().rsplit_once('.').unwrap();
+    for forged in [
+        format!("{b_signed}.{a_sig}"),
+        format!("{a_signed}.{b_sig}"),
+        // The signed part one character longer, the signature the cached one.
+        format!("{a_signed}A.{a_sig}"),
+        // No signature segment at all.
+        a_signed.to_owned(),
+    ] {
+        let err = s.tokens.verify(&forged).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidToken(_)), "{forged}: {err:?}");
+    }
+    // The genuine tokens still answer, each with its own principal.
+    assert_eq!(
+        s.tokens.verify(a.token()).await.unwrap().subject(),
+        "user-1"
+    );
+    assert_eq!(
+        s.tokens.verify(b.token()).await.unwrap().subject(),
+        "user-2"
+    );
+}
+
 /// `iat` counts whole seconds; the cut-off of a "sign out everywhere" still tells a token issued
 /// 300 ms before it from one issued 300 ms after it in the same second (a user resetting their
 /// password and logging straight back in is not refused).

@@ -32,6 +32,10 @@ type Factors = ();
 
 /// The second factors when given, none otherwise.
 #[derive(Debug)]
+#[cfg_attr(
+    not(feature = "totp"),
+    allow(dead_code, reason = "read only with second factors")
+)]
 struct SecondFactorsIf(Option<Factors>);
 
 #[async_trait::async_trait]
@@ -64,7 +68,14 @@ fn app() -> (Router, Outbox) {
 }
 
 /// The endpoints; with `factors`, second factors too (`second_factor_router`).
-#[cfg_attr(not(feature = "totp"), allow(unused_mut))]
+#[cfg_attr(
+    not(feature = "totp"),
+    allow(
+        unused_mut,
+        clippy::clone_on_copy,
+        reason = "`Factors` is `()` without second factors"
+    )
+)]
 fn app_with(factors: Option<Factors>) -> (Router, Outbox) {
     let (api, layer, outbox) = parts(factors.clone());
     let mut auth = router(api.clone());

@@ -283,12 +283,21 @@ struct Cached {
     expires_at: SystemTime,
 }
 
-/// A bounded map from SHA-256(token) to its verification, so a client reusing its token pays for
-/// the signature once. Expiry and revocation are checked on every hit.
+/// A bounded map of verified tokens, so a client reusing its token pays for the signature once.
+/// Expiry and revocation are checked on every hit.
+///
+/// Keyed by SHA-256 of the token's signature segment (two blocks, where the whole token takes
+/// some seven), the entry holding the signed part (`header.payload`) that a hit must equal: a hit
+/// is the very token verified before (the same signature, by collision resistance, and the same
+/// signed bytes). The signature, what makes the token a credential, is kept only as its digest;
+/// the signed part is what any holder of the token reads in plain base64url.
 struct VerifiedCache {
-    entries: Mutex<HashMap<[u8; 32], Cached, DigestHash>>,
+    entries: Mutex<HashMap<[u8; 32], Entry, DigestHash>>,
     capacity: usize,
 }
+
+/// A cached verification: the token's signed part (`header.payload`) and what it verified to.
+type Entry = (Box<str>, Cached);
 
 /// Hashes a key that is already a SHA-256 digest by folding its bytes: no second keyed hash
 /// per request. Only verified tokens become keys, and their digests cannot be chosen, so
@@ -322,20 +331,24 @@ impl std::hash::Hasher for FoldHasher {
 }
 
 impl VerifiedCache {
-    fn get(&self, key: &[u8; 32]) -> Option<Cached> {
+    /// The verification of the token whose signature digest is `key` and signed part `signed`.
+    fn get(&self, key: &[u8; 32], signed: &str) -> Option<Cached> {
         if self.capacity == 0 {
             return None;
         }
-        lock(&self.entries).get(key).cloned()
+        lock(&self.entries)
+            .get(key)
+            .filter(|(known, _)| **known == *signed)
+            .map(|(_, cached)| cached.clone())
     }
 
-    fn insert(&self, key: [u8; 32], value: Cached, now: SystemTime) {
+    fn insert(&self, key: [u8; 32], signed: &str, value: Cached, now: SystemTime) {
         if self.capacity == 0 {
             return;
         }
         let mut entries = lock(&self.entries);
         if entries.len() >= self.capacity {
-            entries.retain(|_, c| c.expires_at > now);
+            entries.retain(|_, (_, c)| c.expires_at > now);
         }
         if entries.len() >= self.capacity {
             // Still full of live tokens: drop an arbitrary tenth rather than grow.
@@ -348,7 +361,7 @@ impl VerifiedCache {
                 entries.remove(&k);
             }
         }
-        entries.insert(key, value);
+        entries.insert(key, (Box::from(signed), value));
     }
 }
 
@@ -590,8 +603,11 @@ impl AccessTokens {
     /// was seen before (its expiry checked again), else validated and cached.
     fn verified(&self, token: &str) -> Result<Cached, Error> {
         let now = self.inner.clock.now();
-        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        if let Some(hit) = self.inner.cache.get(&key) {
+        // `header.payload` and the signature; without a dot the token is malformed, which
+        // `validate` below answers.
+        let (signed, signature) = token.rsplit_once('.').unwrap_or(("", token));
+        let key: [u8; 32] = sha2::Sha256::digest(signature.as_bytes()).into();
+        if let Some(hit) = self.inner.cache.get(&key, signed) {
             let leeway = self.inner.rules.leeway;
             if hit.expires_at + leeway <= now {
                 return Err(Error::InvalidToken(TokenError::Expired));
@@ -628,7 +644,7 @@ impl AccessTokens {
             issued_at: issued_at(&claims),
             expires_at: from_secs(claims.exp),
         };
-        self.inner.cache.insert(key, verified.clone(), now);
+        self.inner.cache.insert(key, signed, verified.clone(), now);
         Ok(verified)
     }
 }

@@ -89,7 +89,8 @@ impl<B> ProblemBody<B> {
 
 /// A body of these bytes, in one data frame with its exact size: what a layer outside a gate
 /// builds its own answers in (the rate limiter's 429, say), so such layers compose in one
-/// `ServiceBuilder` around the gates that answer with a `ProblemBody`.
+/// `ServiceBuilder` around the gates that answer with a `ProblemBody`. Like a gate's refusal,
+/// it is not the inner service's body: [`ProblemBody::is_problem`] answers `true`.
 ///
 /// ```
 /// use bytes::Bytes;

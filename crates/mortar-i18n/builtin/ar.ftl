@@ -28,6 +28,7 @@ problem-unauthenticated = المصادقة مطلوبة.
 problem-invalid-credentials = بيانات الاعتماد غير صالحة.
 problem-invalid-token = رمز الوصول غير صالح أو منتهي الصلاحية.
 problem-token-expired = انتهت صلاحية الرمز.
+problem-invalid-policy = لا يمكن استخدام هذا التغيير في السياسة.
 problem-permission-denied = ليس لديك إذن بالقيام بذلك.
     .detail = يلزم الإذن «{ $permission }».
 problem-weak-password = كلمة المرور لا تستوفي سياسة كلمات المرور.

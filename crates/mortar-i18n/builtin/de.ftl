@@ -28,6 +28,7 @@ problem-unauthenticated = Eine Authentifizierung ist erforderlich.
 problem-invalid-credentials = Die Anmeldedaten sind ungültig.
 problem-invalid-token = Das Zugriffstoken ist ungültig oder abgelaufen.
 problem-token-expired = Das Token ist abgelaufen.
+problem-invalid-policy = Diese Richtlinienänderung kann nicht verwendet werden.
 problem-permission-denied = Sie haben keine Berechtigung, dies zu tun.
     .detail = Die Berechtigung „{ $permission }“ ist erforderlich.
 problem-weak-password = Das Passwort entspricht nicht der Passwortrichtlinie.

@@ -28,6 +28,7 @@ problem-unauthenticated = Authentication is required.
 problem-invalid-credentials = The credentials are not valid.
 problem-invalid-token = The access token is invalid or has expired.
 problem-token-expired = The token has expired.
+problem-invalid-policy = The policy change cannot be used.
 problem-permission-denied = You do not have permission to do this.
     .detail = The permission “{ $permission }” is required.
 problem-weak-password = The password does not meet the password policy.

@@ -28,6 +28,7 @@ problem-unauthenticated = Se requiere autenticación.
 problem-invalid-credentials = Las credenciales no son válidas.
 problem-invalid-token = El token de acceso no es válido o ha caducado.
 problem-token-expired = El token ha caducado.
+problem-invalid-policy = Este cambio de la política no se puede usar.
 problem-permission-denied = No tiene permiso para hacer esto.
     .detail = Se requiere el permiso «{ $permission }».
 problem-weak-password = La contraseña no cumple la política de contraseñas.

@@ -28,6 +28,7 @@ problem-unauthenticated = Une authentification est requise.
 problem-invalid-credentials = Les identifiants ne sont pas valides.
 problem-invalid-token = Le jeton d’accès est invalide ou a expiré.
 problem-token-expired = Le jeton a expiré.
+problem-invalid-policy = Cette modification de la politique ne peut pas être utilisée.
 problem-permission-denied = Vous n’avez pas l’autorisation de faire cela.
     .detail = L’autorisation « { $permission } » est requise.
 problem-weak-password = Le mot de passe ne respecte pas la politique de mots de passe.

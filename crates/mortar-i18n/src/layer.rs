@@ -226,8 +226,10 @@ impl<B: Body> LocaleBody<B> {
     }
 }
 
-/// A body of these bytes: what a layer inside this one builds its own answers in (the rate
-/// limiter's 429, say), so such layers compose in one `ServiceBuilder` around `LocaleLayer`.
+/// A body of these bytes: what a layer outside this one (wrapping it) builds its own answers in,
+/// so such a layer (the rate limiter, say) composes with `LocaleLayer` in one `ServiceBuilder`.
+/// Those answers do not pass through `LocaleLayer` and are not localized: put the rate limiter
+/// inside it for a 429 in the client's language.
 impl<B: Body> From<Bytes> for LocaleBody<B> {
     fn from(bytes: Bytes) -> Self {
         Self::buffered(Ok(bytes))

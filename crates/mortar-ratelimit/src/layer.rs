@@ -78,7 +78,8 @@ pub fn insert_headers(headers: &mut HeaderMap, outcome: &Outcome) {
 /// `Principal` is in the request extensions. The response body type passes through unchanged
 /// (problem documents are built in it, so it must be `From<Bytes>`, as axum's `Body`, `Full`,
 /// and the bodies of mortar's own layers — `ProblemBody`, `LocaleBody` — are: the layer can
-/// sit anywhere in one `ServiceBuilder`, outside authentication too).
+/// sit anywhere in one `ServiceBuilder`, outside authentication too; keep it inside
+/// `LocaleLayer` for a 429 in the client's language).
 ///
 /// ```
 /// use std::num::NonZeroU32;

@@ -38,13 +38,17 @@ pub enum Error {
     /// A policy file could not be read or parsed.
     #[error("policy file: {0}")]
     File(String),
+    /// A policy given as text ([`crate::Policy::from_json`], `from_yaml`) does not parse: the
+    /// parser's message, with line and column.
+    #[error("policy text does not parse: {0}")]
+    Parse(String),
     /// The policy store failed.
     #[error("policy store: {0}")]
     Store(String),
 }
 
-/// At the HTTP edge (an admin API editing roles, say): a permission, resource, name, role or
-/// condition that cannot be used is the caller's input, answered 422
+/// At the HTTP edge (an admin API editing roles, say): a permission, resource, name, role,
+/// condition or policy text that cannot be used is the caller's input, answered 422
 /// `urn:mortar:problem:invalid-policy` with the reason as detail; a policy file or store that
 /// fails is the server's, answered 500 without detail (and logged).
 ///
@@ -63,7 +67,14 @@ impl From<Error> for mortar_core::Problem {
                 tracing::error!(target: "mortar::rbac", error = %err, "policy file or store failed");
                 mortar_core::Problem::internal_error()
             }
-            _ => mortar_core::Problem::mortar(
+            Error::Permission(_)
+            | Error::Resource(_)
+            | Error::Name { .. }
+            | Error::UnknownRole(_)
+            | Error::RoleCycle(_)
+            | Error::ResourceCycle(_)
+            | Error::Condition { .. }
+            | Error::Parse(_) => mortar_core::Problem::mortar(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-policy",
                 "The policy change cannot be used.",
@@ -84,6 +95,9 @@ mod tests {
         let input = Problem::from(Error::Permission("posts".into()));
         assert_eq!(input.status().as_u16(), 422);
         assert!(input.detail().is_some_and(|d| d.contains("posts")));
+        let text = crate::Policy::from_json("{\"roles\": 3}").unwrap_err();
+        assert!(matches!(text, Error::Parse(_)), "{text:?}");
+        assert_eq!(Problem::from(text).status().as_u16(), 422);
 
         let store = Problem::from(Error::Store("connection refused to db-primary".into()));
         assert_eq!(store.status().as_u16(), 500);

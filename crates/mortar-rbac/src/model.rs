@@ -353,19 +353,19 @@ impl Policy {
     ///
     /// # Errors
     ///
-    /// [`Error::File`] with the parser's message (line and column).
+    /// [`Error::Parse`] with the parser's message (line and column).
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|e| Error::File(e.to_string()))
+        serde_json::from_str(text).map_err(|e| Error::Parse(e.to_string()))
     }
 
     /// Reads a policy from YAML (feature `yaml`).
     ///
     /// # Errors
     ///
-    /// [`Error::File`] with the parser's message.
+    /// [`Error::Parse`] with the parser's message.
     #[cfg(feature = "yaml")]
     pub fn from_yaml(text: &str) -> Result<Self, Error> {
-        serde_yaml_ng::from_str(text).map_err(|e| Error::File(e.to_string()))
+        serde_yaml_ng::from_str(text).map_err(|e| Error::Parse(e.to_string()))
     }
 
     /// Reads a policy file: YAML for `.yaml` / `.yml` (feature `yaml`), JSON otherwise.
@@ -380,15 +380,20 @@ impl Policy {
         let yaml = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        // A file that does not parse is the server's configuration: `Error::File`, naming it.
+        let in_file = |e: Error| match e {
+            Error::Parse(message) => Error::File(format!("{}: {message}", path.display())),
+            other => other,
+        };
         if yaml {
             #[cfg(feature = "yaml")]
-            return Self::from_yaml(&text);
+            return Self::from_yaml(&text).map_err(in_file);
             #[cfg(not(feature = "yaml"))]
             return Err(Error::File(format!(
                 "{}: YAML policies need the `yaml` feature",
                 path.display()
             )));
         }
-        Self::from_json(&text)
+        Self::from_json(&text).map_err(in_file)
     }
 }

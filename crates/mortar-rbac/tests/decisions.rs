@@ -356,7 +356,7 @@ fn policies_from_json_and_yaml_files() {
     assert!(Policy::from_file(&yaml_path).is_err());
     assert!(matches!(
         Policy::from_json("{\"roles\": 3}"),
-        Err(Error::File(_))
+        Err(Error::Parse(_))
     ));
     assert!(
         Policy::from_json("{\"unknown\": []}").is_err(),

@@ -299,36 +299,10 @@ struct VerifiedCache {
 /// A cached verification: the token's signed part (`header.payload`) and what it verified to.
 type Entry = (Box<str>, Cached);
 
-/// Hashes a key that is already a SHA-256 digest by folding its bytes: no second keyed hash
-/// per request. Only verified tokens become keys, and their digests cannot be chosen, so
-/// the table cannot be flooded into one bucket.
-#[derive(Clone, Copy, Default)]
-struct DigestHash;
-
-impl std::hash::BuildHasher for DigestHash {
-    type Hasher = FoldHasher;
-
-    fn build_hasher(&self) -> FoldHasher {
-        FoldHasher(0)
-    }
-}
-
-/// The hasher of [`DigestHash`]: XOR of the input's 8-byte words.
-struct FoldHasher(u64);
-
-impl std::hash::Hasher for FoldHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for word in bytes.chunks(8) {
-            let mut buf = [0u8; 8];
-            buf[..word.len()].copy_from_slice(word);
-            self.0 ^= u64::from_le_bytes(buf);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// The map's hasher: foldhash, seeded per process, over the 32-byte digests (cheaper than the
+/// standard library's default; seeded, so which digests share a bucket cannot be worked out
+/// offline).
+type DigestHash = foldhash::fast::RandomState;
 
 impl VerifiedCache {
     /// The verification of the token whose signature digest is `key` and signed part `signed`.
@@ -463,7 +437,7 @@ impl AccessTokensBuilder {
                 clock: self.clock,
                 revocations: self.revocations,
                 cache: VerifiedCache {
-                    entries: Mutex::new(HashMap::with_hasher(DigestHash)),
+                    entries: Mutex::new(HashMap::with_hasher(DigestHash::default())),
                     capacity: self.cache_capacity,
                 },
             }),

@@ -260,6 +260,14 @@ pub struct RequirePermission {
 }
 
 impl RequirePermission {
+    /// This guard with its requirement changed by `change` (a builder step; the requirement is
+    /// copied only when the guard was cloned before).
+    fn map(self, change: impl FnOnce(Requirement) -> Requirement) -> Self {
+        Self {
+            requirement: Arc::new(change(Arc::unwrap_or_clone(self.requirement))),
+        }
+    }
+
     /// Requires `permission` (`posts:write`) of the kind in general.
     ///
     /// # Errors
@@ -277,17 +285,13 @@ impl RequirePermission {
         self,
         find: impl Fn(&Parts, &Principal) -> Option<Resource> + Send + Sync + 'static,
     ) -> Self {
-        Self {
-            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).on(find)),
-        }
+        self.map(|r| r.on(find))
     }
 
     /// Checks against the resource whose id is the path segment after `after`.
     #[must_use]
     pub fn id_after(self, after: &'static str) -> Self {
-        Self {
-            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).id_after(after)),
-        }
+        self.map(|r| r.id_after(after))
     }
 
     /// Decides in the tenant `find` names from the request head ([`Requirement::tenant_from`]).
@@ -296,9 +300,7 @@ impl RequirePermission {
         self,
         find: impl for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync + 'static,
     ) -> Self {
-        Self {
-            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).tenant_from(find)),
-        }
+        self.map(|r| r.tenant_from(find))
     }
 
     /// Decides in the tenant named by the path segment after `after`, as it appears in the
@@ -336,9 +338,7 @@ impl RequirePermission {
     /// ```
     #[must_use]
     pub fn tenant_after(self, after: &'static str) -> Self {
-        Self {
-            requirement: Arc::new(Arc::unwrap_or_clone(self.requirement).tenant_after(after)),
-        }
+        self.map(|r| r.tenant_after(after))
     }
 
     /// The requirement it enforces.

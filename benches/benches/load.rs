@@ -4,17 +4,20 @@
 //! The stack, in the starter's order (outermost first): authentication (`AuthLayer` verifying
 //! the default EdDSA bearer JWT; one token reused by every request, as a client reuses its
 //! token), feature flags (`FlagsLayer`, the route gated by `RequireFlag` on a 50 % rollout that
-//! includes the caller), request audit as the starter runs it (inside authentication, so it
-//! sees the principal: every signed-in caller's last-seen time tracked; mutating requests
-//! recorded through the `DurableRecorder`, here into a JSON-lines sink on a null writer;
-//! `MORTAR_LOAD_AUDIT=all` records every request as an event too), localization
-//! (`LocaleLayer` negotiating `Accept-Language`; the handler formats a Fluent message), rate
-//! limiting (`RateLimitLayer`, in-process GCRA per address and per subject, limits high enough
-//! never to refuse) and authorization (`RequirePermission`:
-//! `reports:read` in the organization named by the path, `tenant_after("orgs")`). The bare server runs the same handler
-//! shape with constants where the stack's values would be. The layers are composed with
-//! `tower::ServiceBuilder` into one `Router::layer` and one `route_layer` call, as axum
-//! recommends (`MORTAR_LOAD_STACK=layers`: one call per layer, each boxed by axum).
+//! includes the caller), request audit as the starter runs it globally (inside
+//! authentication, so it sees the principal: every signed-in caller's last-seen time tracked;
+//! the starter records mutating requests with a route layer on the routes that change things,
+//! and a GET is no event; `MORTAR_LOAD_AUDIT=all` records every request as an event too, into
+//! a JSON-lines sink on a null writer), localization (`LocaleLayer` negotiating
+//! `Accept-Language`; the handler formats a Fluent message), rate limiting (`RateLimitLayer`,
+//! in-process GCRA per address and per subject, limits high enough never to refuse) and
+//! authorization (`RequirePermission`: `reports:read` in the organization named by the path,
+//! `tenant_after("orgs")`). The bare server runs the same handler shape with constants where
+//! the stack's values would be. The global layers are composed with `tower::ServiceBuilder`
+//! and wrapped around the `Router`; the two guards go on the route in one `route_layer` call
+//! (`MORTAR_LOAD_STACK=router`: the global layers in one `Router::layer` call instead, which
+//! axum applies to every route, boxing it once more; `MORTAR_LOAD_STACK=layers`: one call per
+//! layer, each boxed by axum).
 //!
 //! The server runs on core 0 and the load generator (`oha`) on core 1 (`taskset`), each server
 //! on a one-thread Tokio runtime. Per round and mode: a warm-up, a closed-loop throughput run
@@ -29,6 +32,7 @@
 //! `i18n`, `ratelimit`, `rbac` in the stack, to measure what each costs.
 //! Goals (issue 12): the stack at ≥ 0.7× bare throughput and ≤ 1.5× bare CPU per request.
 
+use std::convert::Infallible;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -37,7 +41,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::ServiceExt as AxumServiceExt;
 use axum::extract::{Path, Request};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use mortar_audit::{
     ActivityTracker, AuditLayer, DurableRecorder, JsonLinesSink, MemoryLastSeen, RequestAudit,
@@ -50,7 +56,7 @@ use mortar_i18n::{I18n, Locale, LocaleLayer, t};
 use mortar_ratelimit::{ClientIp, KeyBy, Policy, Quota, RateLimitLayer, RateLimiter};
 use mortar_rbac::{Assignment, Rbac, RequirePermission, Role};
 use serde_json::{Value, json};
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
@@ -91,8 +97,18 @@ async fn full(Path(org): Path<String>, req: Request) -> Json<Value> {
     answer(&org, &title, subject, beta)
 }
 
-/// The stacked router and a token for it.
-async fn full_router() -> (Router, String) {
+/// What the stack is built from, and a token for it.
+struct Parts {
+    token: String,
+    tokens: AccessTokens,
+    flags: FeatureFlags,
+    guard: RequirePermission,
+    i18n: I18n,
+    limiter: RateLimiter,
+    audit: RequestAudit,
+}
+
+async fn parts() -> Parts {
     let ring = KeyRing::new(SigningKey::generate_ed25519("bench").expect("key"));
     let tokens = AccessTokens::builder(ring, ISS, AUD).build();
     let flags = FeatureFlags::builder()
@@ -138,21 +154,76 @@ async fn full_router() -> (Router, String) {
     let recorder = DurableRecorder::builder()
         .sink(JsonLinesSink::new(tokio::io::sink()))
         .start();
-    // As the starter runs it: mutating requests recorded, every signed-in caller's last-seen
-    // time tracked (a GET is no audit event); MORTAR_LOAD_AUDIT=all records every request too.
-    let mut audit = RequestAudit::new(Arc::new(recorder)).activity(Arc::new(ActivityTracker::new(
-        Arc::new(MemoryLastSeen::default()),
-    )));
+    // As the starter runs it: every signed-in caller's last-seen time tracked, nothing recorded
+    // by the global layer (the starter records mutating requests with a route layer on the
+    // routes that change things; a GET is no audit event); MORTAR_LOAD_AUDIT=all records
+    // every request as an event too.
+    let mut audit = RequestAudit::new(Arc::new(recorder))
+        .methods(|_| false)
+        .activity(Arc::new(ActivityTracker::new(Arc::new(
+            MemoryLastSeen::default(),
+        ))));
     if std::env::var("MORTAR_LOAD_AUDIT").as_deref() == Ok("all") {
         audit = audit.methods(|_| true);
     }
-
     // `reports:read` in the organization the path names (the starter's organization routes).
     let guard = RequirePermission::new(&rbac, "reports:read")
         .expect("permission")
         .tenant_after("orgs");
+    Parts {
+        token,
+        tokens,
+        flags,
+        guard,
+        i18n,
+        limiter,
+        audit,
+    }
+}
 
-    // Every layer unless MORTAR_LOAD_LAYERS names a subset (to measure what each one costs).
+/// The route with its guards: the flag gate and the permission, in one `route_layer` call.
+fn guarded_route(p: &Parts) -> Router {
+    let guards = ServiceBuilder::new()
+        .layer(RequireFlag::new(&p.flags, "reports"))
+        .layer(p.guard.clone());
+    Router::new().route("/orgs/{org}/reports", get(full).route_layer(guards))
+}
+
+/// The whole stack around the router (the default): the global layers composed with
+/// `ServiceBuilder` and wrapped around the `Router`, as axum's docs show for middleware that
+/// runs before routing — one monomorphic service, no boxed route per layer call. None of these
+/// layers reads the matched route (the audit layer records nothing here; a recording one goes
+/// on the routes, as in the starter).
+async fn full_service() -> (
+    impl Service<
+        Request,
+        Response = axum::response::Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static,
+    String,
+) {
+    let p = parts().await;
+    let service = ServiceBuilder::new()
+        // `axum::serve` takes `Response<Body>`, as a router answers.
+        .map_response(IntoResponse::into_response)
+        .layer(AuthLayer::optional().with(p.tokens.clone()))
+        .layer(FlagsLayer::new(p.flags.clone()))
+        .layer(AuditLayer::new(p.audit.clone()))
+        .layer(LocaleLayer::new(p.i18n.clone()))
+        .layer(RateLimitLayer::new(p.limiter.clone()))
+        .service(guarded_route(&p).with_state::<()>(()));
+    (service, p.token)
+}
+
+/// The stack inside the router (`MORTAR_LOAD_STACK=router`: one `Router::layer` call, which axum
+/// applies to every route, boxing it once more), or one call per layer
+/// (`MORTAR_LOAD_STACK=layers`), or only the layers `MORTAR_LOAD_LAYERS` names.
+async fn full_router() -> (Router, String) {
+    let p = parts().await;
     let wanted = std::env::var("MORTAR_LOAD_LAYERS").ok();
     let on = |layer: &str| {
         wanted
@@ -161,47 +232,47 @@ async fn full_router() -> (Router, String) {
     };
     if wanted.is_none() && std::env::var("MORTAR_LOAD_STACK").as_deref() != Ok("layers") {
         // One `Router::layer` / `route_layer` call each with the layers composed by
-        // `ServiceBuilder` (outermost first), as axum recommends: axum boxes the service once
-        // per call, so one call instead of one per layer saves a boxed service and future each.
-        let route = get(full).route_layer(
+        // `ServiceBuilder` (outermost first), as axum recommends: axum boxes the service once per
+        // call, so one call instead of one per layer saves a boxed service and future each.
+        let router = guarded_route(&p).layer(
             ServiceBuilder::new()
-                .layer(RequireFlag::new(&flags, "reports"))
-                .layer(guard),
+                .layer(AuthLayer::optional().with(p.tokens))
+                .layer(FlagsLayer::new(p.flags))
+                .layer(AuditLayer::new(p.audit))
+                .layer(LocaleLayer::new(p.i18n))
+                .layer(RateLimitLayer::new(p.limiter)),
         );
-        let router = Router::new().route("/orgs/{org}/reports", route).layer(
-            ServiceBuilder::new()
-                .layer(AuthLayer::optional().with(tokens))
-                .layer(FlagsLayer::new(flags))
-                .layer(AuditLayer::new(audit))
-                .layer(LocaleLayer::new(i18n))
-                .layer(RateLimitLayer::new(limiter)),
-        );
-        return (router, token);
+        return (router, p.token);
     }
     let mut route = get(full);
     if on("rbac") {
-        route = route.route_layer(guard);
+        route = route.route_layer(p.guard);
     }
     if on("flags") {
-        route = route.route_layer(RequireFlag::new(&flags, "reports"));
+        route = route.route_layer(RequireFlag::new(&p.flags, "reports"));
     }
     let mut router = Router::new().route("/orgs/{org}/reports", route);
     if on("ratelimit") {
-        router = router.layer(RateLimitLayer::new(limiter));
+        router = router.layer(RateLimitLayer::new(p.limiter));
     }
     if on("i18n") {
-        router = router.layer(LocaleLayer::new(i18n));
+        router = router.layer(LocaleLayer::new(p.i18n));
     }
     if on("audit") {
-        router = router.layer(AuditLayer::new(audit));
+        router = router.layer(AuditLayer::new(p.audit));
     }
     if on("flags") {
-        router = router.layer(FlagsLayer::new(flags));
+        router = router.layer(FlagsLayer::new(p.flags));
     }
     if on("auth") {
-        router = router.layer(AuthLayer::optional().with(tokens));
+        router = router.layer(AuthLayer::optional().with(p.tokens));
     }
-    (router, token)
+    (router, p.token)
+}
+
+/// Which composition `full` runs: around the router (default), or inside it.
+fn outer() -> bool {
+    std::env::var("MORTAR_LOAD_STACK").is_err() && std::env::var("MORTAR_LOAD_LAYERS").is_err()
 }
 
 /// Server mode: serve `mode` on 127.0.0.1 (an ephemeral port) and print `READY addr token`.
@@ -212,21 +283,42 @@ fn serve(mode: &str) {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let (router, token) = match mode {
-            "full" => full_router().await,
-            _ => (
-                Router::new().route("/orgs/{org}/reports", get(bare)),
-                "none".to_owned(),
-            ),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        println!("READY {addr} {token}");
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).await.expect("serve");
+        match mode {
+            "full" if outer() => {
+                let (service, token) = full_service().await;
+                serve_on(service, &token).await;
+            }
+            "full" => {
+                let (router, token) = full_router().await;
+                serve_on(router, &token).await;
+            }
+            _ => serve_on(bare_router(), "none").await,
+        }
     });
+}
+
+/// The bare server: the handler alone.
+fn bare_router() -> Router {
+    Router::new().route("/orgs/{org}/reports", get(bare))
+}
+
+async fn serve_on<S>(service: S, token: &str)
+where
+    S: Service<Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    println!("READY {addr} {token}");
+    let service =
+        AxumServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+    axum::serve(listener, service).await.expect("serve");
 }
 
 /// A running server process.
@@ -349,40 +441,49 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// In-process mode: the router called `n` times through `oneshot` (no network), ns per call.
+/// In-process mode: the service called `n` times through `oneshot` (no network), ns per call.
 fn in_process(mode: &str, n: u32) {
-    use tower::ServiceExt as _;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let (router, token) = match mode {
-            "full" => full_router().await,
-            _ => (
-                Router::new().route("/orgs/{org}/reports", get(bare)),
-                "none".to_owned(),
-            ),
-        };
-        // As `axum::serve` runs it: with its state, so handlers are routes already (a bare
-        // `Router<()>` called as a service turns each handler into a route per request).
-        let router = router.with_state::<()>(());
-        let peer = axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555)));
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            let mut req = Request::get(PATH)
-                .header("authorization", format!("Bearer {token}"))
-                .header("accept-language", "en")
-                .body(axum::body::Body::empty())
-                .expect("request");
-            req.extensions_mut().insert(peer);
-            let res = router.clone().oneshot(req).await.expect("answer");
-            assert_eq!(res.status(), 200);
-            let _ = axum::body::to_bytes(res.into_body(), 1 << 16).await;
+        // As `axum::serve` runs a router: with its state, so handlers are routes already (a
+        // bare `Router<()>` called as a service turns each handler into a route per request).
+        match mode {
+            "full" if outer() => {
+                let (service, token) = full_service().await;
+                calls(mode, service, &token, n).await;
+            }
+            "full" => {
+                let (router, token) = full_router().await;
+                calls(mode, router.with_state::<()>(()), &token, n).await;
+            }
+            _ => calls(mode, bare_router().with_state::<()>(()), "none", n).await,
         }
-        let ns = start.elapsed().as_nanos() / u128::from(n);
-        println!("{mode}: {ns} ns per request in process");
     });
+}
+
+async fn calls<S>(mode: &str, service: S, token: &str, n: u32)
+where
+    S: Service<Request, Response = axum::response::Response, Error = Infallible> + Clone,
+{
+    use tower::ServiceExt as _;
+    let peer = axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555)));
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let mut req = Request::get(PATH)
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept-language", "en")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        req.extensions_mut().insert(peer);
+        let res = service.clone().oneshot(req).await.expect("answer");
+        assert_eq!(res.status(), 200);
+        let _ = axum::body::to_bytes(res.into_body(), 1 << 16).await;
+    }
+    let ns = start.elapsed().as_nanos() / u128::from(n);
+    println!("{mode}: {ns} ns per request in process");
 }
 
 fn main() {

@@ -106,9 +106,13 @@ pub struct ActivityTracker {
 
 #[derive(Debug, Default)]
 struct State {
-    pending: HashMap<String, LastSeen>,
-    written: HashMap<String, SystemTime>,
+    pending: HashMap<String, LastSeen, Hasher>,
+    written: HashMap<String, SystemTime, Hasher>,
 }
+
+/// The maps' hasher: foldhash, seeded per process (a lookup on every signed-in request; the
+/// standard library's `SipHash` costs several times more on a short subject).
+type Hasher = foldhash::fast::RandomState;
 
 /// At most this many subjects are remembered as recently written; beyond it the memory is
 /// cleared (costing one extra write per active subject).
@@ -154,7 +158,10 @@ impl ActivityTracker {
         match state.pending.get_mut(principal.subject()) {
             Some(entry) => {
                 entry.at = now;
-                entry.tenant = principal.tenant().map(str::to_owned);
+                // Copied only when it changed (this runs on every signed-in request).
+                if entry.tenant.as_deref() != principal.tenant() {
+                    entry.tenant = principal.tenant().map(str::to_owned);
+                }
             }
             None => {
                 state.pending.insert(

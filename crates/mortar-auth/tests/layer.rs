@@ -118,6 +118,53 @@ async fn required_mode() {
     );
 }
 
+/// The layer finds a token it verified before by the bytes sent, before checking them as text:
+/// only the very same token is answered from the cache; anything else, non-ASCII bytes
+/// included, is decided as before (here: not a bearer token, so a stranger).
+#[tokio::test]
+async fn a_cached_token_is_recognized_byte_for_byte_only() {
+    let s = setup();
+    let app = app(AuthLayer::optional().with(s.tokens.clone()));
+    let token = s.tokens.issue(&login("user-1")).unwrap();
+    let token = token.token();
+    let as_header = |bytes: Vec<u8>| http::HeaderValue::from_bytes(&bytes).unwrap();
+    let send = |value: http::HeaderValue| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::get("/hello").body(Body::empty()).unwrap();
+            req.headers_mut().insert("authorization", value);
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let genuine = as_header(format!("Bearer {token}").into_bytes());
+    assert_eq!(send(genuine.clone()).await.1, "user-1"); // verified, now cached
+    assert_eq!(send(genuine).await.1, "user-1"); // from the cache
+    let spaced = as_header(format!("bearer \t {token} \t").into_bytes());
+    assert_eq!(send(spaced).await.1, "user-1");
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    for forged in [
+        [format!("Bearer {token}").as_bytes(), &b"\xff"[..]].concat(),
+        [&b"Bearer \xe9"[..], token.as_bytes()].concat(),
+        [
+            &b"Bearer "[..],
+            signed.as_bytes(),
+            &b"\xc3\xa9."[..],
+            signature.as_bytes(),
+        ]
+        .concat(),
+    ] {
+        let value = as_header(forged);
+        assert_eq!(
+            send(value.clone()).await,
+            (StatusCode::OK, "stranger".to_owned()),
+            "{value:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn optional_mode_still_refuses_bad_credentials() {
     let s = setup();

@@ -25,7 +25,7 @@
 //! let res = app.oneshot(req).await.unwrap();
 //! assert_eq!(res.headers()["content-language"], "de");
 //! let vary: Vec<_> = res.headers().get_all("vary").iter().collect();
-//! assert_eq!(vary, ["cookie", "accept-language"]);
+//! assert_eq!(vary, ["cookie, accept-language"]);
 //! # }
 //! ```
 

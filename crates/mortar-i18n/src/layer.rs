@@ -144,12 +144,13 @@ where
                     let Some(finish) = this.finish.as_ref() else {
                         return Poll::Ready(Ok(response.map(LocaleBody::inner)));
                     };
+                    let config = finish.negotiation.config();
                     crate::response::set_headers(
                         response.headers_mut(),
                         &finish.locale,
-                        &finish.negotiation.config().vary_values,
+                        &config.vary_values,
+                        config.vary_joined.as_ref(),
                     );
-                    let config = finish.negotiation.config();
                     let small = response.body().size_hint().upper().is_some_and(|n| {
                         usize::try_from(n).is_ok_and(|n| n <= config.max_problem_body)
                     });

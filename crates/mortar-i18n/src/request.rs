@@ -61,6 +61,9 @@ pub(crate) struct Config {
     /// response).
     #[cfg(feature = "tower")]
     pub(crate) vary_values: Vec<http::HeaderValue>,
+    /// `vary_values` joined into one value (`cookie, accept-language`); `None` when empty.
+    #[cfg(feature = "tower")]
+    pub(crate) vary_joined: Option<http::HeaderValue>,
 }
 
 /// The request headers a choice by `sources` depends on.
@@ -92,6 +95,23 @@ fn vary_values(sources: &[LocaleSource]) -> Vec<http::HeaderValue> {
     values
 }
 
+/// `values` as one comma-separated `Vary` value; `None` when there are none.
+#[cfg(feature = "tower")]
+fn joined(values: &[http::HeaderValue]) -> Option<http::HeaderValue> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for value in values {
+        if !out.is_empty() {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(value.as_bytes());
+    }
+    // Every part is a valid value, and so is their join.
+    http::HeaderValue::from_bytes(&out).ok()
+}
+
 impl Negotiation {
     /// The default chain: query parameter `lang`, cookie `lang`, the principal's `locale`
     /// attribute, `Accept-Language`, then the default locale. Problem documents are localized.
@@ -107,6 +127,8 @@ impl Negotiation {
                 i18n,
                 #[cfg(feature = "tower")]
                 vary_values: vary_values(&sources),
+                #[cfg(feature = "tower")]
+                vary_joined: joined(&vary_values(&sources)),
                 sources,
                 localize_problems: true,
                 max_problem_body: 64 * 1024,
@@ -126,6 +148,7 @@ impl Negotiation {
         #[cfg(feature = "tower")]
         {
             config.vary_values = vary_values(&config.sources);
+            config.vary_joined = joined(&config.vary_values);
         }
         self
     }

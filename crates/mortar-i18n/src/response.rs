@@ -10,28 +10,35 @@ use crate::i18n::Locale;
 
 #[cfg(feature = "tower")]
 /// `Content-Language: <tag>` unless the handler set one, and each header the choice depended on
-/// added to `Vary` (an existing `Vary` is extended, not replaced).
-pub(crate) fn set_headers(headers: &mut HeaderMap, locale: &Locale, vary: &[HeaderValue]) {
+/// added to `Vary` (an existing `Vary` is extended, not replaced). `joined` is `vary` as one
+/// comma-separated value, sent as it is when the response has no `Vary` yet.
+pub(crate) fn set_headers(
+    headers: &mut HeaderMap,
+    locale: &Locale,
+    vary: &[HeaderValue],
+    joined: Option<&HeaderValue>,
+) {
     // One lookup for the check and the insert (this runs on every response).
     if let http::header::Entry::Vacant(entry) = headers.entry(CONTENT_LANGUAGE)
         && let Some(value) = locale.content_language()
     {
         entry.insert(value.clone());
     }
-    if !headers.contains_key(VARY) {
-        // Nothing varies yet (the usual case): the values go in as they are.
-        for value in vary {
-            headers.append(VARY, value.clone());
+    let Some(joined) = joined else { return };
+    match headers.entry(VARY) {
+        // Nothing varies yet (the usual case): one field line, one entry. (Several lines of
+        // one name are equivalent (RFC 9110, 5.3) but each extra line is another allocation,
+        // and may grow the map past its first six entries, which is a large one.)
+        http::header::Entry::Vacant(entry) => {
+            entry.insert(joined.clone());
         }
-        return;
-    }
-    for value in vary {
-        let Ok(name) = value.to_str() else { continue };
-        if !varies_on(
-            headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()),
-            name,
-        ) {
-            headers.append(VARY, value.clone());
+        http::header::Entry::Occupied(mut entry) => {
+            for value in vary {
+                let Ok(name) = value.to_str() else { continue };
+                if !varies_on(entry.iter().filter_map(|v| v.to_str().ok()), name) {
+                    entry.append(value.clone());
+                }
+            }
         }
     }
 }

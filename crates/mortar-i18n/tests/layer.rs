@@ -98,8 +98,8 @@ async fn content_language_and_vary() {
         .collect();
     assert_eq!(
         vary,
-        ["cookie", "accept-language"],
-        "the lang cookie and the header decide"
+        ["cookie, accept-language"],
+        "the lang cookie and the header decide, in one field line"
     );
     let (parts, _, text) = call(get_with("/?lang=ar", "de")).await;
     assert_eq!(text, "مرحبا");

@@ -380,13 +380,12 @@ impl RateLimiter {
                 let (policy, key, quota) = &resolved[i];
                 (key.as_bytes(), quota, policy.cost)
             },
-            |i, decision| match decided.get_mut(i) {
-                Some(d) => d.decision = decision,
-                None => decided.push(Decided {
+            |i, decision| {
+                decided.push(Decided {
                     policy: resolved[i].0,
                     quota: resolved[i].2,
                     decision,
-                }),
+                });
             },
         );
         decided

@@ -267,15 +267,17 @@ impl MemoryLimiter {
         self.take_all(
             checks.len(),
             |i| (checks[i].key.as_bytes(), &checks[i].quota, checks[i].cost),
-            |i, decision| record(&mut decisions, i, decision),
+            |_, decision| decisions.push(decision),
         );
         decisions
     }
 
-    /// `len` limits (`limit(i)`: key, quota, cost) tried on one instant, then taken from all
-    /// only when all allow: `decided(i, …)` gets each trial's decision in order, then, when all
-    /// allowed, each take's. The one place this rule lives (`check_all` and the layer's
-    /// several policies both come here).
+    /// `len` limits (`limit(i)`: key, quota, cost) taken in order on one instant, and only
+    /// when all allow: one that refuses gives back what the ones before it took, and the ones
+    /// after it are tried without taking. `decided(i, …)` gets each limit's decision once, in
+    /// order (a refusing request's answer tells every policy's state, as if none was taken).
+    /// The one place this rule lives (`check_all` and the layer's several policies both come
+    /// here); each key is looked up once when all allow, as they usually do.
     pub(crate) fn take_all<'k>(
         &self,
         len: usize,
@@ -283,19 +285,35 @@ impl MemoryLimiter {
         mut decided: impl FnMut(usize, Decision),
     ) {
         let now = self.time.now();
-        let mut allowed = true;
         for i in 0..len {
             let (key, quota, cost) = limit(i);
-            let decision = self.trial(key, quota, cost, now);
-            allowed &= decision.allowed();
+            let decision = self.check_at(key, quota, cost, now);
+            let allowed = decision.allowed();
             decided(i, decision);
-        }
-        if allowed {
-            // All allow: take from each, on the same instant the trial used.
-            for i in 0..len {
-                let (key, quota, cost) = limit(i);
-                decided(i, self.check_at(key, quota, cost, now));
+            if !allowed {
+                for j in 0..i {
+                    let (key, quota, cost) = limit(j);
+                    self.give_back(key, quota, cost);
+                }
+                for j in i + 1..len {
+                    let (key, quota, cost) = limit(j);
+                    decided(j, self.trial(key, quota, cost, now));
+                }
+                return;
             }
+        }
+    }
+
+    /// Gives back what an allowed take of `cost` from `key` took (a later limit refused the
+    /// request). A concurrent request on the key in between saw it taken: at worst it was
+    /// refused a moment early, never let through over the limit.
+    fn give_back(&self, key: &[u8], quota: &Quota, cost: u32) {
+        let step = quota.gcra().step(cost);
+        if let Some(cell) = self.states.get(key) {
+            // `fetch_update` with a closure that always answers: it cannot fail.
+            let _ = cell.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(tat.saturating_sub(step))
+            });
         }
     }
 
@@ -315,13 +333,5 @@ impl MemoryLimiter {
     /// Whether no key holds state.
     pub fn is_empty(&self) -> bool {
         self.states.is_empty()
-    }
-}
-
-/// Writes the `i`th decision: pushed the first time, replaced the second.
-fn record(decisions: &mut SmallVec<[Decision; 4]>, i: usize, decision: Decision) {
-    match decisions.get_mut(i) {
-        Some(slot) => *slot = decision,
-        None => decisions.push(decision),
     }
 }

@@ -261,8 +261,16 @@ impl Gcra {
             let retry = (cost <= self.burst).then(|| earliest - now);
             return (self.decision(false, tat, now, retry), None);
         }
-        let next = tat.saturating_add(weight).saturating_add(self.t);
+        let next = tat.saturating_add(self.step(cost));
         (self.decision(true, next, now, None), Some(next))
+    }
+
+    /// How far an allowed request of `cost` moves the TAT.
+    #[inline]
+    pub(crate) fn step(&self, cost: u32) -> u64 {
+        self.t
+            .saturating_mul(u64::from(cost.max(1) - 1))
+            .saturating_add(self.t)
     }
 
     /// What a request would get now, without consuming anything.

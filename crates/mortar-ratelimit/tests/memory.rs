@@ -145,6 +145,21 @@ fn several_limits_are_all_checked_before_any_is_taken() {
         limiter.check_all(&checks)[1].retry_after(),
         Some(Duration::from_hours(8))
     );
+
+    // Three limits, the middle one refusing: the first gives back what it took, the last is
+    // only tried; each answer tells its policy's state as if nothing had been taken.
+    let minute = Quota::per_minute(n(5));
+    let three = [
+        Check::new("burst:k2", burst),
+        Check::new("daily:k", daily),
+        Check::new("minute:k2", minute),
+    ];
+    let refused = limiter.check_all(&three);
+    assert_eq!(refused.len(), 3);
+    assert!(refused[0].allowed() && !refused[1].allowed() && refused[2].allowed());
+    assert_eq!((refused[0].remaining(), refused[2].remaining()), (9, 4));
+    assert_eq!(limiter.peek("burst:k2", &burst).remaining(), 10);
+    assert_eq!(limiter.peek("minute:k2", &minute).remaining(), 5);
 }
 
 #[test]

@@ -39,6 +39,8 @@ pub struct Requirement {
     permission: Arc<str>,
     kind: Arc<str>,
     action: Arc<str>,
+    /// The kind in general (`Resource::kind`), checked when no `resource` closure is set.
+    general: Resource,
     resource: Option<ResourceFn>,
     tenant: Option<TenantFn>,
 }
@@ -66,6 +68,7 @@ impl Requirement {
             permission: Arc::from(permission),
             kind: Arc::from(kind),
             action: Arc::from(action),
+            general: Resource::kind(kind),
             resource: None,
             tenant: None,
         })
@@ -140,20 +143,29 @@ impl Requirement {
             Some(find) => Some(find(parts).ok_or_else(Problem::not_found)?),
             None => principal.tenant(),
         };
-        let resource = match &self.resource {
-            Some(find) => {
-                let mut resource = find(parts, principal).ok_or_else(Problem::not_found)?;
-                // Placed in the principal's own tenant by default: it lives in the one the
-                // request acts in.
-                if self.tenant.is_some() && resource.tenant.as_deref() == principal.tenant() {
-                    resource.tenant = tenant.map(str::to_owned);
-                }
-                resource
+        let resource = if let Some(find) = &self.resource {
+            let mut resource = find(parts, principal).ok_or_else(Problem::not_found)?;
+            // Placed in the principal's own tenant by default: it lives in the one the request
+            // acts in.
+            if self.tenant.is_some() && resource.tenant.as_deref() == principal.tenant() {
+                resource.tenant = tenant.map(str::to_owned);
             }
-            None => match tenant {
-                Some(tenant) => Resource::kind(&*self.kind).tenant(tenant),
-                None => Resource::kind(&*self.kind),
-            },
+            resource
+        } else {
+            // The kind in general, in the request's tenant: decided without building the
+            // resource (every request), explained only when refused (below).
+            if self
+                .rbac
+                .allows_general(principal, tenant, &self.action, &self.general, || {
+                    request_context(parts)
+                })
+            {
+                return Ok(principal);
+            }
+            match tenant {
+                Some(tenant) => self.general.clone().tenant(tenant),
+                None => self.general.clone(),
+            }
         };
         let decision = self
             .rbac

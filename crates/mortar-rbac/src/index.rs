@@ -1,6 +1,7 @@
 //! The decision index: a [`Policy`] compiled into hash maps, so a check is a handful of
 //! lookups whatever the policy's size, and never waits on I/O.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -53,10 +54,23 @@ struct RoleEntry {
 impl RoleEntry {
     /// The rules matching `action` on `kind`, in at most four lookups.
     fn matching<'a>(&'a self, kind: &str, action: &str) -> impl Iterator<Item = &'a CompiledRule> {
-        [kind, "*"]
+        // The (at most four) rule lists found first, then walked: cheaper than nested
+        // iterator adapters on every check.
+        let mut found: [&[u32]; 4] = [&[]; 4];
+        let mut n = 0;
+        for k in [kind, "*"] {
+            if let Some(actions) = self.by_kind.get(k) {
+                for a in [action, "*"] {
+                    if let Some(ids) = actions.get(a) {
+                        found[n] = ids;
+                        n += 1;
+                    }
+                }
+            }
+        }
+        found
             .into_iter()
-            .filter_map(|k| self.by_kind.get(k))
-            .flat_map(move |actions| [action, "*"].into_iter().filter_map(|a| actions.get(a)))
+            .take(n)
             .flatten()
             .map(|&i| &*self.rules[i as usize])
     }
@@ -112,6 +126,15 @@ fn counts_in(a: &Assignment, tenant: Option<&str>) -> bool {
 /// Whether `resource` belongs to another tenant than the principal's (refused whatever the
 /// roles: ASVS V8.4.1).
 /// Whether the resource belongs to a tenant other than the one the principal acts in.
+/// [`Index::decide`]'s answer, each rule as its reporter made it.
+enum Verdict<M> {
+    CrossTenant,
+    Denied(M),
+    Allowed(M),
+    /// No rule allows; an allowing rule whose condition did not hold, with why, if any.
+    NoRule(Option<(M, Cow<'static, str>)>),
+}
+
 fn other_tenant(tenant: Option<&str>, resource: &Resource) -> bool {
     resource
         .tenant
@@ -342,15 +365,6 @@ impl Index {
         context: &Map<String, Value>,
         now: SystemTime,
     ) -> Decision {
-        if other_tenant(tenant, resource) {
-            return Decision::new(Reason::CrossTenant);
-        }
-        let vars = Vars::new(principal, tenant, resource, context, now);
-        let holds = |c: &Option<Arc<Condition>>| c.as_ref().map(|c| c.holds(&vars));
-        let held = self.held(principal, tenant, resource, |g| {
-            // A conditional grant is held only while its condition holds.
-            holds(&g.condition).is_none_or(|r| r == Ok(true))
-        });
         let matched = |role: &RoleEntry, rule: &CompiledRule, grant: Option<&Grant>| Matched {
             role: role.name.clone(),
             from: rule.from.clone(),
@@ -358,8 +372,70 @@ impl Index {
             condition: rule.condition.as_ref().map(|c| c.text().clone()),
             via: grant.map_or(Via::Principal, Grant::via),
         };
-        let mut allow: Option<Matched> = None;
-        let mut conditional: Option<(Matched, String)> = None;
+        Decision::new(
+            match self.decide(principal, tenant, action, resource, context, now, matched) {
+                Verdict::CrossTenant => Reason::CrossTenant,
+                Verdict::Denied(m) => Reason::Denied(m),
+                Verdict::Allowed(m) => Reason::Allowed(m),
+                Verdict::NoRule(conditional) => Reason::NoRule {
+                    conditional: conditional.map(|(m, why)| (m, why.into_owned())),
+                },
+            },
+        )
+    }
+
+    /// Whether [`Self::check`] would allow, without naming the deciding rule (a guard's
+    /// every-request answer; it asks [`Self::check`] why only when refusing).
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    pub(crate) fn allows(
+        &self,
+        principal: &Principal,
+        tenant: Option<&str>,
+        action: &str,
+        resource: &Resource,
+        context: &Map<String, Value>,
+        now: SystemTime,
+    ) -> bool {
+        matches!(
+            self.decide(
+                principal,
+                tenant,
+                action,
+                resource,
+                context,
+                now,
+                |_, _, _| ()
+            ),
+            Verdict::Allowed(())
+        )
+    }
+
+    /// The decision, each deciding rule reported through `matched`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the check's inputs and its reporter"
+    )]
+    fn decide<M>(
+        &self,
+        principal: &Principal,
+        tenant: Option<&str>,
+        action: &str,
+        resource: &Resource,
+        context: &Map<String, Value>,
+        now: SystemTime,
+        matched: impl Fn(&RoleEntry, &CompiledRule, Option<&Grant>) -> M,
+    ) -> Verdict<M> {
+        if other_tenant(tenant, resource) {
+            return Verdict::CrossTenant;
+        }
+        let vars = Vars::new(principal, tenant, resource, context, now);
+        let holds = |c: &Option<Arc<Condition>>| c.as_ref().map(|c| c.holds(&vars));
+        let held = self.held(principal, tenant, resource, |g| {
+            // A conditional grant is held only while its condition holds.
+            holds(&g.condition).is_none_or(|r| r == Ok(true))
+        });
+        let mut allow: Option<M> = None;
+        let mut conditional: Option<(M, Cow<'static, str>)> = None;
         for &(role_id, grant) in &held {
             let role = &self.roles[role_id as usize];
             for rule in role.matching(&resource.kind, action) {
@@ -367,7 +443,7 @@ impl Index {
                     Effect::Deny => match holds(&rule.condition) {
                         // A deny whose condition fails to evaluate still denies (fail closed).
                         None | Some(Ok(true) | Err(_)) => {
-                            return Decision::new(Reason::Denied(matched(role, rule, grant)));
+                            return Verdict::Denied(matched(role, rule, grant));
                         }
                         Some(Ok(false)) => {}
                     },
@@ -375,21 +451,22 @@ impl Index {
                         None | Some(Ok(true)) => allow = Some(matched(role, rule, grant)),
                         Some(Ok(false)) => {
                             conditional.get_or_insert_with(|| {
-                                (matched(role, rule, grant), "it was false".to_owned())
+                                (matched(role, rule, grant), Cow::Borrowed("it was false"))
                             });
                         }
                         Some(Err(e)) => {
-                            conditional.get_or_insert_with(|| (matched(role, rule, grant), e));
+                            conditional
+                                .get_or_insert_with(|| (matched(role, rule, grant), e.into()));
                         }
                     },
                     Effect::Allow => {}
                 }
             }
         }
-        Decision::new(match allow {
-            Some(m) => Reason::Allowed(m),
-            None => Reason::NoRule { conditional },
-        })
+        match allow {
+            Some(m) => Verdict::Allowed(m),
+            None => Verdict::NoRule(conditional),
+        }
     }
 
     /// Every rule the principal's roles give it for a resource (conditions not evaluated).

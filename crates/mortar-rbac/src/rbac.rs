@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(any(feature = "tower", feature = "actix"))]
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use mortar_core::audit::{AuditEvent, NoopRecorder, Outcome};
@@ -205,6 +207,42 @@ impl Rbac {
             index.check(principal, tenant, action, resource, &context(), now)
         } else {
             index.check(principal, tenant, action, resource, no_context(), now)
+        }
+    }
+
+    /// Whether `principal` may `action` resources of `general`'s kind (a resource of the kind
+    /// alone: no id, tenant or attributes) in `tenant`: [`Self::check_lazy`] on `general`
+    /// placed in `tenant`, answered without copying the resource or reading the clock when
+    /// no condition could read them, and without naming the deciding rule (a refusing guard
+    /// asks [`Self::check_lazy`] why). A guard's every-request check.
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    pub(crate) fn allows_general(
+        &self,
+        principal: &Principal,
+        tenant: Option<&str>,
+        action: &str,
+        general: &Resource,
+        context: impl FnOnce() -> Map<String, Value>,
+    ) -> bool {
+        let index = self.inner.index.load();
+        if index.has_conditions() {
+            let resource = match tenant {
+                Some(tenant) => general.clone().tenant(tenant),
+                None => general.clone(),
+            };
+            let now = self.inner.clock.now();
+            index.allows(principal, tenant, action, &resource, &context(), now)
+        } else {
+            // Without conditions nothing reads the time, and a resource's tenant matters only
+            // when it is another than the request's; placed in the request's tenant, it is not.
+            index.allows(
+                principal,
+                tenant,
+                action,
+                general,
+                no_context(),
+                SystemTime::UNIX_EPOCH,
+            )
         }
     }
 

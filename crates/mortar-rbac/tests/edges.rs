@@ -414,3 +414,46 @@ async fn the_guard_acts_in_the_tenant_the_path_names() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A guard on a kind in general (no resource closure) places it in the acting tenant, so a
+/// condition reading `resource.tenant` sees the organization the path names; the refusal
+/// still names the permission.
+#[tokio::test]
+async fn a_kind_in_general_lives_in_the_acting_tenant() {
+    let rbac = Rbac::new(
+        Policy::new()
+            .role(
+                "globex-invoices",
+                Role::new().allow_when("invoices:read", "resource.tenant == 'globex'"),
+            )
+            .assign(Assignment::new("ann", "globex-invoices")),
+    )
+    .unwrap();
+    let app = Router::new().route(
+        "/orgs/{org}/invoices",
+        get(|| async { "invoices" }).route_layer(
+            RequirePermission::new(&rbac, "invoices:read")
+                .unwrap()
+                .tenant_after("orgs"),
+        ),
+    );
+    let call = |uri: &'static str| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::get(uri).body(Body::empty()).unwrap();
+            req.extensions_mut()
+                .insert(Principal::user("ann").tenant("acme").build());
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    assert_eq!(
+        call("/orgs/globex/invoices").await,
+        (StatusCode::OK, "invoices".to_owned())
+    );
+    let (status, body) = call("/orgs/acme/invoices").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("invoices:read"), "{body}");
+}

@@ -48,21 +48,27 @@ pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a
 
 /// The token of `Authorization: Bearer <token>`, if any (scheme case-insensitive, RFC 6750).
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.as_bytes();
+    let token = bearer_bytes(parts)?;
     // A header value holds no control character but tab (`http` checks that when it is made);
     // `HeaderValue::to_str` refuses bytes over 0x7f as well, which `is_ascii` checks a word at
-    // a time (this runs on every request, over some 300 bytes).
-    if !value.is_ascii() {
+    // a time (over some 300 bytes). Outside the token there are only the scheme and spaces,
+    // which `bearer_bytes` matched as ASCII.
+    if !token.is_ascii() {
         return None;
     }
-    let value = trim_ows(value);
+    // ASCII is valid UTF-8 (checked again, word by word, rather than with `unsafe`).
+    std::str::from_utf8(token).ok()
+}
+
+/// [`bearer`]'s token as the bytes sent, not yet checked to be text.
+fn bearer_bytes(parts: &Parts) -> Option<&[u8]> {
+    let value = trim_ows(parts.headers.get(AUTHORIZATION)?.as_bytes());
     let space = memchr::memchr(b' ', value)?;
     let token = trim_ows(&value[space + 1..]);
     if !value[..space].eq_ignore_ascii_case(b"bearer") || token.is_empty() {
         return None;
     }
-    // ASCII is valid UTF-8 (checked again, word by word, rather than with `unsafe`).
-    std::str::from_utf8(token).ok()
+    Some(token)
 }
 
 /// `bytes` without leading and trailing spaces and tabs (the only whitespace a header value can
@@ -97,10 +103,19 @@ impl Authenticator for AccessTokens {
     }
 
     fn authenticate_now(&self, parts: &Parts) -> Option<Result<Option<Principal>, Error>> {
-        match bearer(parts) {
-            Some(token) if is_jwt_shaped(token) => self.verify_now(token).map(|r| r.map(Some)),
-            _ => Some(Ok(None)),
-        }
+        let Some(raw) = bearer_bytes(parts) else {
+            return Some(Ok(None));
+        };
+        // A token verified before is found by its bytes: the very token checked as text then
+        // (see `AccessTokens::cached`). Any other is checked as text first.
+        let verified = match self.cached(raw) {
+            Some(verified) => verified,
+            None => match bearer(parts) {
+                Some(token) if is_jwt_shaped(token) => self.verified(token),
+                _ => return Some(Ok(None)),
+            },
+        };
+        self.settle_now(verified).map(|r| r.map(Some))
     }
 }
 

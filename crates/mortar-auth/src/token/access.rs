@@ -276,7 +276,7 @@ fn issued_at(claims: &AccessClaims) -> SystemTime {
 
 /// A verified token kept for its next presentation: the principal and what revocation needs.
 #[derive(Clone)]
-struct Cached {
+pub(crate) struct Cached {
     principal: Principal,
     jti: Arc<str>,
     issued_at: SystemTime,
@@ -306,13 +306,13 @@ type DigestHash = foldhash::fast::RandomState;
 
 impl VerifiedCache {
     /// The verification of the token whose signature digest is `key` and signed part `signed`.
-    fn get(&self, key: &[u8; 32], signed: &str) -> Option<Cached> {
+    fn get(&self, key: &[u8; 32], signed: &[u8]) -> Option<Cached> {
         if self.capacity == 0 {
             return None;
         }
         lock(&self.entries)
             .get(key)
-            .filter(|(known, _)| **known == *signed)
+            .filter(|(known, _)| known.as_bytes() == signed)
             .map(|(_, cached)| cached.clone())
     }
 
@@ -560,7 +560,16 @@ impl AccessTokens {
     ///
     /// As [`verify`](Self::verify).
     pub fn verify_now(&self, token: &str) -> Option<Result<Principal, Error>> {
-        let verified = match self.verified(token) {
+        self.settle_now(self.verified(token))
+    }
+
+    /// A verification settled against the revocation store without waiting; `None` when the
+    /// store needs a round trip.
+    pub(crate) fn settle_now(
+        &self,
+        verified: Result<Cached, Error>,
+    ) -> Option<Result<Principal, Error>> {
+        let verified = match verified {
             Ok(verified) => verified,
             Err(error) => return Some(Err(error)),
         };
@@ -573,23 +582,34 @@ impl AccessTokens {
         Some(revoked.and_then(|revoked| verified.unless(revoked)))
     }
 
+    /// The cache's verification of `token`, as the client sent it (bytes, unchecked); `None`
+    /// when the cache does not hold it. A hit is the very token verified before — its signed
+    /// part equal, its signature's SHA-256 equal — so it is the ASCII text with two dots that
+    /// was checked then, and the layer need not check the text again (this runs on every
+    /// request). Its expiry is checked again.
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<Result<Cached, Error>> {
+        let dot = memchr::memrchr(b'.', token)?;
+        let (signed, signature) = (&token[..dot], &token[dot + 1..]);
+        let key: [u8; 32] = sha2::Sha256::digest(signature).into();
+        let hit = self.inner.cache.get(&key, signed)?;
+        if hit.expires_at + self.inner.rules.leeway <= self.inner.clock.now() {
+            return Some(Err(Error::InvalidToken(TokenError::Expired)));
+        }
+        Some(Ok(hit))
+    }
+
     /// Everything [`verify`](Self::verify) checks but revocation: from the cache when the token
     /// was seen before (its expiry checked again), else validated and cached.
-    fn verified(&self, token: &str) -> Result<Cached, Error> {
-        let now = self.inner.clock.now();
-        // `header.payload` and the signature; without a dot the token is malformed, which
-        // `validate` below answers.
-        let (signed, signature) = token.rsplit_once('.').unwrap_or(("", token));
-        let key: [u8; 32] = sha2::Sha256::digest(signature.as_bytes()).into();
-        if let Some(hit) = self.inner.cache.get(&key, signed) {
-            let leeway = self.inner.rules.leeway;
-            if hit.expires_at + leeway <= now {
-                return Err(Error::InvalidToken(TokenError::Expired));
-            }
-            return Ok(hit);
+    pub(crate) fn verified(&self, token: &str) -> Result<Cached, Error> {
+        if let Some(answer) = self.cached(token.as_bytes()) {
+            return answer;
         }
+        let now = self.inner.clock.now();
         let (_, _, payload) = validate(&self.inner.ring, token, &self.inner.rules, now)
             .map_err(Error::InvalidToken)?;
+        // Valid: a compact JWS, so it has its dots.
+        let (signed, signature) = token.rsplit_once('.').unwrap_or(("", token));
+        let key: [u8; 32] = sha2::Sha256::digest(signature.as_bytes()).into();
         let claims: AccessClaims = serde_json::from_value(serde_json::Value::Object(payload))
             .map_err(|_| Error::InvalidToken(TokenError::MalformedClaims))?;
         let kind = match claims.kind.as_deref() {

@@ -56,6 +56,7 @@ use mortar_i18n::{I18n, Locale, LocaleLayer, t};
 use mortar_ratelimit::{ClientIp, KeyBy, Policy, Quota, RateLimitLayer, RateLimiter};
 use mortar_rbac::{Assignment, Rbac, RequirePermission, Role};
 use serde_json::{Value, json};
+use tower::layer::util::{Identity, Stack};
 use tower::{Service, ServiceBuilder};
 
 const ISS: &str = "https://auth.example.com";
@@ -189,6 +190,24 @@ fn guarded_route(p: &Parts) -> Router {
     Router::new().route("/orgs/{org}/reports", get(full).route_layer(guards))
 }
 
+/// The global layers, outermost first, composed by `ServiceBuilder` (one type, named, so both
+/// compositions below use the very same stack).
+type Global = ServiceBuilder<
+    Stack<
+        RateLimitLayer,
+        Stack<LocaleLayer, Stack<AuditLayer, Stack<FlagsLayer, Stack<AuthLayer, Identity>>>>,
+    >,
+>;
+
+fn global(p: &Parts) -> Global {
+    ServiceBuilder::new()
+        .layer(AuthLayer::optional().with(p.tokens.clone()))
+        .layer(FlagsLayer::new(p.flags.clone()))
+        .layer(AuditLayer::new(p.audit.clone()))
+        .layer(LocaleLayer::new(p.i18n.clone()))
+        .layer(RateLimitLayer::new(p.limiter.clone()))
+}
+
 /// The whole stack around the router (the default): the global layers composed with
 /// `ServiceBuilder` and wrapped around the `Router`, as axum's docs show for middleware that
 /// runs before routing — one monomorphic service, no boxed route per layer call. None of these
@@ -210,11 +229,7 @@ async fn full_service() -> (
     let service = ServiceBuilder::new()
         // `axum::serve` takes `Response<Body>`, as a router answers.
         .map_response(IntoResponse::into_response)
-        .layer(AuthLayer::optional().with(p.tokens.clone()))
-        .layer(FlagsLayer::new(p.flags.clone()))
-        .layer(AuditLayer::new(p.audit.clone()))
-        .layer(LocaleLayer::new(p.i18n.clone()))
-        .layer(RateLimitLayer::new(p.limiter.clone()))
+        .layer(global(&p))
         .service(guarded_route(&p).with_state::<()>(()));
     (service, p.token)
 }
@@ -234,15 +249,7 @@ async fn full_router() -> (Router, String) {
         // One `Router::layer` / `route_layer` call each with the layers composed by
         // `ServiceBuilder` (outermost first), as axum recommends: axum boxes the service once per
         // call, so one call instead of one per layer saves a boxed service and future each.
-        let router = guarded_route(&p).layer(
-            ServiceBuilder::new()
-                .layer(AuthLayer::optional().with(p.tokens))
-                .layer(FlagsLayer::new(p.flags))
-                .layer(AuditLayer::new(p.audit))
-                .layer(LocaleLayer::new(p.i18n))
-                .layer(RateLimitLayer::new(p.limiter)),
-        );
-        return (router, p.token);
+        return (guarded_route(&p).layer(global(&p)), p.token);
     }
     let mut route = get(full);
     if on("rbac") {

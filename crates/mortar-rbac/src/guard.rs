@@ -152,13 +152,13 @@ impl Requirement {
             }
             resource
         } else {
-            // The kind in general, in the request's tenant: decided without building the
-            // resource (every request), explained only when refused (below).
+            // The kind in general, in the request's tenant: without conditions, decided without
+            // building the resource (every request) and checked again below only to explain a
+            // refusal; with conditions, decided below.
             if self
                 .rbac
-                .allows_general(principal, tenant, &self.action, &self.general, || {
-                    request_context(parts)
-                })
+                .allows_general(principal, tenant, &self.action, &self.general)
+                == Some(true)
             {
                 return Ok(principal);
             }

@@ -33,7 +33,7 @@ enum Effect {
 }
 
 #[derive(Debug)]
-struct CompiledRule {
+pub(crate) struct CompiledRule {
     permission: Permission,
     text: Arc<str>,
     effect: Effect,
@@ -45,7 +45,7 @@ struct CompiledRule {
 /// A role with every rule it has, its own and inherited, indexed by resource kind then action
 /// (`*` keys for wildcards).
 #[derive(Debug)]
-struct RoleEntry {
+pub(crate) struct RoleEntry {
     name: Arc<str>,
     rules: Vec<Arc<CompiledRule>>,
     by_kind: Nested<SmallVec<[u32; 2]>>,
@@ -77,7 +77,7 @@ impl RoleEntry {
 }
 
 #[derive(Debug)]
-struct Grant {
+pub(crate) struct Grant {
     role: u32,
     tenant: Option<Arc<str>>,
     resource: Option<Arc<ResourceId>>,
@@ -123,11 +123,8 @@ fn counts_in(a: &Assignment, tenant: Option<&str>) -> bool {
     tenant.is_none() || a.tenant.is_none() || a.tenant.as_deref() == tenant
 }
 
-/// Whether `resource` belongs to another tenant than the principal's (refused whatever the
-/// roles: ASVS V8.4.1).
-/// Whether the resource belongs to a tenant other than the one the principal acts in.
-/// [`Index::decide`]'s answer, each rule as its reporter made it.
-enum Verdict<M> {
+/// [`Index::decide`]'s answer, each deciding rule as its reporter made it.
+pub(crate) enum Verdict<M> {
     CrossTenant,
     Denied(M),
     Allowed(M),
@@ -135,6 +132,16 @@ enum Verdict<M> {
     NoRule(Option<(M, Cow<'static, str>)>),
 }
 
+impl<M> Verdict<M> {
+    /// Whether it allows.
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    pub(crate) fn allowed(&self) -> bool {
+        matches!(self, Self::Allowed(_))
+    }
+}
+
+/// Whether `resource` belongs to another tenant than the one the principal acts in (refused
+/// whatever the roles: ASVS V8.4.1).
 fn other_tenant(tenant: Option<&str>, resource: &Resource) -> bool {
     resource
         .tenant
@@ -384,38 +391,13 @@ impl Index {
         )
     }
 
-    /// Whether [`Self::check`] would allow, without naming the deciding rule (a guard's
-    /// every-request answer; it asks [`Self::check`] why only when refusing).
-    #[cfg(any(feature = "tower", feature = "actix"))]
-    pub(crate) fn allows(
-        &self,
-        principal: &Principal,
-        tenant: Option<&str>,
-        action: &str,
-        resource: &Resource,
-        context: &Map<String, Value>,
-        now: SystemTime,
-    ) -> bool {
-        matches!(
-            self.decide(
-                principal,
-                tenant,
-                action,
-                resource,
-                context,
-                now,
-                |_, _, _| ()
-            ),
-            Verdict::Allowed(())
-        )
-    }
-
-    /// The decision, each deciding rule reported through `matched`.
+    /// The decision, each deciding rule reported through `matched` ([`Self::check`] names
+    /// them; a guard's every-request answer passes `|_, _, _| ()` and names none).
     #[allow(
         clippy::too_many_arguments,
         reason = "the check's inputs and its reporter"
     )]
-    fn decide<M>(
+    pub(crate) fn decide<M>(
         &self,
         principal: &Principal,
         tenant: Option<&str>,

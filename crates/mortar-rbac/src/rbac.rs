@@ -211,10 +211,10 @@ impl Rbac {
     }
 
     /// Whether `principal` may `action` resources of `general`'s kind (a resource of the kind
-    /// alone: no id, tenant or attributes) in `tenant`: [`Self::check_lazy`] on `general`
-    /// placed in `tenant`, answered without copying the resource or reading the clock when
-    /// no condition could read them, and without naming the deciding rule (a refusing guard
-    /// asks [`Self::check_lazy`] why). A guard's every-request check.
+    /// alone: no id, tenant or attributes) in `tenant`, answered without copying the resource,
+    /// reading the clock or naming the deciding rule — a guard's every-request check. `None`
+    /// when the policy has conditions, which may read the resource's tenant, the time and the
+    /// request: [`Self::check_lazy`] decides then.
     #[cfg(any(feature = "tower", feature = "actix"))]
     pub(crate) fn allows_general(
         &self,
@@ -222,28 +222,24 @@ impl Rbac {
         tenant: Option<&str>,
         action: &str,
         general: &Resource,
-        context: impl FnOnce() -> Map<String, Value>,
-    ) -> bool {
+    ) -> Option<bool> {
         let index = self.inner.index.load();
-        if index.has_conditions() {
-            let resource = match tenant {
-                Some(tenant) => general.clone().tenant(tenant),
-                None => general.clone(),
-            };
-            let now = self.inner.clock.now();
-            index.allows(principal, tenant, action, &resource, &context(), now)
-        } else {
-            // Without conditions nothing reads the time, and a resource's tenant matters only
-            // when it is another than the request's; placed in the request's tenant, it is not.
-            index.allows(
-                principal,
-                tenant,
-                action,
-                general,
-                no_context(),
-                SystemTime::UNIX_EPOCH,
-            )
-        }
+        // Without conditions nothing reads the time, and a resource's tenant matters only when
+        // it is another than the request's; placed in the request's tenant, it is not.
+        (!index.has_conditions()).then(|| {
+            let now = SystemTime::UNIX_EPOCH;
+            index
+                .decide(
+                    principal,
+                    tenant,
+                    action,
+                    general,
+                    no_context(),
+                    now,
+                    |_, _, _| (),
+                )
+                .allowed()
+        })
     }
 
     /// Several checks on one snapshot of the policy.

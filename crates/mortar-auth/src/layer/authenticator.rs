@@ -48,7 +48,11 @@ pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a
 
 /// The token of `Authorization: Bearer <token>`, if any (scheme case-insensitive, RFC 6750).
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let token = bearer_bytes(parts)?;
+    bearer_bytes(parts).and_then(as_text)
+}
+
+/// A bearer token's bytes as text: ASCII only, as `HeaderValue::to_str` would have it.
+fn as_text(token: &[u8]) -> Option<&str> {
     // A header value holds no control character but tab (`http` checks that when it is made);
     // `HeaderValue::to_str` refuses bytes over 0x7f as well, which `is_ascii` checks a word at
     // a time (over some 300 bytes). Outside the token there are only the scheme and spaces,
@@ -110,8 +114,8 @@ impl Authenticator for AccessTokens {
         // (see `AccessTokens::cached`). Any other is checked as text first.
         let verified = match self.cached(raw) {
             Some(verified) => verified,
-            None => match bearer(parts) {
-                Some(token) if is_jwt_shaped(token) => self.verified(token),
+            None => match as_text(raw) {
+                Some(token) if is_jwt_shaped(token) => self.verify_uncached(token),
                 _ => return Some(Ok(None)),
             },
         };

@@ -600,10 +600,15 @@ impl AccessTokens {
 
     /// Everything [`verify`](Self::verify) checks but revocation: from the cache when the token
     /// was seen before (its expiry checked again), else validated and cached.
-    pub(crate) fn verified(&self, token: &str) -> Result<Cached, Error> {
-        if let Some(answer) = self.cached(token.as_bytes()) {
-            return answer;
+    fn verified(&self, token: &str) -> Result<Cached, Error> {
+        match self.cached(token.as_bytes()) {
+            Some(answer) => answer,
+            None => self.verify_uncached(token),
         }
+    }
+
+    /// [`Self::verified`] of a token the cache does not hold: validated, then cached.
+    pub(crate) fn verify_uncached(&self, token: &str) -> Result<Cached, Error> {
         let now = self.inner.clock.now();
         let (_, _, payload) = validate(&self.inner.ring, token, &self.inner.rules, now)
             .map_err(Error::InvalidToken)?;

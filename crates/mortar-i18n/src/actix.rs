@@ -72,9 +72,15 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
+        // Tokens (see `Negotiation::vary`) are valid values, and so is their join.
+        let vary = self
+            .negotiation
+            .vary_line()
+            .and_then(|line| HeaderValue::from_str(&line).ok());
         ready(Ok(LocaleService {
             service: Rc::new(service),
             negotiation: self.negotiation.clone(),
+            vary,
         }))
     }
 }
@@ -84,6 +90,8 @@ where
 pub struct LocaleService<S> {
     service: Rc<S>,
     negotiation: Negotiation,
+    /// The `Vary` names as one field line, sent when a response has no `Vary` yet.
+    vary: Option<HeaderValue>,
 }
 
 impl<S, B> Service<ServiceRequest> for LocaleService<S>
@@ -100,6 +108,7 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         let negotiation = self.negotiation.clone();
+        let vary = self.vary.clone();
         Box::pin(async move {
             let head = mortar_core::actix::request_head(req.request());
             let locale = negotiation.resolve(
@@ -115,16 +124,22 @@ where
             {
                 headers.insert(header::CONTENT_LANGUAGE, value);
             }
-            for name in negotiation.vary() {
-                if !crate::response::varies_on(
-                    headers
-                        .get_all(header::VARY)
-                        .filter_map(|v| v.to_str().ok()),
-                    name,
-                ) && let Ok(value) = HeaderValue::from_str(name)
-                {
-                    headers.append(header::VARY, value);
+            if headers.contains_key(header::VARY) {
+                for name in negotiation.vary() {
+                    if !crate::response::varies_on(
+                        headers
+                            .get_all(header::VARY)
+                            .filter_map(|v| v.to_str().ok()),
+                        name,
+                    ) && let Ok(value) = HeaderValue::from_str(name)
+                    {
+                        headers.append(header::VARY, value);
+                    }
                 }
+            } else if let Some(vary) = vary {
+                // Nothing varies yet (the usual case): one field line, as the tower layer
+                // sends it.
+                headers.insert(header::VARY, vary);
             }
             let config = negotiation.config();
             let is_problem = headers

@@ -148,8 +148,7 @@ where
                     crate::response::set_headers(
                         response.headers_mut(),
                         &finish.locale,
-                        &config.vary_values,
-                        config.vary_joined.as_ref(),
+                        &config.vary,
                     );
                     let small = response.body().size_hint().upper().is_some_and(|n| {
                         usize::try_from(n).is_ok_and(|n| n <= config.max_problem_body)

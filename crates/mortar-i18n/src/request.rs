@@ -60,10 +60,18 @@ pub(crate) struct Config {
     /// The `Vary` values of `sources`, built with them (the tower layer sends them on every
     /// response).
     #[cfg(feature = "tower")]
-    pub(crate) vary_values: Vec<http::HeaderValue>,
-    /// `vary_values` joined into one value (`cookie, accept-language`); `None` when empty.
-    #[cfg(feature = "tower")]
-    pub(crate) vary_joined: Option<http::HeaderValue>,
+    pub(crate) vary: Vary,
+}
+
+/// The request headers a locale choice depends on, as `Vary` values.
+#[cfg(feature = "tower")]
+#[derive(Clone, Debug)]
+pub(crate) struct Vary {
+    /// Each name once (two cookies are one `cookie`): the layer appends them unchecked.
+    pub(crate) values: Vec<http::HeaderValue>,
+    /// `values` as one field line (`cookie, accept-language`), sent when the response has no
+    /// `Vary` yet; `None` when there are none.
+    pub(crate) joined: Option<http::HeaderValue>,
 }
 
 /// The request headers a choice by `sources` depends on.
@@ -77,39 +85,42 @@ fn vary_names(sources: &[LocaleSource]) -> impl Iterator<Item = &str> {
     })
 }
 
-#[cfg(feature = "tower")]
-fn vary_values(sources: &[LocaleSource]) -> Vec<http::HeaderValue> {
-    let mut values: Vec<http::HeaderValue> = Vec::new();
+/// The request headers a choice by `sources` depends on, each once (two cookies are one
+/// `cookie`), in the order of the chain. A header source whose name is no field name (an RFC
+/// 9110 token) is left out: no request carries such a header, and `Vary` could not name it.
+#[cfg(any(feature = "tower", feature = "actix"))]
+fn unique_vary_names(sources: &[LocaleSource]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
     for name in vary_names(sources) {
-        // Each name once (two cookies are one `cookie`): the layer appends them unchecked.
-        if values
-            .iter()
-            .any(|v| v.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
-        {
-            continue;
-        }
-        if let Ok(value) = http::HeaderValue::from_str(name) {
-            values.push(value);
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if token && !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name);
         }
     }
-    values
+    names
 }
 
-/// `values` as one comma-separated `Vary` value; `None` when there are none.
+/// `names` as one `Vary` field line (`cookie, accept-language`); `None` when there are none.
+#[cfg(any(feature = "tower", feature = "actix"))]
+fn vary_line(names: &[&str]) -> Option<String> {
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 #[cfg(feature = "tower")]
-fn joined(values: &[http::HeaderValue]) -> Option<http::HeaderValue> {
-    if values.is_empty() {
-        return None;
+impl Vary {
+    fn of(sources: &[LocaleSource]) -> Self {
+        let names = unique_vary_names(sources);
+        // Tokens are valid values, and so is their join with `, `.
+        let values = names
+            .iter()
+            .filter_map(|name| http::HeaderValue::from_str(name).ok())
+            .collect();
+        let joined = vary_line(&names).and_then(|line| http::HeaderValue::from_str(&line).ok());
+        Self { values, joined }
     }
-    let mut out = Vec::new();
-    for value in values {
-        if !out.is_empty() {
-            out.extend_from_slice(b", ");
-        }
-        out.extend_from_slice(value.as_bytes());
-    }
-    // Every part is a valid value, and so is their join.
-    http::HeaderValue::from_bytes(&out).ok()
 }
 
 impl Negotiation {
@@ -126,9 +137,7 @@ impl Negotiation {
             inner: Arc::new(Config {
                 i18n,
                 #[cfg(feature = "tower")]
-                vary_values: vary_values(&sources),
-                #[cfg(feature = "tower")]
-                vary_joined: joined(&vary_values(&sources)),
+                vary: Vary::of(&sources),
                 sources,
                 localize_problems: true,
                 max_problem_body: 64 * 1024,
@@ -147,8 +156,7 @@ impl Negotiation {
         config.sources = sources.into_iter().collect();
         #[cfg(feature = "tower")]
         {
-            config.vary_values = vary_values(&config.sources);
-            config.vary_joined = joined(&config.vary_values);
+            config.vary = Vary::of(&config.sources);
         }
         self
     }
@@ -181,9 +189,17 @@ impl Negotiation {
 
     /// The request headers the choice depends on, for `Vary`: `accept-language`, `cookie`, and
     /// any header source, so a shared cache never serves one user's language to another.
+    /// Each name once.
     #[cfg(feature = "actix")]
-    pub(crate) fn vary(&self) -> impl Iterator<Item = &str> {
-        vary_names(&self.inner.sources)
+    pub(crate) fn vary(&self) -> Vec<&str> {
+        unique_vary_names(&self.inner.sources)
+    }
+
+    /// [`Self::vary`] as one field line (`cookie, accept-language`), sent when a response has
+    /// no `Vary` yet; `None` when the choice depends on no request header.
+    #[cfg(feature = "actix")]
+    pub(crate) fn vary_line(&self) -> Option<String> {
+        vary_line(&self.vary())
     }
 
     /// The locale for a request: the first source naming an available locale, else the

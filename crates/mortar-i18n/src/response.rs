@@ -3,28 +3,25 @@
 #[cfg(feature = "tower")]
 use http::HeaderMap;
 #[cfg(feature = "tower")]
-use http::header::{CONTENT_LANGUAGE, CONTENT_TYPE, HeaderValue, VARY};
+use http::header::{CONTENT_LANGUAGE, CONTENT_TYPE, VARY};
 
 #[cfg(feature = "tower")]
 use crate::i18n::Locale;
+#[cfg(feature = "tower")]
+use crate::request::Vary;
 
 #[cfg(feature = "tower")]
 /// `Content-Language: <tag>` unless the handler set one, and each header the choice depended on
-/// added to `Vary` (an existing `Vary` is extended, not replaced). `joined` is `vary` as one
-/// comma-separated value, sent as it is when the response has no `Vary` yet.
-pub(crate) fn set_headers(
-    headers: &mut HeaderMap,
-    locale: &Locale,
-    vary: &[HeaderValue],
-    joined: Option<&HeaderValue>,
-) {
+/// added to `Vary` (an existing `Vary` is extended, not replaced; a response without one gets
+/// them in one field line).
+pub(crate) fn set_headers(headers: &mut HeaderMap, locale: &Locale, vary: &Vary) {
     // One lookup for the check and the insert (this runs on every response).
     if let http::header::Entry::Vacant(entry) = headers.entry(CONTENT_LANGUAGE)
         && let Some(value) = locale.content_language()
     {
         entry.insert(value.clone());
     }
-    let Some(joined) = joined else { return };
+    let Some(joined) = &vary.joined else { return };
     match headers.entry(VARY) {
         // Nothing varies yet (the usual case): one field line, one entry. (Several lines of
         // one name are equivalent (RFC 9110, 5.3) but each extra line is another allocation,
@@ -33,7 +30,7 @@ pub(crate) fn set_headers(
             entry.insert(joined.clone());
         }
         http::header::Entry::Occupied(mut entry) => {
-            for value in vary {
+            for value in &vary.values {
                 let Ok(name) = value.to_str() else { continue };
                 if !varies_on(entry.iter().filter_map(|v| v.to_str().ok()), name) {
                     entry.append(value.clone());

@@ -204,7 +204,15 @@ async fn actix_middleware() {
                 "/",
                 web::get().to(|locale: Locale| async move { t!(locale, "greeting").into_owned() }),
             )
-            .route("/denied", web::get().to(denied)),
+            .route("/denied", web::get().to(denied))
+            .route(
+                "/vary",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::Ok()
+                        .insert_header(("vary", "origin, Cookie"))
+                        .body("x")
+                }),
+            ),
     )
     .await;
     let req = test::TestRequest::get()
@@ -218,8 +226,17 @@ async fn actix_middleware() {
         .get_all("vary")
         .map(|v| v.to_str().unwrap())
         .collect();
-    assert_eq!(vary, ["cookie", "accept-language"]);
+    assert_eq!(vary, ["cookie, accept-language"]);
     assert_eq!(test::read_body(res).await, "Hallo");
+    // An existing Vary is kept and extended by what it does not name yet.
+    let req = test::TestRequest::get().uri("/vary").to_request();
+    let res = test::call_service(&app, req).await;
+    let vary: Vec<_> = res
+        .headers()
+        .get_all("vary")
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(vary, ["origin, Cookie", "accept-language"]);
     let req = test::TestRequest::get()
         .uri("/denied")
         .insert_header(("accept-language", "de"))
@@ -231,4 +248,41 @@ async fn actix_middleware() {
         doc["title"], "Sie haben keine Berechtigung, dies zu tun.",
         "{doc}"
     );
+}
+
+/// A chain with two cookies and a header source: `Vary` names each header once, in the
+/// chain's order, and leaves out a header source whose name is no field name.
+#[actix_web::test]
+async fn vary_names_each_header_once() {
+    use mortar_i18n::{LocaleSource, Negotiation};
+
+    let negotiation = Negotiation::new(i18n()).sources([
+        LocaleSource::Cookie("lang".into()),
+        LocaleSource::Header("X-Lang".into()),
+        LocaleSource::Cookie("locale".into()),
+        LocaleSource::Header("not a name".into()),
+        LocaleSource::Header("x-lang".into()),
+        LocaleSource::AcceptLanguage,
+    ]);
+    let app = Router::new()
+        .route("/", get(|| async { "x" }))
+        .layer(LocaleLayer::with(negotiation.clone()));
+    let res = app.oneshot(get_with("/", "de")).await.unwrap();
+    let vary: Vec<_> = res.headers().get_all("vary").iter().collect();
+    assert_eq!(vary, ["cookie, X-Lang, accept-language"]);
+
+    let app = actix_web::test::init_service(
+        actix_web::App::new()
+            .wrap(mortar_i18n::actix::LocaleMiddleware::with(negotiation))
+            .route("/", actix_web::web::get().to(|| async { "x" })),
+    )
+    .await;
+    let req = actix_web::test::TestRequest::get().uri("/").to_request();
+    let res = actix_web::test::call_service(&app, req).await;
+    let vary: Vec<_> = res
+        .headers()
+        .get_all("vary")
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(vary, ["cookie, X-Lang, accept-language"]);
 }

@@ -395,7 +395,7 @@ def render(rows: list[Row]) -> str:
     )
 
     notes = [
-        "Figures as measured in docs/benchmarks.md; a range is two runs. Time ratios (\u201ctime\u201d) "
+        "Figures as measured in docs/benchmarks.md; a range spans the runs (or, under load, the rounds). Time ratios (\u201ctime\u201d) "
         "are drawn at their inverse, the speed-up; goals likewise.",
         FOOTNOTE,
     ]

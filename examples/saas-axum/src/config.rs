@@ -404,4 +404,125 @@ mod tests {
             "a misspelt variable is an error, not ignored"
         );
     }
+
+    /// The deployment files beside the starter, read at test time (no Docker daemon needed).
+    fn deployment_file(path: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Every whole `MORTAR_<NAME>` in `text` (a name ending in `_` is a prefix in prose).
+    fn variables(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for (at, _) in text.match_indices("MORTAR_") {
+            let rest = &text[at + "MORTAR_".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..end];
+            if !name.is_empty() && !name.ends_with('_') {
+                found.push(name.to_ascii_lowercase());
+            }
+        }
+        found
+    }
+
+    /// The Dockerfile, docker-compose.yml and the production and scaling guides name only
+    /// variables the starter reads (a misspelt one would be warned about and ignored at start,
+    /// far from the file that holds it).
+    #[test]
+    fn deployment_files_name_only_known_variables() {
+        for file in [
+            "Dockerfile",
+            "docker-compose.yml",
+            "docs/production.md",
+            "docs/scaling.md",
+        ] {
+            let names = variables(&deployment_file(file));
+            assert!(!names.is_empty(), "{file} names no variable");
+            for name in names {
+                let tooling = name.starts_with("test_") || name == "require_services";
+                assert!(
+                    tooling || KEYS.contains(&name.as_str()),
+                    "{file} names MORTAR_{}, which the starter does not read",
+                    name.to_ascii_uppercase()
+                );
+            }
+        }
+    }
+
+    /// `NAME=value` / `NAME: value` pairs of the deployment files as the starter reads them:
+    /// compose's `${X:-default}` gives its default; a `${X:?…}` value is the user's to set and
+    /// is left out, as are values of variables that are no configuration keys.
+    fn settings<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Figment {
+        let mut figment = Figment::new();
+        for (name, value) in pairs {
+            let Some(key) = name.trim().strip_prefix("MORTAR_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let value = value.trim().trim_matches('"');
+            let value = match value.strip_prefix("${") {
+                Some(reference) => match reference.split_once(":-") {
+                    Some((_, default)) => default.trim_end_matches('}'),
+                    None => continue,
+                },
+                None => value,
+            };
+            if KEYS.contains(&key.as_str()) {
+                let value: figment::value::Value = value.parse().expect("infallible");
+                figment = figment.merge((key, value));
+            }
+        }
+        figment
+    }
+
+    /// The values the Dockerfile and docker-compose.yml set parse as the starter's configuration
+    /// (a port, a number, a log format), and say what they are meant to.
+    #[test]
+    fn deployment_values_parse() {
+        let dockerfile = deployment_file("Dockerfile");
+        let env = dockerfile.split_once("\nENV ").expect("an ENV block").1;
+        let env: Vec<&str> = env
+            .lines()
+            .map_while(|line| {
+                let line = line.trim().trim_end_matches('\\').trim();
+                (!line.is_empty() && line.contains('=')).then_some(line)
+            })
+            .collect();
+        assert!(env.len() >= 4, "the Dockerfile's ENV block: {env:?}");
+        let image =
+            Config::from_figment(settings(env.iter().filter_map(|l| l.split_once('=')))).unwrap();
+        assert_eq!(image.listen.to_string(), "0.0.0.0:3000");
+        assert_eq!(image.database_kind(), "sqlite");
+        assert_eq!(image.storage_dir, "/app/data/storage");
+        assert_eq!(image.log_format, LogFormat::Json);
+
+        let compose = deployment_file("docker-compose.yml");
+        let app = compose.split_once("\n  app:\n").expect("the app service").1;
+        let environment = app
+            .split_once("    environment:\n")
+            .expect("its environment")
+            .1;
+        let lines: Vec<&str> = environment
+            .lines()
+            .take_while(|l| l.starts_with("      "))
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        let app =
+            Config::from_figment(settings(lines.iter().filter_map(|l| l.split_once(':')))).unwrap();
+        assert_eq!(app.database_kind(), "postgres");
+        assert_eq!(app.database_max_connections, 10);
+        assert!(app.redis_url.is_some());
+        assert_eq!(app.s3_endpoint.as_deref(), Some("http://s3:8333"));
+        assert_eq!(app.base_url(), "http://localhost:3000");
+        assert_eq!(app.log_format, LogFormat::Json);
+        // The Dockerfile builds and copies the binary this package makes.
+        let package = env!("CARGO_PKG_NAME");
+        assert!(dockerfile.contains(&format!("-p {package}")));
+        assert!(dockerfile.contains(&format!("target/release/{package}")));
+    }
 }

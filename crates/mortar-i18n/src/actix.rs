@@ -34,7 +34,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError as _};
 use mortar_core::Problem;
 
 use crate::i18n::Locale;
-use crate::request::Negotiation;
+use crate::request::{Negotiation, Vary};
 
 /// The middleware factory: `App::new().wrap(LocaleMiddleware::new(i18n))`. Wrap it inside the
 /// authentication middleware when the chain reads a principal attribute.
@@ -72,15 +72,10 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        // Tokens (see `Negotiation::vary`) are valid values, and so is their join.
-        let vary = self
-            .negotiation
-            .vary_line()
-            .and_then(|line| HeaderValue::from_str(&line).ok());
         ready(Ok(LocaleService {
             service: Rc::new(service),
             negotiation: self.negotiation.clone(),
-            vary,
+            vary: Rc::new(self.negotiation.vary()),
         }))
     }
 }
@@ -90,8 +85,8 @@ where
 pub struct LocaleService<S> {
     service: Rc<S>,
     negotiation: Negotiation,
-    /// The `Vary` names as one field line, sent when a response has no `Vary` yet.
-    vary: Option<HeaderValue>,
+    /// The `Vary` values, built once per worker.
+    vary: Rc<Vary<HeaderValue>>,
 }
 
 impl<S, B> Service<ServiceRequest> for LocaleService<S>
@@ -108,7 +103,7 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         let negotiation = self.negotiation.clone();
-        let vary = self.vary.clone();
+        let vary = Rc::clone(&self.vary);
         Box::pin(async move {
             let head = mortar_core::actix::request_head(req.request());
             let locale = negotiation.resolve(
@@ -125,21 +120,21 @@ where
                 headers.insert(header::CONTENT_LANGUAGE, value);
             }
             if headers.contains_key(header::VARY) {
-                for name in negotiation.vary() {
+                for value in &vary.values {
+                    let Ok(name) = value.to_str() else { continue };
                     if !crate::response::varies_on(
                         headers
                             .get_all(header::VARY)
                             .filter_map(|v| v.to_str().ok()),
                         name,
-                    ) && let Ok(value) = HeaderValue::from_str(name)
-                    {
-                        headers.append(header::VARY, value);
+                    ) {
+                        headers.append(header::VARY, value.clone());
                     }
                 }
-            } else if let Some(vary) = vary {
+            } else if let Some(joined) = &vary.joined {
                 // Nothing varies yet (the usual case): one field line, as the tower layer
                 // sends it.
-                headers.insert(header::VARY, vary);
+                headers.insert(header::VARY, joined.clone());
             }
             let config = negotiation.config();
             let is_problem = headers

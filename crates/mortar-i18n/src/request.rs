@@ -60,38 +60,34 @@ pub(crate) struct Config {
     /// The `Vary` values of `sources`, built with them (the tower layer sends them on every
     /// response).
     #[cfg(feature = "tower")]
-    pub(crate) vary: Vary,
+    pub(crate) vary: Vary<http::HeaderValue>,
 }
 
-/// The request headers a locale choice depends on, as `Vary` values.
-#[cfg(feature = "tower")]
+/// The request headers a locale choice depends on, as `Vary` values of the framework's header
+/// type `V` (`http`'s for the tower layer, actix's for its middleware), built once.
+#[cfg(any(feature = "tower", feature = "actix"))]
 #[derive(Clone, Debug)]
-pub(crate) struct Vary {
-    /// Each name once (two cookies are one `cookie`): the layer appends them unchecked.
-    pub(crate) values: Vec<http::HeaderValue>,
+pub(crate) struct Vary<V> {
+    /// Each name once (two cookies are one `cookie`): the layers append them unchecked.
+    pub(crate) values: Vec<V>,
     /// `values` as one field line (`cookie, accept-language`), sent when the response has no
     /// `Vary` yet; `None` when there are none.
-    pub(crate) joined: Option<http::HeaderValue>,
-}
-
-/// The request headers a choice by `sources` depends on.
-#[cfg(any(feature = "tower", feature = "actix"))]
-fn vary_names(sources: &[LocaleSource]) -> impl Iterator<Item = &str> {
-    sources.iter().filter_map(|source| match source {
-        LocaleSource::AcceptLanguage => Some("accept-language"),
-        LocaleSource::Cookie(_) => Some("cookie"),
-        LocaleSource::Header(name) => Some(name.as_str()),
-        LocaleSource::Query(_) | LocaleSource::PrincipalAttribute(_) => None,
-    })
+    pub(crate) joined: Option<V>,
 }
 
 /// The request headers a choice by `sources` depends on, each once (two cookies are one
 /// `cookie`), in the order of the chain. A header source whose name is no field name (an RFC
 /// 9110 token) is left out: no request carries such a header, and `Vary` could not name it.
 #[cfg(any(feature = "tower", feature = "actix"))]
-fn unique_vary_names(sources: &[LocaleSource]) -> Vec<&str> {
+fn vary_names(sources: &[LocaleSource]) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
-    for name in vary_names(sources) {
+    for source in sources {
+        let name = match source {
+            LocaleSource::AcceptLanguage => "accept-language",
+            LocaleSource::Cookie(_) => "cookie",
+            LocaleSource::Header(name) => name.as_str(),
+            LocaleSource::Query(_) | LocaleSource::PrincipalAttribute(_) => continue,
+        };
         let token = !name.is_empty()
             && name
                 .bytes()
@@ -103,22 +99,16 @@ fn unique_vary_names(sources: &[LocaleSource]) -> Vec<&str> {
     names
 }
 
-/// `names` as one `Vary` field line (`cookie, accept-language`); `None` when there are none.
 #[cfg(any(feature = "tower", feature = "actix"))]
-fn vary_line(names: &[&str]) -> Option<String> {
-    (!names.is_empty()).then(|| names.join(", "))
-}
-
-#[cfg(feature = "tower")]
-impl Vary {
-    fn of(sources: &[LocaleSource]) -> Self {
-        let names = unique_vary_names(sources);
+impl<V: std::str::FromStr> Vary<V> {
+    /// The values of a choice by `sources`, each made by `V::from_str`.
+    pub(crate) fn of(sources: &[LocaleSource]) -> Self {
+        let names = vary_names(sources);
         // Tokens are valid values, and so is their join with `, `.
-        let values = names
-            .iter()
-            .filter_map(|name| http::HeaderValue::from_str(name).ok())
-            .collect();
-        let joined = vary_line(&names).and_then(|line| http::HeaderValue::from_str(&line).ok());
+        let values = names.iter().filter_map(|name| name.parse().ok()).collect();
+        let joined = (!names.is_empty())
+            .then(|| names.join(", ").parse().ok())
+            .flatten();
         Self { values, joined }
     }
 }
@@ -189,17 +179,9 @@ impl Negotiation {
 
     /// The request headers the choice depends on, for `Vary`: `accept-language`, `cookie`, and
     /// any header source, so a shared cache never serves one user's language to another.
-    /// Each name once.
     #[cfg(feature = "actix")]
-    pub(crate) fn vary(&self) -> Vec<&str> {
-        unique_vary_names(&self.inner.sources)
-    }
-
-    /// [`Self::vary`] as one field line (`cookie, accept-language`), sent when a response has
-    /// no `Vary` yet; `None` when the choice depends on no request header.
-    #[cfg(feature = "actix")]
-    pub(crate) fn vary_line(&self) -> Option<String> {
-        vary_line(&self.vary())
+    pub(crate) fn vary<V: std::str::FromStr>(&self) -> Vary<V> {
+        Vary::of(&self.inner.sources)
     }
 
     /// The locale for a request: the first source naming an available locale, else the

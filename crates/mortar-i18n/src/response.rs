@@ -3,7 +3,7 @@
 #[cfg(feature = "tower")]
 use http::HeaderMap;
 #[cfg(feature = "tower")]
-use http::header::{CONTENT_LANGUAGE, CONTENT_TYPE, VARY};
+use http::header::{CONTENT_LANGUAGE, CONTENT_TYPE, HeaderValue, VARY};
 
 #[cfg(feature = "tower")]
 use crate::i18n::Locale;
@@ -14,7 +14,7 @@ use crate::request::Vary;
 /// `Content-Language: <tag>` unless the handler set one, and each header the choice depended on
 /// added to `Vary` (an existing `Vary` is extended, not replaced; a response without one gets
 /// them in one field line).
-pub(crate) fn set_headers(headers: &mut HeaderMap, locale: &Locale, vary: &Vary) {
+pub(crate) fn set_headers(headers: &mut HeaderMap, locale: &Locale, vary: &Vary<HeaderValue>) {
     // One lookup for the check and the insert (this runs on every response).
     if let http::header::Entry::Vacant(entry) = headers.entry(CONTENT_LANGUAGE)
         && let Some(value) = locale.content_language()

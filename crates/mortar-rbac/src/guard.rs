@@ -37,9 +37,9 @@ pub type TenantFn = Arc<dyn for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sy
 pub struct Requirement {
     rbac: Rbac,
     permission: Arc<str>,
-    kind: Arc<str>,
     action: Arc<str>,
-    /// The kind in general (`Resource::kind`), checked when no `resource` closure is set.
+    /// The kind in general (`Resource::kind`), checked when no `resource` closure is set; the
+    /// kind of the resources [`Self::id_after`] names.
     general: Resource,
     resource: Option<ResourceFn>,
     tenant: Option<TenantFn>,
@@ -66,7 +66,6 @@ impl Requirement {
         Ok(Self {
             rbac,
             permission: Arc::from(permission),
-            kind: Arc::from(kind),
             action: Arc::from(action),
             general: Resource::kind(kind),
             resource: None,
@@ -88,7 +87,7 @@ impl Requirement {
     /// after `after` (`/posts/{id}` → `id_after("posts")`), in the principal's tenant.
     #[must_use]
     pub fn id_after(self, after: &'static str) -> Self {
-        let kind = self.kind.clone();
+        let kind = self.general.kind.clone();
         self.on(move |parts, principal| {
             let id = segment_after(parts.uri.path(), after)?;
             Some(in_tenant_of(Resource::new(&*kind, id), principal))
